@@ -1,0 +1,53 @@
+"""Errors raised by gnnops.
+
+Every user-facing failure is a :class:`GnnopsError` subclass whose message
+names what was expected and what arrived, e.g.
+``expected 'face' of shape [3, F] or [4, F] (got [5, 120])``. Library code
+raises; it never prints and exits. The CLI turns a ``GnnopsError`` into one
+line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "GnnopsError",
+    "MeshError",
+    "GraphError",
+    "ProblemError",
+    "DataError",
+    "ConfigError",
+    "ArtifactError",
+    "ModelError",
+]
+
+
+class GnnopsError(Exception):
+    """Base class of every error gnnops raises on bad user input."""
+
+
+class MeshError(GnnopsError):
+    """A mesh file or ``meshio.Mesh`` cannot be read or is invalid."""
+
+
+class GraphError(GnnopsError):
+    """A network / graph or a ``Data`` object is invalid for the request."""
+
+
+class ProblemError(GnnopsError):
+    """A physical problem got an unknown name or invalid inputs."""
+
+
+class DataError(GnnopsError):
+    """A dataset folder, manifest or generation request is invalid."""
+
+
+class ConfigError(GnnopsError):
+    """A run configuration has an unknown key, a wrong type or a bad value."""
+
+
+class ArtifactError(GnnopsError):
+    """A model artifact is missing, corrupt, of another version or unsafe."""
+
+
+class ModelError(GnnopsError):
+    """A model got an unknown name or arguments / inputs it cannot use."""
