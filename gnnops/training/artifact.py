@@ -1,0 +1,185 @@
+"""The model artifact: one self-contained file that prediction needs.
+
+Layout (``torch.save`` of a plain dict, loaded with ``weights_only=True`` so a
+file from a stranger cannot run code)::
+
+    {
+      "magic": "gnnops-artifact",
+      "format_version": 1,
+      "meta": "<JSON string>",          # see Artifact fields below
+      "state_dict": {name: Tensor},     # model weights
+      "normalizers": {name: Tensor},    # e.g. "x.mean", "x.std", "y.mean", "y.std"
+    }
+
+``meta`` holds the model name and constructor arguments, the graph recipe (which
+fields, which features, radius), the problem name, the training config, the
+training metrics, the package version and a SHA-256 checksum of the weights,
+which is checked on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gnnops.errors import ArtifactError
+
+__all__ = ["MAGIC", "FORMAT_VERSION", "Artifact", "save_artifact", "load_artifact",
+           "weights_checksum"]
+
+MAGIC = "gnnops-artifact"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Artifact:
+    """A loaded model artifact.
+
+    Attributes:
+        model_name: registry name of the model (``gnnops.models``).
+        model_kwargs: constructor arguments of the model.
+        state_dict: model weights.
+        normalizers: normalizer statistics, name -> tensor.
+        recipe: how to build the model's graph and features from a mesh/network.
+        problem: name of the physical problem (or ``None``).
+        config: the resolved training config (plain dict).
+        metrics: training / evaluation metrics (plain dict).
+        version: gnnops version that wrote it.
+    """
+
+    model_name: str
+    model_kwargs: dict[str, Any]
+    state_dict: dict[str, torch.Tensor]
+    normalizers: dict[str, torch.Tensor] = field(default_factory=dict)
+    recipe: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    version: str = ""
+
+
+def weights_checksum(state_dict: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the weights' names, shapes, dtypes and bytes, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(state_dict):
+        t = state_dict[name].detach().cpu().contiguous()
+        h.update(name.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(str(t.dtype).encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def save_artifact(path: str | os.PathLike, art: Artifact) -> Path:
+    """Write ``art`` to ``path`` atomically (temporary file, then rename).
+
+    Returns:
+        The path written.
+    """
+    from gnnops import __version__
+
+    path = Path(path)
+    state = {k: v.detach().cpu().clone() for k, v in art.state_dict.items()}
+    meta = {
+        "model_name": art.model_name,
+        "model_kwargs": art.model_kwargs,
+        "recipe": art.recipe,
+        "problem": art.problem,
+        "config": art.config,
+        "metrics": art.metrics,
+        "version": art.version or __version__,
+        "checksum": weights_checksum(state),
+    }
+    try:
+        meta_json = json.dumps(meta, sort_keys=True, default=_json_default)
+    except TypeError as exc:
+        raise ArtifactError(f"artifact metadata must be JSON-serializable ({exc})") from exc
+    payload = {
+        "magic": MAGIC,
+        "format_version": FORMAT_VERSION,
+        "meta": meta_json,
+        "state_dict": state,
+        "normalizers": {k: v.detach().cpu().clone() for k, v in art.normalizers.items()},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def load_artifact(path: str | os.PathLike) -> Artifact:
+    """Load an artifact without unpickling code, and verify its checksum.
+
+    Raises:
+        ArtifactError: missing or truncated file, not an artifact (wrong magic),
+            another format version, a payload carrying a pickled object, or a
+            weights checksum that does not match.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"expected a model artifact file at '{path}' (not found)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise ArtifactError(
+            f"refusing to load '{path}': it is not a plain gnnops artifact (it carries "
+            f"pickled objects that would need code to unpickle; nothing in it was run)"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ArtifactError(
+            f"cannot read model artifact '{path}': expected a gnnops artifact written by "
+            f"torch.save (file is truncated or corrupt: {exc})"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("magic") != MAGIC:
+        got = payload.get("magic") if isinstance(payload, dict) else type(payload).__name__
+        raise ArtifactError(f"'{path}' is not a gnnops artifact (expected magic {MAGIC!r}, "
+                            f"got {got!r})")
+    ver = payload.get("format_version")
+    if ver != FORMAT_VERSION:
+        raise ArtifactError(f"artifact '{path}' has format version {ver!r}; this gnnops "
+                            f"reads version {FORMAT_VERSION}")
+    try:
+        meta = json.loads(payload["meta"])
+        state = payload["state_dict"]
+        normalizers = payload.get("normalizers", {})
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"artifact '{path}' has malformed metadata ({exc})") from None
+    if weights_checksum(state) != meta.get("checksum"):
+        raise ArtifactError(f"artifact '{path}': weights checksum does not match the one "
+                            "recorded at save time (file modified or corrupt)")
+    return Artifact(
+        model_name=meta["model_name"],
+        model_kwargs=meta.get("model_kwargs", {}),
+        state_dict=state,
+        normalizers=normalizers,
+        recipe=meta.get("recipe", {}),
+        problem=meta.get("problem"),
+        config=meta.get("config", {}),
+        metrics=meta.get("metrics", {}),
+        version=meta.get("version", ""),
+    )
