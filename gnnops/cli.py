@@ -18,9 +18,9 @@ from gnnops.errors import GnnopsError
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("gnnops.data.cli", "generate a dataset folder from a data config"),
     "train": ("gnnops.training.cli", "train a model from a run config"),
-    "predict": ("gnnops.inference_cli", "predict over mesh / network files"),
-    "evaluate": ("gnnops.evaluation_cli", "evaluate an artifact on a dataset"),
-    "info": ("gnnops.inference_cli_info", "describe a model artifact"),
+    "predict": ("gnnops.inference.cli", "predict over mesh / network files"),
+    "evaluate": ("gnnops.evaluation.cli", "evaluate an artifact on a dataset"),
+    "info": ("gnnops.inference.info_cli", "describe a model artifact"),
 }
 
 

@@ -1,0 +1,71 @@
+"""Meshes and networks <-> ``torch_geometric.data.Data`` (the shared graph schema).
+
+Public API:
+
+- :func:`from_meshio` -- mesh (``meshio.Mesh`` or any file meshio reads) -> ``Data``.
+- :func:`to_meshio` -- node fields back onto the mesh cells -> ``meshio.Mesh``.
+- :func:`read_mesh`, :func:`write_mesh` -- meshio I/O with gnnops errors; atomic write.
+- :func:`from_networkx`, :func:`to_networkx` -- network <-> ``Data`` / predictions.
+- :func:`read_network`, :func:`write_network` -- GraphML, GML, node-link JSON, edge lists.
+
+Schema choices for meshes (see also /work/shared/DESIGN.md):
+
+- **Edges** come from the cells of the highest topological dimension present:
+  every cell edge in both directions, deduplicated, no self loops. Quads and
+  hexes get no diagonals. A second-order edge is corner -> mid-node -> corner
+  (two graph edges); face/volume-interior nodes (quad9, wedge18, pyramid14,
+  hexahedron27) join the lines of the cell's tensor-product lattice: a face
+  centre connects to its face's mid-edge nodes, hexahedron27's volume centre to
+  the six face centres. Lower-dimensional cells (boundary lines, boundary
+  triangles of a tet mesh, vertices) contribute tags only.
+- **Unused points** (no top-dimension cell uses them) stay as isolated nodes so
+  node i is mesh point i; they are not boundary and have ``node_volume`` 0.
+- ``pos`` drops an all-zero z column of a mesh whose cells are at most 2-D.
+  A 3-column point-data field whose z column is all zero is cut to 2 columns in
+  that case too (VTK pads 2-D vectors to 3); every other field keeps its columns
+  (``[N]`` -> 1 column, ``[N, k]`` -> k, ``[N, a, b]`` -> a*b).
+- ``boundary``: nodes of the facets (matched by sorted corner nodes) that belong
+  to exactly one top-dimension cell; all nodes of such a facet, mid-nodes included.
+- ``node_type`` precedence: integer tags of lower-dimensional cells, read from the
+  first cell-data key present of ``gmsh:physical``, ``medit:ref``,
+  ``CellEntityIds``, ``cell_tags``, ``tags``, ``ref``. A node takes the tag of the
+  lowest-dimension tagged cells it belongs to (a point tag beats a curve tag
+  beats a surface tag); among cells of that dimension the largest tag wins.
+  Nodes in no tagged lower-dimensional cell get 0. Tags of the top-dimension
+  cells (the surface / volume group) are ignored. Without lower-dimensional
+  tags: 0 interior / 1 boundary.
+- ``node_volume``: each top-dimension cell's measure (simplices by determinant;
+  quads, hexes, wedges, pyramids split into simplices; second-order cells by
+  their corners) split equally among all its nodes.
+- **What rides along** for residuals and write-back: ``cell_index`` [k, C] (long,
+  offset by PyG batching) and ``cell_type`` (meshio name) when all top-dimension
+  cells have one type; otherwise ``mesh_cells``, a list of ``(type, LongTensor
+  [C, k])`` blocks (not offset by batching: write back per sample).
+  :func:`to_meshio` rebuilds a writable mesh from either, or takes the original
+  ``meshio.Mesh`` to keep every block and tag.
+
+Networks: see :mod:`gnnops.graphs.network` (``node_ids``, ``edge_weight``,
+``edge_attr`` [E, 1], ``node_volume`` ones) and :mod:`gnnops.graphs.network_io`
+(file layouts; vector attributes stored as ``u_0, u_1, ...`` in GraphML/GML).
+"""
+
+from __future__ import annotations
+
+from gnnops.graphs.io import read_mesh, write_mesh
+from gnnops.graphs.mesh import TAG_KEYS, from_meshio, load_mesh
+from gnnops.graphs.network import from_networkx, to_networkx
+from gnnops.graphs.network_io import read_network, write_network
+from gnnops.graphs.writeback import to_meshio
+
+__all__ = [
+    "from_meshio",
+    "to_meshio",
+    "read_mesh",
+    "write_mesh",
+    "load_mesh",
+    "from_networkx",
+    "to_networkx",
+    "read_network",
+    "write_network",
+    "TAG_KEYS",
+]

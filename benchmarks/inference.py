@@ -1,0 +1,190 @@
+"""Inference throughput and memory: nodes per second and peak memory per node, 1k -> 1M nodes.
+
+Structured triangle meshes of the unit square (numpy-built ``meshio.Mesh``, n x n points)
+with a smooth input field; a MeshGraphNet artifact (random weights: speed does not depend
+on training). Each size runs in a fresh subprocess so its peak RSS is its own; the table
+gives the wall time of ``Predictor.predict`` split into graph building (mesh -> Data) and
+model (partitioned forward), nodes per second, and peak memory per node (peak RSS during
+prediction minus RSS before it, over N). ``--whole-max`` also runs the model on the whole
+graph (no partitions) up to that size, for comparison. The log-log slope of time vs nodes
+is fitted over all sizes, over the sizes >= 16k, and over the partitioned regime (more
+nodes than one part), where the per-part cost and the halo overhead are constant, so
+time is linear in N (target <= 1.05).
+
+    python benchmarks/inference.py                 # 1k .. 1M nodes
+    python benchmarks/inference.py --sides 32 64 128 --latent 64 --depth 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def square_mesh(n: int):
+    import meshio
+
+    t = np.linspace(0.0, 1.0, n)
+    X, Y = np.meshgrid(t, t, indexing="xy")
+    pts = np.column_stack([X.ravel(), Y.ravel()])
+    idx = np.arange(n * n).reshape(n, n)
+    v0, v1, v2, v3 = (idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel(), idx[1:, 1:].ravel(),
+                      idx[1:, :-1].ravel())
+    tri = np.concatenate([np.column_stack([v0, v1, v2]), np.column_stack([v0, v2, v3])])
+    a = 7.5 + 4.5 * np.sin(2 * np.pi * pts[:, 0]) * np.cos(np.pi * pts[:, 1])
+    return meshio.Mesh(pts, [("triangle", tri)], point_data={"a": a})
+
+
+def make_artifact(path: Path, latent: int, depth: int) -> Path:
+    import torch
+
+    from gnnops.graphs import from_meshio
+    from gnnops.models import build
+    from gnnops.training.artifact import save_artifact
+    from gnnops.training.features import make_recipe
+    from gnnops.training.surrogate import Surrogate
+
+    torch.manual_seed(0)
+    g = from_meshio(square_mesh(33), inputs=["a"])
+    recipe = make_recipe([g], inputs=["a"], input_dims=[1], targets=["u"], target_dims=[1],
+                         features=["pos"], problem=None)
+    net = build("meshgraphnet", in_channels=3, out_channels=1, edge_dim=3, pos_dim=2,
+                latent=latent, depth=depth)
+    norms = {"x.mean": torch.zeros(3), "x.std": torch.ones(3), "y.mean": torch.zeros(1),
+             "y.std": torch.ones(1)}
+    sur = Surrogate(net, model_name="meshgraphnet", model_kwargs=net.config(), recipe=recipe,
+                    normalizers=norms)
+    return save_artifact(path, sur.to_artifact(problem=None, config={}, metrics={}))
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize()
+
+
+def _reset_peak() -> bool:
+    """Reset the kernel's peak-RSS counter (VmHWM) of this process; False if not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_bytes() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def one(artifact: str, side: int, max_nodes: int, repeats: int, threads: int) -> dict:
+    """Runs in the subprocess: predict on a side x side mesh."""
+    import torch
+
+    import gnnops
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    model = gnnops.load(artifact, max_nodes=max_nodes)
+    model.predict(square_mesh(8))  # warm-up
+    mesh = square_mesh(side)
+    before = _rss_bytes()
+    _reset_peak()
+    best = None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        pred = model.predict(mesh)
+        wall = time.perf_counter() - t0
+        if best is None or wall < best[0]:
+            best = (wall, pred.timings)
+    peak = _peak_bytes()
+    n = side * side
+    return {"nodes": n, "seconds": best[0], "graph": best[1]["graph"],
+            "model": best[1]["model"], "peak_bytes": peak - before,
+            "threads": torch.get_num_threads()}
+
+
+def matmul_gflops(threads: int) -> float:
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a @ b
+    t0 = time.perf_counter()
+    for _ in range(3):
+        a @ b
+    return 3 * 2 * 2048**3 / (time.perf_counter() - t0) / 1e9
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sides", type=int, nargs="+", default=[32, 64, 128, 256, 512, 1024])
+    ap.add_argument("--latent", type=int, default=32)
+    ap.add_argument("--depth", type=int, default=8)
+    ap.add_argument("--max-nodes", type=int, default=16_384, help="partition size")
+    ap.add_argument("--whole-max", type=int, default=300_000,
+                    help="also run unpartitioned up to this many nodes (0: never)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    ap.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        art, side, max_nodes, repeats, threads = args.one
+        print(json.dumps(one(art, int(side), int(max_nodes), int(repeats), int(threads))))
+        return
+    import torch
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        art = make_artifact(Path(tmp) / "bench.pt", args.latent, args.depth)
+        print(f"MeshGraphNet latent {args.latent}, depth {args.depth}; partitions of "
+              f"<= {args.max_nodes} core nodes; torch threads {torch.get_num_threads()}; "
+              f"fp32 matmul 2048^2: {matmul_gflops(torch.get_num_threads()):.0f} GFLOP/s")
+        head = (f"{'mode':>6} {'nodes':>9} {'total s':>8} {'graph s':>8} {'model s':>8} "
+                f"{'nodes/s':>10} {'peak MB':>8} {'B/node':>7}")
+        print(head)
+        print("-" * len(head))
+        results: dict[str, list[dict]] = {"part": [], "whole": []}
+        for side in args.sides:
+            n = side * side
+            modes = [("part", args.max_nodes)]
+            if n <= args.whole_max:
+                modes.append(("whole", 10**12))
+            for mode, mx in modes:
+                reps = 3 if n <= 100_000 else 1
+                out = subprocess.run([sys.executable, __file__, "--one", str(art), str(side),
+                                      str(mx), str(reps), str(args.threads)],
+                                     capture_output=True, text=True,
+                                     check=True)
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                results[mode].append(r)
+                print(f"{mode:>6} {r['nodes']:>9} {r['seconds']:>8.3f} {r['graph']:>8.3f} "
+                      f"{r['model']:>8.3f} {r['nodes'] / r['seconds']:>10.0f} "
+                      f"{r['peak_bytes'] / 2**20:>8.1f} {r['peak_bytes'] / r['nodes']:>7.0f}",
+                      flush=True)
+        fits = [("all sizes", results["part"]),
+                ("sizes >= 16k", [r for r in results["part"] if r["nodes"] >= 16_000]),
+                (f"partitioned regime, > {args.max_nodes} nodes",
+                 [r for r in results["part"] if r["nodes"] > args.max_nodes])]
+        for label, rows in fits:
+            if len(rows) < 2:
+                continue
+            n = np.log([r["nodes"] for r in rows])
+            slopes = [np.polyfit(n, np.log([r[k] for r in rows]), 1)[0]
+                      for k in ("seconds", "graph", "model")]
+            print(f"log-log slope vs nodes ({label}): total {slopes[0]:.3f}, graph "
+                  f"{slopes[1]:.3f}, model {slopes[2]:.3f}")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""One sample of data generation: draw inputs, evaluate them, solve, write files.
+
+Runs inline (``workers=1``) or in the worker processes of
+:func:`gnnops.data.generate.generate`; :func:`init_context` sets the per-process
+state (problem instance, meshes) once per process, :func:`run_task` does one
+sample and returns its manifest record plus timings. A sample's inputs depend
+only on ``(seed, split_id, idx)``, never on the process or the order.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Task", "Context", "init_context", "run_task", "sample_seed", "record_of", "check_done",
+           "mesh_fields", "write_vtu_atomic", "read_vtu"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One sample to produce.
+
+    Attributes:
+        split: split name (``train``, ``val``, ``test``, ``test_<family>``).
+        split_id: integer mixed into the seed (``gnnops.data.spec.SPLIT_IDS``).
+        idx: sample index within the split.
+        resolution: index into the spec's resolutions.
+        file: path relative to the dataset folder (``.vtu``; networks ``.graphml``).
+        family: graph family (network problems) else None.
+    """
+
+    split: str
+    split_id: int
+    idx: int
+    resolution: int
+    file: str
+    family: str | None = None
+
+
+@dataclass
+class Context:
+    """Per-process state: the problem, the meshes or node counts, the folder."""
+
+    root: Path
+    problem: Any
+    seed: int
+    sample_options: dict[str, Any]
+    family_options: dict[str, Any]
+    meshes: dict[int, Any]
+    handles: dict[int, Any]
+    node_counts: list[int]
+
+
+_CTX: Context | None = None
+
+
+def init_context(ctx: Context) -> None:
+    """Install ``ctx`` as this process's context (the pool initializer)."""
+    global _CTX
+    _CTX = ctx
+
+
+def sample_seed(seed: int, split_id: int, idx: int) -> int:
+    """The int recorded as a sample's ``seed``: first word of ``SeedSequence([seed, s, idx])``."""
+    return int(np.random.SeedSequence([seed, split_id, idx]).generate_state(1)[0])
+
+
+def record_of(task: Task, seed: int, nodes: int) -> dict[str, Any]:
+    """The manifest entry of a sample (see :mod:`gnnops.data.manifest`)."""
+    return {"file": task.file, "split": task.split, "resolution": task.resolution,
+            "index": task.idx, "seed": sample_seed(seed, task.split_id, task.idx),
+            "rng": [seed, task.split_id, task.idx], "nodes": int(nodes)}
+
+
+def mesh_fields(fields: dict[str, Any], n: int) -> dict[str, np.ndarray]:
+    """Per-node arrays as VTU point data: ``[N]`` stays, ``[N, ...]`` becomes ``[N, cols]``."""
+    out = {}
+    for name, v in fields.items():
+        a = np.asarray(v, dtype=np.float64)
+        if a.ndim == 0 or a.shape[0] != n:
+            from gnnops.errors import DataError
+
+            raise DataError(f"field {name!r} has shape {list(a.shape)}; expected [{n}, ...] "
+                            "(one row per node)")
+        out[name] = np.ascontiguousarray(a if a.ndim == 1 else a.reshape(n, -1))
+    return out
+
+
+def write_vtu_atomic(mesh: Any, path: Path, point_data: dict[str, np.ndarray]) -> None:
+    """Write ``mesh`` (points, cells, cell data) with ``point_data`` to ``path`` atomically."""
+    import meshio
+
+    out = meshio.Mesh(mesh.points, mesh.cells, point_data=point_data, cell_data=mesh.cell_data)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.vtu")
+    try:
+        meshio.write(tmp, out, file_format="vtu", compression=None)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_vtu(path: Path) -> Any:
+    """Read a VTU file with meshio's reader directly: ``meshio.read`` prints and calls
+    ``sys.exit`` on a corrupt file, the reader raises."""
+    from meshio import vtu
+
+    return vtu.read(str(path))
+
+
+def _shapes(fields: dict[str, Any]) -> dict[str, list[int]]:
+    return {k: list(np.shape(v)[1:]) for k, v in fields.items()}
+
+
+def run_task(task: Task) -> dict[str, Any]:
+    """Produce one sample with the process context.
+
+    Returns:
+        ``{"record": manifest sample entry, "shapes": name -> per-node shape,
+        "times": {"inputs", "solve", "write", "graph"} seconds}``.
+    """
+    ctx = _CTX
+    if ctx is None:  # pragma: no cover - programming error
+        raise RuntimeError("init_context was not called in this process")
+    rng = np.random.default_rng([ctx.seed, task.split_id, task.idx])
+    t0 = time.perf_counter()
+    sample = ctx.problem.sample_inputs(rng, **ctx.sample_options)
+    path = ctx.root / task.file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    times = {"graph": 0.0}
+    if task.family is None:
+        target = ctx.handles[task.resolution]
+        mesh = ctx.meshes[task.resolution]
+        inputs = ctx.problem.evaluate_inputs(sample, target)
+        t1 = time.perf_counter()
+        outputs = ctx.problem.solve(target, **inputs)
+        t2 = time.perf_counter()
+        n = len(mesh.points)
+        write_vtu_atomic(mesh, path, mesh_fields({**inputs, **outputs}, n))
+    else:
+        from gnnops.data._network import draw_graph, write_network_sample
+
+        g = draw_graph(task, ctx)
+        t0b = time.perf_counter()
+        times["graph"] = t0b - t0
+        inputs = ctx.problem.evaluate_inputs(sample, g)
+        t1 = time.perf_counter()
+        outputs = ctx.problem.solve(g, **inputs)
+        t2 = time.perf_counter()
+        n = g.number_of_nodes()
+        write_network_sample(g, path, inputs, outputs, ctx.problem)
+        t0 = t0b
+    t3 = time.perf_counter()
+    times.update(inputs=t1 - t0, solve=t2 - t1, write=t3 - t2)
+    return {"record": record_of(task, ctx.seed, n), "shapes": _shapes({**inputs, **outputs}),
+            "times": times}
+
+
+def check_done(root: Path, task: Task, nodes: int | None) -> dict[str, list[int]] | None:
+    """Whether ``task``'s files exist and read back; returns their field shapes or None.
+
+    ``nodes``: the expected node count (mesh problems), or None to skip that check.
+    """
+    path = root / task.file
+    if not path.is_file():
+        return None
+    if task.family is not None:
+        from gnnops.data._network import check_network_sample
+
+        return check_network_sample(path)
+    try:
+        m = read_vtu(path)
+    except Exception:  # any parse failure means: produce it again
+        return None
+    if nodes is not None and len(m.points) != nodes:
+        return None
+    return {k: list(np.shape(v)[1:]) for k, v in m.point_data.items()}

@@ -1,0 +1,319 @@
+"""Generate a dataset folder from a :class:`~gnnops.data.spec.GenerateSpec`.
+
+Mesh problems: each resolution ``h`` is meshed once (``gnnops.meshing.<geometry>(h)``)
+and stored as ``meshes/res<k>.vtu``; train/val samples live at
+``train_resolution``; every test sample is evaluated at EVERY resolution with
+the same drawn inputs. Sample ``idx`` of split ``s`` draws its inputs from
+``numpy.random.default_rng([seed, split_id(s), idx])``, so it does not depend on
+the worker count or the order. Each sample is written atomically (temporary
+name in the same folder, then ``os.replace``); a rerun skips the samples whose
+files exist and read back, and ``manifest.json`` is (re)written atomically at
+the end -- identical for identical specs. See :mod:`gnnops.data.manifest` for the
+layout and :mod:`gnnops.data._network` for network samples.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gnnops.data import _worker as W
+from gnnops.data.manifest import FORMAT, VERSION, read_manifest, write_manifest
+from gnnops.data.spec import SPLIT_IDS, GenerateSpec, load_spec
+from gnnops.errors import DataError, GnnopsError
+
+__all__ = ["generate", "run_generation", "GenerateResult", "plan_tasks"]
+
+
+@dataclass
+class GenerateResult:
+    """What a generation run did.
+
+    Attributes:
+        path: the dataset folder.
+        new: samples produced by this run.
+        skipped: samples found finished on disk and kept.
+        timings: seconds spent in ``meshing``, ``inputs`` (draw + evaluate),
+            ``solve`` (assembly + solve), ``write``, ``graph`` (network graphs),
+            summed over workers, and ``wall`` (elapsed).
+        nodes_per_resolution: node count of each resolution.
+    """
+
+    path: Path
+    new: int = 0
+    skipped: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    nodes_per_resolution: list[int] = field(default_factory=list)
+
+
+def plan_tasks(spec: GenerateSpec, kind: str) -> list[W.Task]:
+    """Every sample of ``spec`` in manifest order (split, resolution, index)."""
+    ext = ".vtu" if kind == "mesh" else ".graphml"
+    fam = spec.family if kind == "network" else None
+    tr = spec.train_resolution
+    all_res = range(len(spec.resolutions))
+    groups: list[tuple[str, int, int, list[int], str | None]] = [
+        ("train", SPLIT_IDS["train"], spec.n_train, [tr], fam),
+        ("val", SPLIT_IDS["val"], spec.n_val, [tr], fam),
+        ("test", SPLIT_IDS["test"], spec.n_test, list(all_res), fam),
+    ]
+    if kind == "network":
+        groups += [(f"test_{f}", SPLIT_IDS["test"], spec.n_test, list(all_res), f)
+                   for f in spec.test_families]
+    return [W.Task(split, sid, i, k, f"{split}/res{k}/{i:05d}{ext}", f)
+            for split, sid, count, res, f in groups for k in res for i in range(count)]
+
+
+def _make_mesh(geometry: str, h: float) -> Any:
+    """``gnnops.meshing.<geometry>(h)`` as a ``meshio.Mesh``."""
+    try:
+        import gnnops.meshing as meshing
+    except ModuleNotFoundError as exc:
+        raise DataError("mesh generation needs gnnops.meshing, which this build lacks") from exc
+    return getattr(meshing, geometry)(h)
+
+
+def _mesh_handle(problem: Any, mesh: Any) -> Any:
+    """What the problem's ``evaluate_inputs``/``solve`` get for a resolution.
+
+    The built-in mesh problems accept a cached ``FemMesh`` (:mod:`gnnops.problems._fem`),
+    which keeps the assembly structures of the mesh, so a sample costs a sparse mat-vec
+    and a solve instead of re-hashing and re-assembling; others get the ``meshio.Mesh``.
+    """
+    if type(problem).__module__.startswith("gnnops.problems."):
+        from gnnops.problems._fem import fem_mesh
+
+        return fem_mesh(mesh)
+    return mesh
+
+
+def _meshes(spec: GenerateSpec, root: Path, timings: dict[str, float]) -> dict[int, Any]:
+    (root / "meshes").mkdir(exist_ok=True)
+    meshes = {}
+    for k, h in enumerate(spec.resolutions):
+        t0 = time.perf_counter()
+        mesh = _make_mesh(spec.geometry, float(h))
+        timings["meshing"] += time.perf_counter() - t0
+        path = root / "meshes" / f"res{k}.vtu"
+        if path.is_file():
+            old = W.read_vtu(path)
+            if old.points.shape != mesh.points.shape or not np.allclose(old.points, mesh.points):
+                raise DataError(f"the mesh of resolution {k} (h = {h}) differs from '{path}' "
+                                f"({len(mesh.points)} vs {len(old.points)} nodes); remove the "
+                                "folder or write to another one")
+        else:
+            W.write_vtu_atomic(mesh, path, {})
+        meshes[k] = mesh
+    return meshes
+
+
+def _check_existing(root: Path, spec: GenerateSpec) -> dict[str, Any] | None:
+    """Refuse a folder holding another spec's samples: the manifest's ``spec``, or (for a
+    run interrupted before its manifest) ``.gnnops-spec.json``, written when a run starts."""
+    import json
+
+    man = read_manifest(root) if (root / "manifest.json").exists() else None
+    marker = root / ".gnnops-spec.json"
+    if man is not None:
+        other = man.get("spec")
+    elif marker.is_file():
+        try:
+            other = json.loads(marker.read_text())
+        except (OSError, ValueError):
+            other = None
+    else:
+        other = spec.to_dict()
+    if other != spec.to_dict():
+        problem = other.get("problem") if isinstance(other, dict) else None
+        raise DataError(f"'{root}' holds a dataset of another spec (problem {problem!r}); "
+                        "write to another folder or remove it")
+    if not marker.is_file():
+        marker.write_text(json.dumps(spec.to_dict(), sort_keys=True) + "\n")
+    return man
+
+
+def _as_spec(spec: GenerateSpec | dict | str | os.PathLike) -> GenerateSpec:
+    if isinstance(spec, GenerateSpec):
+        spec.validate()
+        return spec
+    if isinstance(spec, dict):
+        return GenerateSpec.from_dict(spec)
+    if isinstance(spec, (str, os.PathLike)):
+        return load_spec(spec)
+    raise DataError(f"expected a GenerateSpec, dict or YAML path (got {type(spec).__name__})")
+
+
+def run_generation(spec: GenerateSpec | dict | str | os.PathLike,
+                   out_dir: str | os.PathLike | None = None, *, workers: int = 1,
+                   progress: bool = True) -> GenerateResult:
+    """Generate (or complete) a dataset; like :func:`generate` but returns counts and timings."""
+    from gnnops import problems
+
+    spec = _as_spec(spec)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise DataError(f"expected workers an integer >= 1 (got {workers!r})")
+    problem = problems.get(spec.problem, **spec.solver_options)
+    kind = problem.kind
+    root = Path(out_dir) if out_dir is not None else spec.default_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    old = _check_existing(root, spec)
+    timings = dict.fromkeys(("meshing", "inputs", "solve", "write", "graph"), 0.0)
+    wall0 = time.perf_counter()
+    if kind == "mesh":
+        meshes = _meshes(spec, root, timings)
+        nodes = [len(meshes[k].points) for k in sorted(meshes)]
+        handles = {k: _mesh_handle(problem, m) for k, m in meshes.items()}
+    else:
+        bad = [r for r in spec.resolutions if not float(r).is_integer()]
+        if bad:
+            raise DataError(f"expected node counts (integers) as resolutions of network problem "
+                            f"{spec.problem!r} (got {bad})")
+        meshes, handles, nodes = {}, {}, [int(r) for r in spec.resolutions]
+    ctx = W.Context(root=root, problem=problem, seed=spec.seed,
+                    sample_options=dict(spec.problem_options),
+                    family_options=dict(spec.family_options), meshes=meshes, handles=handles,
+                    node_counts=nodes)
+
+    tasks = plan_tasks(spec, kind)
+    records: dict[str, dict[str, Any]] = {}
+    shapes: dict[str, list[int]] = dict((old or {}).get("field_shapes", {}))
+    todo = []
+    for t in tasks:
+        found = W.check_done(root, t, nodes[t.resolution] if kind == "mesh" else None)
+        if found is None:
+            todo.append(t)
+            continue
+        for name, shp in found.items():
+            shapes.setdefault(name, shp)
+        records[t.file] = W.record_of(t, spec.seed, nodes[t.resolution])
+    result = GenerateResult(path=root, skipped=len(tasks) - len(todo), nodes_per_resolution=nodes)
+    for out in _execute(ctx, todo, workers=workers, progress=progress, total=len(tasks)):
+        records[out["record"]["file"]] = out["record"]
+        shapes.update(out["shapes"])
+        for k, v in out["times"].items():
+            timings[k] += v
+        result.new += 1
+    man = _manifest(spec, problem, kind, nodes, shapes, [records[t.file] for t in tasks])
+    write_manifest(root, man)
+    timings["wall"] = time.perf_counter() - wall0
+    result.timings = timings
+    return result
+
+
+def generate(spec: GenerateSpec | dict | str | os.PathLike,
+             out_dir: str | os.PathLike | None = None, *, workers: int = 1,
+             progress: bool = True) -> Path:
+    """Generate a dataset folder (or complete an interrupted one).
+
+    Args:
+        spec: a :class:`GenerateSpec`, its dict, or a YAML file.
+        out_dir: target folder; default ``datasets/<problem>-<spec digest>``.
+        workers: processes solving samples in parallel (1: inline).
+        progress: show a tqdm progress bar on stderr.
+
+    Returns:
+        The dataset folder (holding ``manifest.json``).
+
+    Raises:
+        ConfigError: invalid spec.
+        ProblemError: unknown problem or invalid problem options.
+        DataError: the folder holds another spec's dataset, a mesh changed, bad workers.
+    """
+    return run_generation(spec, out_dir, workers=workers, progress=progress).path
+
+
+def _execute(ctx: W.Context, todo: list[W.Task], *, workers: int, progress: bool,
+             total: int) -> Any:
+    """Yield the result of every task in ``todo`` (inline or in a bounded process pool)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=total - len(todo), disable=not progress,
+               desc=f"generate {ctx.problem.name}", unit="sample")
+    try:
+        if workers == 1 or len(todo) <= 1:
+            W.init_context(ctx)
+            for t in todo:
+                yield _guard(t, W.run_task)
+                bar.update()
+            return
+        # one sample per resolution inline first: the per-mesh caches it builds (FEM
+        # assembly structures on the mesh handle) are then inherited by forked workers
+        W.init_context(ctx)
+        first = {t.resolution: t for t in reversed(todo)}
+        for t in sorted(first.values(), key=todo.index):
+            yield _guard(t, W.run_task)
+            bar.update()
+        warm = set(first.values())
+        it = iter([t for t in todo if t not in warm])
+        with ProcessPoolExecutor(max_workers=workers, initializer=W.init_context,
+                                 initargs=(ctx,)) as ex:
+            pending = {ex.submit(W.run_task, t): t for t in _take(it, 2 * workers)}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    task = pending.pop(fut)
+                    try:
+                        out = _guard(task, lambda _t, f=fut: f.result())
+                    except BaseException:
+                        for f in pending:
+                            f.cancel()
+                        raise
+                    yield out
+                    bar.update()
+                    for t in _take(it, 1):
+                        pending[ex.submit(W.run_task, t)] = t
+    finally:
+        bar.close()
+
+
+def _take(it: Any, n: int) -> list[W.Task]:
+    out = []
+    for _ in range(n):
+        t = next(it, None)
+        if t is None:
+            break
+        out.append(t)
+    return out
+
+
+def _guard(task: W.Task, fn: Any) -> dict[str, Any]:
+    try:
+        return fn(task)
+    except GnnopsError as exc:
+        raise type(exc)(f"while generating '{task.file}': {exc}") from exc
+
+
+def _manifest(spec: GenerateSpec, problem: Any, kind: str, nodes: list[int],
+              shapes: dict[str, list[int]], samples: list[dict[str, Any]]) -> dict[str, Any]:
+    from gnnops import __version__
+
+    splits: dict[str, dict[str, Any]] = {}
+    for s in samples:
+        info = splits.setdefault(s["split"], {"resolutions": [], "indices": set()})
+        if s["resolution"] not in info["resolutions"]:
+            info["resolutions"].append(s["resolution"])
+        info["indices"].add(s["index"])
+    for name, info in splits.items():
+        res = sorted(info.pop("resolutions"))
+        info.update(resolutions=res, resolution=res[0] if len(res) == 1 else None,
+                    count=len(info.pop("indices")))
+        if kind == "network":
+            info["family"] = name[5:] if name.startswith("test_") else spec.family
+    man = {
+        "format": FORMAT, "version": VERSION, "problem": spec.problem, "kind": kind,
+        "input_fields": list(problem.input_fields), "output_fields": list(problem.output_fields),
+        "field_shapes": {k: list(v) for k, v in sorted(shapes.items())},
+        "field_dims": {k: int(np.prod(v)) if v else 1 for k, v in sorted(shapes.items())},
+        "resolutions": list(spec.resolutions), "nodes_per_resolution": list(nodes),
+        "train_resolution": spec.train_resolution, "splits": splits, "samples": samples,
+        "spec": spec.to_dict(), "gnnops_version": __version__,
+    }
+    if callable(getattr(problem, "times", None)):
+        man["times"] = [float(t) for t in problem.times()]
+    return man

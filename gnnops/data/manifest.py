@@ -1,0 +1,84 @@
+"""``manifest.json`` of a generated dataset: build, write atomically, read and check.
+
+Layout of a generated folder::
+
+    manifest.json
+    .gnnops-spec.json                     the spec, written first (guards interrupted runs)
+    meshes/res<k>.vtu                     the mesh of resolution k (mesh problems)
+    <split>/res<k>/<idx:05d>.vtu          one mesh sample: inputs + outputs as point data
+    <split>/res<k>/<idx:05d>.graphml      one network sample: structure, node ids, pos_0/pos_1
+    <split>/res<k>/<idx:05d>.npz          ... and its fields: x0 [N], x [N, T], times [T]
+
+Manifest keys: ``format`` (``"gnnops-dataset"``), ``version`` (1), ``problem``,
+``kind`` (``"mesh"`` | ``"network"``), ``input_fields``, ``output_fields``,
+``field_dims`` (name -> number of columns once stacked), ``field_shapes`` (name ->
+per-node shape, e.g. ``[]``, ``[2]``, ``[T]``), ``resolutions``,
+``nodes_per_resolution``, ``splits`` (name -> ``{"resolution": k | None,
+"resolutions": [k, ...], "count": n, "family": ...}``), ``samples`` (list of
+``{"file", "split", "resolution", "index", "seed", "rng", "nodes"}``; ``rng`` is the
+entropy ``[seed, split_id, idx]`` of ``numpy.random.default_rng`` that drew the
+inputs, ``seed`` an int derived from it), ``times`` (network problems), ``spec`` and
+``gnnops_version``. No timestamps: regenerating gives the identical file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from gnnops.errors import DataError
+
+__all__ = ["FORMAT", "VERSION", "write_manifest", "read_manifest"]
+
+FORMAT = "gnnops-dataset"
+VERSION = 1
+_REQUIRED = ("problem", "input_fields", "output_fields", "resolutions", "splits", "samples")
+
+
+def write_manifest(folder: str | os.PathLike, manifest: dict[str, Any]) -> Path:
+    """Write ``folder/manifest.json`` atomically (temporary file, then ``os.replace``).
+
+    Returns:
+        The manifest path.
+    """
+    folder = Path(folder)
+    path = folder / "manifest.json"
+    text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
+    """Read and check ``folder/manifest.json``.
+
+    Raises:
+        DataError: unreadable JSON, another format or version, missing keys.
+    """
+    path = Path(folder) / "manifest.json"
+    try:
+        man = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise DataError(f"no manifest.json in '{folder}'") from exc
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read '{path}' as JSON: {exc}") from exc
+    if not isinstance(man, dict) or man.get("format") != FORMAT:
+        got = man.get("format") if isinstance(man, dict) else type(man).__name__
+        raise DataError(f"'{path}' is not a gnnops dataset manifest: expected format "
+                        f"{FORMAT!r} (got {got!r})")
+    if man.get("version") != VERSION:
+        raise DataError(f"'{path}' has dataset version {man.get('version')!r}; this gnnops "
+                        f"reads version {VERSION} (regenerate it with `gnnops generate`)")
+    missing = [k for k in _REQUIRED if k not in man]
+    if missing:
+        raise DataError(f"'{path}' lacks the key(s) {missing}; expected all of {list(_REQUIRED)}")
+    return man

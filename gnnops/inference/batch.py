@@ -1,0 +1,100 @@
+"""Run a function over many items in a thread pool, capturing errors per item."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+__all__ = ["BatchResult", "run_pool", "torch_threads", "error_message"]
+
+
+@dataclass
+class BatchResult:
+    """The outcome of one item of a batch.
+
+    Attributes:
+        index: position of the item in the input sequence.
+        source: the item (a path, usually).
+        status: ``"ok"`` or ``"error"`` (the CLI adds ``"skipped"``).
+        value: the function's return value (a ``Prediction`` for ``predict_many``).
+        error: ``"<ExceptionType>: <message>"`` when it failed.
+        seconds: wall time of the item.
+    """
+
+    index: int
+    source: Any
+    status: str
+    value: Any = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the item succeeded."""
+        return self.status == "ok"
+
+
+def error_message(exc: BaseException) -> str:
+    """One-line ``"Type: message"`` of an exception."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+@contextmanager
+def torch_threads(workers: int) -> Iterator[None]:
+    """Split torch's intra-op threads between ``workers`` for the duration."""
+    before = torch.get_num_threads()
+    if workers > 1:
+        torch.set_num_threads(max(1, before // workers))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _call(fn: Callable[[Any], Any], index: int, item: Any) -> BatchResult:
+    t0 = time.perf_counter()
+    try:
+        value = fn(item)
+    except Exception as exc:  # noqa: BLE001 -- a batch reports every failure per item
+        return BatchResult(index, item, "error", error=error_message(exc),
+                           seconds=time.perf_counter() - t0)
+    return BatchResult(index, item, "ok", value=value, seconds=time.perf_counter() - t0)
+
+
+def run_pool(fn: Callable[[Any], Any], items: Sequence[Any], *,
+             workers: int = 1) -> Iterator[BatchResult]:
+    """Apply ``fn`` to every item; yield results as they finish.
+
+    At most ``2 * workers`` items are in flight, so results (and their memory) are
+    released as the consumer iterates.
+
+    Args:
+        fn: the work for one item.
+        items: the items.
+        workers: threads (1: in the calling thread, in order).
+    """
+    workers = max(1, int(workers))
+    if workers == 1:
+        for i, item in enumerate(items):
+            yield _call(fn, i, item)
+        return
+    with torch_threads(workers), ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: set[Future] = set()
+        it = iter(enumerate(items))
+        for i, item in it:
+            pending.add(pool.submit(_call, fn, i, item))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield fut.result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.add(pool.submit(_call, fn, *nxt))

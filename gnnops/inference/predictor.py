@@ -1,0 +1,251 @@
+"""``Predictor``: a trained artifact that predicts on meshes and networks.
+
+>>> import gnnops
+>>> model = gnnops.load("runs/darcy_default/model.pt")      # doctest: +SKIP
+>>> pred = model.predict("plate.msh", coefficient=1.0)      # doctest: +SKIP
+>>> pred.fields["u"].shape, pred.residual, pred.flags       # doctest: +SKIP
+>>> pred.write("plate_u.vtu")                               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from gnnops.errors import GnnopsError, ProblemError
+from gnnops.inference.batch import BatchResult, run_pool
+from gnnops.inference.flags import compute_flags
+from gnnops.inference.partition import (
+    max_edge_length,
+    predict_partitioned,
+    receptive_hops,
+)
+from gnnops.inference.prediction import Prediction
+from gnnops.inference.refine import Refinement, refine_prediction
+from gnnops.inference.sources import Source, load_source, split_columns
+
+__all__ = ["Predictor"]
+
+# parts small enough to stay cache-resident: ~2x faster than 65k-node parts on a 262k-node
+# mesh in benchmarks/inference.py, and less memory
+DEFAULT_MAX_NODES = 16_384
+
+
+class Predictor:
+    """Runs a trained surrogate on new meshes / networks.
+
+    Args:
+        surrogate: a ``gnnops.training.surrogate.Surrogate`` (or any module mapping a
+            prepared ``Data`` to ``[N, F_out]`` in physical units, with a ``model``
+            attribute or being the model itself).
+        recipe: the graph recipe (inputs, targets, features, train_stats, ...).
+        problem: name of the physical problem, for residuals and ``refine``.
+        metrics: training metrics of the artifact (for ``info``).
+        config: training config of the artifact.
+        max_nodes: graphs larger than this are predicted in halo'd partitions of at most
+            this many core nodes (bounded memory; see :mod:`gnnops.inference.partition`).
+        source_path: the artifact path (for messages).
+    """
+
+    def __init__(self, surrogate: torch.nn.Module, *, recipe: Mapping[str, Any],
+                 problem: str | None = None, metrics: Mapping[str, Any] | None = None,
+                 config: Mapping[str, Any] | None = None, max_nodes: int = DEFAULT_MAX_NODES,
+                 source_path: str | None = None) -> None:
+        self.surrogate = surrogate.eval()
+        self.recipe = dict(recipe)
+        self.problem_name = problem if problem is not None else self.recipe.get("problem")
+        self.metrics = dict(metrics or {})
+        self.config = dict(config or {})
+        self.max_nodes = int(max_nodes)
+        self.source_path = source_path
+        self._problem: Any = None
+
+    # ------------------------------------------------------------- construction
+    @classmethod
+    def from_artifact(cls, path: str | os.PathLike, **kwargs: Any) -> Predictor:
+        """Load an artifact written by training (no code in it is run; see ``load_artifact``).
+
+        Raises:
+            ArtifactError: missing, corrupt, unsafe or foreign file.
+        """
+        from gnnops.training.artifact import load_artifact
+        from gnnops.training.surrogate import Surrogate
+
+        art = load_artifact(path)
+        sur = Surrogate.from_artifact(art)
+        return cls(sur, recipe=art.recipe, problem=art.problem, metrics=art.metrics,
+                   config=art.config, source_path=str(path), **kwargs)
+
+    # --------------------------------------------------------------- properties
+    @property
+    def model(self) -> torch.nn.Module:
+        """The wrapped graph model."""
+        return getattr(self.surrogate, "model", self.surrogate)
+
+    @property
+    def inputs(self) -> list[str]:
+        """Input field names, in model order."""
+        return list(self.recipe.get("inputs", []))
+
+    @property
+    def targets(self) -> list[str]:
+        """Predicted field names."""
+        return list(self.recipe.get("targets", []))
+
+    @property
+    def num_parameters(self) -> int:
+        """Number of trainable parameters of the model."""
+        return sum(p.numel() for p in self.model.parameters())
+
+    @property
+    def problem(self) -> Any:
+        """The ``gnnops.problems`` instance named by the artifact (or None)."""
+        if self._problem is None and self.problem_name:
+            from gnnops.problems import get
+
+            self._problem = get(self.problem_name)
+        return self._problem
+
+    # ------------------------------------------------------------------ running
+    def _run(self, data: Data) -> tuple[Tensor, Data]:
+        from gnnops.training.features import prepare_graph
+
+        prepared = prepare_graph(data, self.recipe, model=self.model)
+        with torch.inference_mode():
+            out = self.surrogate(prepared)
+        return out.detach().float(), prepared
+
+    def forward_graph(self, data: Data) -> Tensor:
+        """Prepare and run the model on a raw graph, partitioned when it is large.
+
+        Args:
+            data: raw graph, ``x`` [N, F_in] raw inputs.
+
+        Returns:
+            [N, F_out] predictions in physical units.
+        """
+        hops = receptive_hops(self.model)
+        n = int(data.num_nodes)
+        if n <= self.max_nodes or hops is None or getattr(data, "pos", None) is None:
+            return self._run(data)[0]
+        length = max(max_edge_length(data), float(getattr(self.model, "radius", 0.0) or 0.0))
+        return predict_partitioned(data, self._run, hops=hops, max_nodes=self.max_nodes,
+                                   edge_length=length)
+
+    def _residual(self, src: Source, fields: dict[str, np.ndarray]
+                  ) -> tuple[float | None, np.ndarray | None, str | None]:
+        prob = self.problem
+        if prob is None:
+            return None, None, None
+        try:
+            per_node = np.asarray(prob.residual_per_node(src.data, fields, **src.inputs))
+            rel = float(prob.residual(src.data, fields, **src.inputs))
+        except (GnnopsError, NotImplementedError) as exc:
+            return None, None, f"residual_unavailable: {' '.join(str(exc).split())}"
+        return rel, per_node, None
+
+    def predict(self, source: Any, /, *, residual: bool = True, **inputs: Any) -> Prediction:
+        """Predict the output fields on one mesh / network.
+
+        Args:
+            source: mesh file (any meshio format) or ``.graphml`` / ``.gml`` network path,
+                ``meshio.Mesh``, networkx graph or ``Data`` (``x`` = raw inputs).
+            residual: also compute the physics residual (when the artifact names a problem).
+            **inputs: input fields by name: arrays ``[N]`` / ``[N, d]`` or scalars
+                (broadcast to every node); override fields stored in the source.
+
+        Returns:
+            A :class:`Prediction`.
+
+        Raises:
+            GnnopsError: unreadable source, missing / unknown input field.
+        """
+        t0 = time.perf_counter()
+        src = load_source(source, self.recipe, inputs)
+        t1 = time.perf_counter()
+        out = self.forward_graph(src.data)
+        t2 = time.perf_counter()
+        fields = split_columns(out.double().numpy(), self.targets,
+                               self.recipe.get("target_dims", [1] * len(self.targets)))
+        flags = compute_flags(src.data, out, self.recipe.get("train_stats"), kind=src.kind,
+                              input_names=self.inputs, input_dims=self.recipe.get("input_dims", []))
+        rel = per_node = None
+        if residual and "non_finite_output" not in " ".join(flags):
+            rel, per_node, note = self._residual(src, fields)
+            if note:
+                flags.append(note)
+        t3 = time.perf_counter()
+        return Prediction(
+            fields=fields, inputs=src.inputs, residual=rel, per_node_residual=per_node,
+            flags=flags, timings={"graph": t1 - t0, "model": t2 - t1, "residual": t3 - t2},
+            source=src.name, kind=src.kind, data=src.data, mesh=src.mesh, graph=src.graph,
+            problem=self.problem_name,
+        )
+
+    def predict_many(self, sources: Iterable[Any], /, *, workers: int = 1, residual: bool = True,
+                     **inputs: Any) -> Iterator[BatchResult]:
+        """Predict on many sources; yields one :class:`BatchResult` per source as it finishes.
+
+        Errors are captured per item (``status="error"`` and the message); the others
+        continue. With ``workers > 1`` a thread pool runs them and torch's intra-op threads
+        are split between the workers for the duration.
+
+        Args:
+            sources: paths / meshes / graphs / Data.
+            workers: parallel predictions.
+            residual: compute residuals.
+            **inputs: input fields passed to every :meth:`predict`.
+        """
+        def one(src: Any) -> Prediction:
+            return self.predict(src, residual=residual, **inputs)
+
+        yield from run_pool(one, list(sources), workers=workers)
+
+    def refine(self, prediction_or_source: Any, /, tol: float = 1e-8, *, compare: bool = True,
+               maxiter: int | None = None, **inputs: Any) -> Refinement:
+        """Hybrid solve: the problem's iterative solver started from the prediction.
+
+        Args:
+            prediction_or_source: a :class:`Prediction`, or a source to predict on first.
+            tol: relative tolerance of the iterative solver.
+            compare: also solve from a zero start, for the iteration / time comparison.
+            maxiter: iteration cap passed to the solver when given.
+            **inputs: input fields (when a source is given).
+
+        Returns:
+            A :class:`Refinement` (refined fields, iterations and seconds of both starts).
+
+        Raises:
+            ProblemError: the artifact names no problem or the problem has no iterative solver.
+        """
+        if self.problem is None:
+            raise ProblemError("refine needs a physical problem, but this artifact names none")
+        pred = prediction_or_source
+        if not isinstance(pred, Prediction):
+            pred = self.predict(pred, residual=False, **inputs)
+        return refine_prediction(self.problem, pred, tol=tol, compare=compare, maxiter=maxiter)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able description: model, problem, fields, training ranges, metrics."""
+        model = self.model
+        return {
+            "artifact": self.source_path,
+            "model": getattr(model, "name", type(model).__name__),
+            "model_kwargs": dict(getattr(model, "init_kwargs", {}) or {}),
+            "parameters": self.num_parameters,
+            "problem": self.problem_name,
+            "kind": self.recipe.get("kind"),
+            "inputs": dict(zip(self.inputs, self.recipe.get("input_dims", []), strict=False)),
+            "targets": dict(zip(self.targets, self.recipe.get("target_dims", []), strict=False)),
+            "features": list(self.recipe.get("features", [])),
+            "train_stats": dict(self.recipe.get("train_stats", {}) or {}),
+            "receptive_hops": receptive_hops(model),
+            "metrics": self.metrics,
+        }

@@ -1,0 +1,214 @@
+"""Gmsh geometries meshed at a requested element size ``h``.
+
+Each function returns a ``meshio.Mesh`` whose boundary pieces and domain are
+gmsh physical groups (``cell_data['gmsh:physical']``, names in ``field_data``)
+with the fixed ids of :data:`TAGS`, so ``from_meshio(...).node_type`` means the
+same on every geometry and resolution. Meshing is deterministic: one thread,
+fixed random seed, uniform size (``Mesh.MeshSizeMin = Mesh.MeshSizeMax = h``).
+gmsh is imported inside the functions; if gmsh was not initialized by the
+caller it is initialized here and finalized afterwards, otherwise only the
+temporary model is removed and the gmsh options touched here are restored.
+``order=2`` gives second-order elements (triangle6 / quad9 / tetra10 with
+straight sides).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import meshio
+
+from gnnops.errors import MeshError
+
+__all__ = ["TAGS", "unit_square", "l_shape", "plate_with_hole", "box"]
+
+#: Physical-group ids shared by all geometries.
+TAGS: dict[str, int] = {
+    "bottom": 1, "right": 2, "top": 3, "left": 4, "hole": 5, "notch": 6,
+    "front": 7, "back": 8, "domain": 10,
+}
+
+
+def _check(h: float, order: int) -> None:
+    if not (isinstance(h, (int, float)) and math.isfinite(h) and 1e-4 <= h <= 1.0):
+        raise MeshError(f"expected an element size h in [1e-4, 1] (got {h!r})")
+    if order not in (1, 2):
+        raise MeshError(f"expected order 1 or 2 (got {order!r})")
+
+
+_OPTIONS = {  # deterministic, quiet, single-threaded; sizes set per call
+    "General.Terminal": 0, "General.Verbosity": 0, "General.NumThreads": 1,
+    "Mesh.RandomSeed": 1, "Mesh.SaveAll": 0, "Mesh.MeshSizeExtendFromBoundary": 1,
+    "Mesh.SecondOrderIncomplete": 0, "Mesh.MshFileVersion": 4.1,
+    "Mesh.MeshSizeMin": 0.0, "Mesh.MeshSizeMax": 1e22,
+}
+
+
+@contextmanager
+def _model(name: str, h: float) -> Iterator[object]:
+    """A temporary gmsh model; gmsh options are restored for a caller's own session."""
+    import gmsh
+
+    owner = not gmsh.isInitialized()
+    if owner:
+        gmsh.initialize(readConfigFiles=False, interruptible=False)
+    options = dict(_OPTIONS, **{"Mesh.MeshSizeMin": h, "Mesh.MeshSizeMax": h})
+    saved = {k: gmsh.option.getNumber(k) for k in options}
+    try:
+        for k, v in options.items():
+            gmsh.option.setNumber(k, v)
+        gmsh.model.add(name)
+        try:
+            yield gmsh
+        finally:
+            gmsh.model.remove()
+    finally:
+        if owner:
+            gmsh.finalize()
+        else:
+            for k, v in saved.items():
+                gmsh.option.setNumber(k, v)
+
+
+def _mesh(gmsh: object, name: str, h: float, dim: int, order: int,
+          groups: Callable[[], None]) -> meshio.Mesh:
+    """Add physical groups, generate, and read back through a temporary .msh file."""
+    groups()
+    try:
+        gmsh.model.mesh.generate(dim)
+        if order == 2:
+            gmsh.model.mesh.setOrder(2)
+    except Exception as exc:  # gmsh raises plain Exception with its log message
+        raise MeshError(f"gmsh failed to mesh {name} at h={h}: {exc}") from exc
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{name}.msh"
+        gmsh.write(str(path))
+        return meshio.gmsh.read(str(path))
+
+
+def _physical(gmsh: object, dim: int, tags: list[int], name: str) -> None:
+    gmsh.model.addPhysicalGroup(dim, tags, TAGS[name], name=name)
+
+
+def _polygon(gmsh: object, pts: list[tuple[float, float]], h: float) -> list[int]:
+    """Closed polyline through ``pts`` with the geo kernel; returns line tags."""
+    p = [gmsh.model.geo.addPoint(x, y, 0.0, h) for x, y in pts]
+    return [gmsh.model.geo.addLine(p[i], p[(i + 1) % len(p)]) for i in range(len(p))]
+
+
+def unit_square(h: float, *, quad: bool = False, order: int = 1) -> meshio.Mesh:
+    """The unit square (0, 1)^2.
+
+    Args:
+        h: element size.
+        quad: structured quadrilaterals (transfinite, recombined; n = ceil(1/h)
+            cells a side) instead of unstructured triangles.
+        order: 1 or 2 (triangle6 / quad9).
+
+    Returns:
+        Mesh with groups bottom (y=0), right (x=1), top (y=1), left (x=0), domain.
+    """
+    _check(h, order)
+    with _model("unit_square", h) as gmsh:
+        lines = _polygon(gmsh, [(0, 0), (1, 0), (1, 1), (0, 1)], h)
+        loop = gmsh.model.geo.addCurveLoop(lines)
+        surf = gmsh.model.geo.addPlaneSurface([loop])
+        if quad:
+            n = math.ceil(1.0 / h - 1e-9) + 1
+            for line in lines:
+                gmsh.model.geo.mesh.setTransfiniteCurve(line, n)
+            gmsh.model.geo.mesh.setTransfiniteSurface(surf)
+            gmsh.model.geo.mesh.setRecombine(2, surf)
+        gmsh.model.geo.synchronize()
+
+        def groups() -> None:
+            for line, name in zip(lines, ("bottom", "right", "top", "left"), strict=True):
+                _physical(gmsh, 1, [line], name)
+            _physical(gmsh, 2, [surf], "domain")
+
+        return _mesh(gmsh, "unit_square", h, 2, order, groups)
+
+
+def l_shape(h: float, *, order: int = 1) -> meshio.Mesh:
+    """The L-shape (0, 1)^2 minus [0.5, 1) x [0.5, 1) (re-entrant corner at (0.5, 0.5)).
+
+    Returns:
+        Mesh with groups bottom (y=0), right (x=1), notch (the two edges meeting
+        at the re-entrant corner), top (y=1), left (x=0), domain.
+    """
+    _check(h, order)
+    with _model("l_shape", h) as gmsh:
+        pts = [(0, 0), (1, 0), (1, 0.5), (0.5, 0.5), (0.5, 1), (0, 1)]
+        lines = _polygon(gmsh, pts, h)
+        surf = gmsh.model.geo.addPlaneSurface([gmsh.model.geo.addCurveLoop(lines)])
+        gmsh.model.geo.synchronize()
+
+        def groups() -> None:
+            _physical(gmsh, 1, [lines[0]], "bottom")
+            _physical(gmsh, 1, [lines[1]], "right")
+            _physical(gmsh, 1, [lines[2], lines[3]], "notch")
+            _physical(gmsh, 1, [lines[4]], "top")
+            _physical(gmsh, 1, [lines[5]], "left")
+            _physical(gmsh, 2, [surf], "domain")
+
+        return _mesh(gmsh, "l_shape", h, 2, order, groups)
+
+
+def plate_with_hole(h: float, *, radius: float = 0.2, order: int = 1) -> meshio.Mesh:
+    """The unit square with a circular hole of ``radius`` centred at (0.5, 0.5).
+
+    Returns:
+        Mesh with groups bottom, right, top, left, hole (the circle), domain.
+    """
+    _check(h, order)
+    if not 0.0 < radius < 0.5:
+        raise MeshError(f"expected a hole radius in (0, 0.5) (got {radius!r})")
+    with _model("plate_with_hole", h) as gmsh:
+        geo = gmsh.model.geo
+        lines = _polygon(gmsh, [(0, 0), (1, 0), (1, 1), (0, 1)], h)
+        c = geo.addPoint(0.5, 0.5, 0.0, h)
+        ring = [geo.addPoint(0.5 + radius * math.cos(a), 0.5 + radius * math.sin(a), 0.0, h)
+                for a in (0.0, 0.5 * math.pi, math.pi, 1.5 * math.pi)]
+        arcs = [geo.addCircleArc(ring[i], c, ring[(i + 1) % 4]) for i in range(4)]
+        surf = geo.addPlaneSurface([geo.addCurveLoop(lines), geo.addCurveLoop(arcs)])
+        geo.synchronize()
+
+        def groups() -> None:
+            for line, name in zip(lines, ("bottom", "right", "top", "left"), strict=True):
+                _physical(gmsh, 1, [line], name)
+            _physical(gmsh, 1, arcs, "hole")
+            _physical(gmsh, 2, [surf], "domain")
+
+        return _mesh(gmsh, "plate_with_hole", h, 2, order, groups)
+
+
+def box(h: float, *, order: int = 1) -> meshio.Mesh:
+    """The unit cube (0, 1)^3 meshed with tetrahedra.
+
+    Returns:
+        Mesh with face groups left (x=0), right (x=1), front (y=0), back (y=1),
+        bottom (z=0), top (z=1) and the volume group domain.
+    """
+    _check(h, order)
+    with _model("box", h) as gmsh:
+        vol = gmsh.model.occ.addBox(0, 0, 0, 1, 1, 1)
+        gmsh.model.occ.synchronize()
+        names = {(0, 0.0): "left", (0, 1.0): "right", (1, 0.0): "front", (1, 1.0): "back",
+                 (2, 0.0): "bottom", (2, 1.0): "top"}
+        faces: dict[str, int] = {}
+        for _, tag in gmsh.model.getEntities(2):
+            com = gmsh.model.occ.getCenterOfMass(2, tag)
+            axis = next(i for i in range(3) if abs(com[i] - round(com[i])) < 1e-9
+                        and abs(com[i] - 0.5) > 0.25)
+            faces[names[(axis, float(round(com[axis])))]] = tag
+
+        def groups() -> None:
+            for name in ("left", "right", "front", "back", "bottom", "top"):
+                _physical(gmsh, 2, [faces[name]], name)
+            _physical(gmsh, 3, [vol], "domain")
+
+        return _mesh(gmsh, "box", h, 3, order, groups)

@@ -1,0 +1,180 @@
+"""The graph recipe: raw input fields -> model-ready ``Data``, identical in training and inference.
+
+A recipe is a JSON dict stored in the artifact::
+
+    {"kind": "mesh" | "network", "inputs": [...], "input_dims": [...],
+     "targets": [...], "target_dims": [...], "features": [...], "problem": str | None,
+     "num_node_types": int,            # width of "node_type_onehot"
+     "train_stats": {"nodes_min", "nodes_max", "spacing_min", "spacing_max",
+                     "input_min": [...], "input_max": [...]}}
+
+``spacing`` is the mean edge length of one graph; ``input_min/max`` are per raw input
+column, so inference can flag a mesh or an input outside what the model was trained on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from gnnops.errors import ConfigError, GraphError
+
+__all__ = ["FEATURES", "prepare_graph", "feature_width", "make_recipe", "mean_spacing",
+           "out_of_distribution"]
+
+FEATURES = ("pos", "boundary", "node_type_onehot", "node_volume")
+
+
+def feature_width(name: str, data: Data, recipe: dict[str, Any]) -> int:
+    """Number of ``x`` columns the derived feature ``name`` adds for ``data``."""
+    if name == "pos":
+        return 0 if data.pos is None else int(data.pos.shape[1])
+    if name == "node_type_onehot":
+        return int(recipe.get("num_node_types", 2))
+    return 1
+
+
+def _feature(name: str, data: Data, recipe: dict[str, Any]) -> Tensor:
+    n = data.num_nodes
+    if name == "pos":
+        if data.pos is None:
+            raise GraphError("feature 'pos' expected data.pos of shape [N, d] (got None)")
+        return data.pos.float()
+    if name == "boundary":
+        b = getattr(data, "boundary", None)
+        return torch.zeros(n, 1) if b is None else b.reshape(n, 1).float()
+    if name == "node_volume":
+        v = getattr(data, "node_volume", None)
+        return torch.ones(n, 1) if v is None else v.reshape(n, 1).float()
+    if name == "node_type_onehot":
+        k = int(recipe.get("num_node_types", 2))
+        t = getattr(data, "node_type", None)
+        if t is None:
+            t = getattr(data, "boundary", torch.zeros(n, dtype=torch.bool)).long()
+        return torch.nn.functional.one_hot(t.long().clamp(0, k - 1), k).float()
+    raise ConfigError(f"unknown feature {name!r} in data.features; expected one of: "
+                      f"{', '.join(FEATURES)}")
+
+
+def prepare_graph(data: Data, recipe: dict[str, Any], *, model: nn.Module | None = None) -> Data:
+    """Model-ready copy of ``data``: ``x`` = [raw inputs, derived features], then ``model.prepare``.
+
+    Args:
+        data: a graph whose ``x`` [N, sum(input_dims)] holds the raw (physical-unit) inputs
+            in ``recipe["inputs"]`` order (``x`` may be absent when there are no inputs).
+        recipe: the graph recipe (module docstring).
+        model: when given, its ``prepare(data)`` (radius graphs, hierarchies) is applied.
+
+    Returns:
+        A new ``Data`` with ``x`` [N, sum(input_dims) + derived widths]; ``data`` is unchanged.
+
+    Raises:
+        GraphError: ``x`` has the wrong width; ConfigError: an unknown feature name.
+    """
+    n_in = int(sum(recipe.get("input_dims", [])))
+    out = data.clone()
+    n = out.num_nodes
+    x = getattr(out, "x", None)
+    if x is None:
+        x = torch.zeros(n, 0)
+    if x.dim() == 1:
+        x = x.unsqueeze(1)
+    if x.shape != (n, n_in):
+        raise GraphError(f"expected data.x of shape [{n}, {n_in}] (raw inputs "
+                         f"{recipe.get('inputs')}) (got {list(x.shape)})")
+    cols = [x.float()] + [_feature(f, out, recipe) for f in recipe.get("features", [])]
+    out.x = torch.cat(cols, dim=1)
+    if model is not None and hasattr(model, "prepare"):
+        out = model.prepare(out)
+    return out
+
+
+def mean_spacing(data: Data) -> float | None:
+    """Mean edge length of ``data`` (``None`` without ``pos`` or edges)."""
+    pos = getattr(data, "pos", None)
+    if pos is None or data.edge_index is None or data.edge_index.numel() == 0:
+        return None
+    src, dst = data.edge_index
+    return float((pos[dst] - pos[src]).float().norm(dim=1).mean())
+
+
+def make_recipe(
+    graphs: Sequence[Data],
+    *,
+    inputs: Sequence[str],
+    input_dims: Sequence[int],
+    targets: Sequence[str],
+    target_dims: Sequence[int],
+    features: Sequence[str],
+    problem: str | None,
+    kind: str = "mesh",
+) -> dict[str, Any]:
+    """The recipe of a training set, with its ``train_stats`` (raw, unprepared graphs).
+
+    Raises:
+        ConfigError: an unknown feature name; GraphError: no graphs.
+    """
+    for f in features:
+        if f not in FEATURES:
+            raise ConfigError(f"unknown feature {f!r} in data.features; expected one of: "
+                              f"{', '.join(FEATURES)}")
+    if not graphs:
+        raise GraphError("expected at least one training graph (got none)")
+    nodes = [g.num_nodes for g in graphs]
+    spacings = [s for s in (mean_spacing(g) for g in graphs) if s is not None]
+    n_in = int(sum(input_dims))
+    if n_in:
+        xs = torch.cat([g.x.reshape(g.num_nodes, -1).float() for g in graphs])
+        in_min, in_max = xs.min(0).values.tolist(), xs.max(0).values.tolist()
+    else:
+        in_min, in_max = [], []
+    types = [int(g.node_type.max()) + 1 for g in graphs
+             if getattr(g, "node_type", None) is not None and g.node_type.numel()]
+    return {
+        "kind": kind,
+        "inputs": list(inputs),
+        "input_dims": [int(d) for d in input_dims],
+        "targets": list(targets),
+        "target_dims": [int(d) for d in target_dims],
+        "features": list(features),
+        "problem": problem,
+        "num_node_types": max(types + [2]),
+        "train_stats": {
+            "nodes_min": min(nodes),
+            "nodes_max": max(nodes),
+            "spacing_min": min(spacings) if spacings else None,
+            "spacing_max": max(spacings) if spacings else None,
+            "input_min": in_min,
+            "input_max": in_max,
+        },
+    }
+
+
+def out_of_distribution(data: Data, recipe: dict[str, Any], *, tol: float = 0.05) -> list[str]:
+    """Reasons why a raw graph lies outside the training statistics (empty = inside).
+
+    Spacing and input ranges get a relative tolerance ``tol`` of the training range.
+    """
+    st = recipe.get("train_stats", {})
+    reasons: list[str] = []
+    s = mean_spacing(data)
+    lo, hi = st.get("spacing_min"), st.get("spacing_max")
+    if s is not None and lo is not None and hi is not None:
+        if s < lo * (1 - tol) or s > hi * (1 + tol):
+            reasons.append(f"mean edge length {s:.4g} outside the training range "
+                           f"[{lo:.4g}, {hi:.4g}]")
+    x = getattr(data, "x", None)
+    if x is not None and st.get("input_min"):
+        x = x.reshape(data.num_nodes, -1).float()
+        mn, mx = torch.tensor(st["input_min"]), torch.tensor(st["input_max"])
+        pad = tol * (mx - mn).clamp_min(1e-12)
+        bad = (x.min(0).values < mn - pad) | (x.max(0).values > mx + pad)
+        for c in torch.nonzero(bad).flatten().tolist():
+            reasons.append(f"input column {c} has values in [{float(x[:, c].min()):.4g}, "
+                           f"{float(x[:, c].max()):.4g}], trained on "
+                           f"[{float(mn[c]):.4g}, {float(mx[c]):.4g}]")
+    return reasons

@@ -1,0 +1,130 @@
+"""Surrogate: a model plus its normalizers and graph recipe, in physical units.
+
+``forward(batch)`` takes prepared graphs (:func:`gnnops.training.features.prepare_graph`)
+whose ``x`` is in physical units, normalizes ``x`` with the training statistics, runs the
+model and de-normalizes its output. The whole thing round-trips through one artifact.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from gnnops.errors import ArtifactError
+from gnnops.training.artifact import Artifact
+from gnnops.training.features import prepare_graph
+
+__all__ = ["Surrogate"]
+
+_KEYS = ("x.mean", "x.std", "y.mean", "y.std")
+
+
+class Surrogate(nn.Module):
+    """A trained operator in physical units.
+
+    Args:
+        model: the graph model (``forward(data) -> [N, F_out]`` on normalized ``x``).
+        model_name: its registry name in ``gnnops.models``.
+        model_kwargs: its constructor arguments (``model.config()``).
+        recipe: the graph recipe (:mod:`gnnops.training.features`).
+        normalizers: ``x.mean``/``x.std`` [F_in] and ``y.mean``/``y.std`` [F_out].
+    """
+
+    def __init__(self, model: nn.Module, *, model_name: str, model_kwargs: dict[str, Any],
+                 recipe: dict[str, Any], normalizers: dict[str, Tensor]) -> None:
+        super().__init__()
+        missing = [k for k in _KEYS if k not in normalizers]
+        if missing:
+            raise ArtifactError(f"expected normalizers {', '.join(_KEYS)} "
+                                f"(missing {', '.join(missing)})")
+        self.model = model
+        self.model_name = model_name
+        self.model_kwargs = copy.deepcopy(model_kwargs)
+        self.recipe = copy.deepcopy(recipe)
+        for key in _KEYS:
+            self.register_buffer(key.replace(".", "_"), normalizers[key].detach().float().clone(),
+                                 persistent=False)
+
+    @property
+    def normalizers(self) -> dict[str, Tensor]:
+        """``{"x.mean", "x.std", "y.mean", "y.std"}`` -> tensors (CPU copies)."""
+        return {k: getattr(self, k.replace(".", "_")).detach().cpu().clone() for k in _KEYS}
+
+    def prepare(self, data: Data) -> Data:
+        """Raw graph -> model-ready graph (recipe features, then ``model.prepare``)."""
+        return prepare_graph(data, self.recipe, model=self.model)
+
+    def forward(self, batch: Data, *, normalized: bool = False, input_noise: float = 0.0
+                ) -> Tensor:
+        """Predict per-node outputs.
+
+        Args:
+            batch: prepared ``Data``/``Batch`` with ``x`` [N, F_in] in physical units.
+            normalized: return the normalized output (what the training loss compares).
+            input_noise: std of Gaussian noise added to the normalized raw-input columns
+                (training only; positional / derived features are left clean).
+
+        Returns:
+            [N, F_out] in physical units (or normalized units when ``normalized``).
+        """
+        xn = (batch.x.to(self.x_mean.dtype) - self.x_mean) / self.x_std
+        if input_noise > 0:
+            n_in = int(sum(self.recipe.get("input_dims", [])))
+            noise = torch.randn_like(xn[:, :n_in]) * input_noise
+            xn = torch.cat([xn[:, :n_in] + noise, xn[:, n_in:]], dim=1)
+        b = copy.copy(batch)
+        b.x = xn
+        out = self.model(b)
+        if normalized:
+            return out
+        return out.float() * self.y_std + self.y_mean
+
+    def denormalize(self, out: Tensor) -> Tensor:
+        """Normalized output [N, F_out] -> physical units."""
+        return out.float() * self.y_std + self.y_mean
+
+    def normalize_target(self, y: Tensor) -> Tensor:
+        """Physical targets [N, F_out] -> normalized units."""
+        return (y.float() - self.y_mean) / self.y_std
+
+    @classmethod
+    def from_artifact(cls, art: Artifact) -> Surrogate:
+        """Rebuild from a loaded artifact (model in eval mode).
+
+        Raises:
+            ArtifactError: the model cannot be built or its weights do not fit.
+        """
+        from gnnops.errors import GnnopsError
+        from gnnops.models import build
+
+        try:
+            model = build(art.model_name, **art.model_kwargs)
+        except GnnopsError as exc:
+            raise ArtifactError(f"cannot rebuild model {art.model_name!r} from the "
+                                f"artifact ({exc})") from None
+        try:
+            model.load_state_dict(art.state_dict)
+        except RuntimeError as exc:
+            raise ArtifactError(f"artifact weights do not fit model {art.model_name!r} "
+                                f"({' '.join(str(exc).split())})") from None
+        sur = cls(model, model_name=art.model_name, model_kwargs=art.model_kwargs,
+                  recipe=art.recipe, normalizers=art.normalizers)
+        return sur.eval()
+
+    def to_artifact(self, *, problem: str | None, config: dict[str, Any],
+                    metrics: dict[str, Any]) -> Artifact:
+        """Pack weights, constructor arguments, normalizers and recipe into an Artifact."""
+        return Artifact(
+            model_name=self.model_name,
+            model_kwargs=copy.deepcopy(self.model_kwargs),
+            state_dict={k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
+            normalizers=self.normalizers,
+            recipe=copy.deepcopy(self.recipe),
+            problem=problem,
+            config=copy.deepcopy(config),
+            metrics=copy.deepcopy(metrics),
+        )

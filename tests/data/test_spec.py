@@ -1,0 +1,91 @@
+from pathlib import Path
+
+import pytest
+
+from gnnops.data.spec import GenerateSpec, load_spec
+from gnnops.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_and_roundtrip():
+    spec = GenerateSpec.from_dict({"problem": "darcy", "resolutions": [0.1, 0.05]})
+    assert spec.n_train == 100 and spec.n_val == 20 and spec.n_test == 20 and spec.seed == 0
+    assert spec.geometry == "unit_square" and spec.train_resolution == 0
+    assert spec.resolutions == [0.1, 0.05]
+    again = GenerateSpec.from_dict(spec.to_dict())
+    assert again == spec and again.digest() == spec.digest()
+    assert len(spec.digest()) == 10
+    assert spec.default_dir("ds") == Path("ds") / f"darcy-{spec.digest()}"
+
+
+def test_digest_changes_with_any_field():
+    base = GenerateSpec.from_dict({"problem": "darcy"})
+    digests = {base.digest()}
+    for change in ({"seed": 1}, {"n_train": 99}, {"problem_options": {"kind": "lognormal"}},
+                   {"resolutions": [0.08, 0.04]}):
+        digests.add(GenerateSpec.from_dict({"problem": "darcy", **change}).digest())
+    assert len(digests) == 5
+
+
+@pytest.mark.parametrize("d, words", [
+    ({"problem": "darcy", "n_trian": 3}, ["unknown key 'data.generate.n_trian'", "n_train"]),
+    ({"n_train": 3}, ["missing required key 'data.generate.problem'"]),
+    ({"problem": "darcy", "n_train": "3"}, ["'data.generate.n_train'", "integer", "str"]),
+    ({"problem": "darcy", "seed": True}, ["'data.generate.seed'", "bool"]),
+    ({"problem": "darcy", "resolutions": [0.1, "a"]}, ["'data.generate.resolutions'",
+                                                       "index 1"]),
+    ({"problem": "darcy", "resolutions": []}, ["'data.generate.resolutions'", "at least one"]),
+    ({"problem": "darcy", "resolutions": [0.1, -1]}, ["positive"]),
+    ({"problem": "darcy", "train_resolution": 3}, ["'data.generate.train_resolution'",
+                                                   "[0, 2]", "got 3"]),
+    ({"problem": "darcy", "n_test": -1}, ["'data.generate.n_test'", ">= 0"]),
+    ({"problem": "darcy", "geometry": "circle"}, ["'data.generate.geometry'", "l_shape"]),
+    ({"problem": "darcy", "problem_options": [1]}, ["'data.generate.problem_options'",
+                                                    "mapping"]),
+    ({"problem": "darcy", "test_families": ["grid", 3]}, ["'data.generate.test_families'"]),
+])
+def test_bad_dicts_name_the_key(d, words):
+    with pytest.raises(ConfigError) as exc:
+        GenerateSpec.from_dict(d)
+    for w in words:
+        assert w in str(exc.value)
+
+
+def test_not_a_mapping():
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        GenerateSpec.from_dict(["problem", "darcy"])
+
+
+def test_load_spec_plain_and_nested(tmp_path):
+    spec = load_spec(REPO / "configs" / "data" / "darcy.yaml")
+    assert spec.problem == "darcy" and spec.problem_options == {"kind": "fno"}
+    assert spec.resolutions == [0.1, 0.05, 0.025]
+    nested = tmp_path / "run.yaml"
+    nested.write_text("data:\n  generate:\n    problem: heat\n    n_train: 7\n")
+    s = load_spec(nested)
+    assert (s.problem, s.n_train) == ("heat", 7)
+
+
+def test_load_spec_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_spec(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("problem: [darcy\n")
+    with pytest.raises(ConfigError, match="YAML"):
+        load_spec(bad)
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("problem: darcy\nn_trian: 4\n")
+    with pytest.raises(ConfigError, match=r"typo.yaml: unknown key 'n_trian'"):
+        load_spec(typo)
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("data:\n  generate:\n    problem: darcy\n    sed: 1\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'data.generate.sed'"):
+        load_spec(nested)
+
+
+def test_network_config():
+    spec = load_spec(REPO / "configs" / "data" / "fisher_kpp.yaml")
+    assert spec.problem == "fisher_kpp" and spec.resolutions == [100, 400]
+    assert spec.solver_options == {"t_end": 5.0, "n_times": 51}
+    assert spec.test_families == ["grid", "watts_strogatz"]

@@ -1,0 +1,68 @@
+"""read_mesh / write_mesh: bad files raise MeshError naming file and format; atomic write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import meshio
+import numpy as np
+import pytest
+
+from gnnops.errors import MeshError
+from gnnops.graphs import from_meshio, read_mesh, write_mesh
+from gnnops.graphs.io import mesh_format
+
+
+def _square() -> meshio.Mesh:
+    pts = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0.0]])
+    return meshio.Mesh(pts, [("triangle", np.array([[0, 1, 2], [0, 2, 3]]))],
+                       point_data={"u": np.arange(4.0)})
+
+
+def test_missing_and_unknown(tmp_path: Path) -> None:
+    with pytest.raises(MeshError, match="not found"):
+        from_meshio(tmp_path / "nope.vtu")
+    (tmp_path / "m.foo").write_text("1 2 3")
+    with pytest.raises(MeshError, match=r"extension '\.foo'.*\.vtu"):
+        from_meshio(str(tmp_path / "m.foo"))
+    with pytest.raises(MeshError, match="folder"):
+        read_mesh(tmp_path)
+    with pytest.raises(MeshError, match="unknown mesh format 'nastyformat'"):
+        read_mesh(tmp_path / "m.foo", file_format="nastyformat")
+    assert mesh_format("a.vol.gz") == "netgen" and mesh_format("a.msh") == "gmsh"
+
+
+@pytest.mark.parametrize("ext,fmt", [(".vtu", "vtu"), (".msh", "gmsh"), (".vtk", "vtk"),
+                                     (".xdmf", "xdmf")])
+def test_truncated_files(tmp_path: Path, ext: str, fmt: str) -> None:
+    path = tmp_path / f"m{ext}"
+    write_mesh(_square(), path)
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    if ext == ".xdmf":  # the heavy data lives in the .h5 companion: corrupt that one
+        h5 = tmp_path / "m.h5"
+        h5.write_bytes(h5.read_bytes()[:100])
+        path.write_bytes(raw)
+    with pytest.raises(MeshError, match=rf"cannot read '.*m\{ext}' as a {fmt}"):
+        from_meshio(path)
+
+
+def test_garbage_content(tmp_path: Path) -> None:
+    path = tmp_path / "junk.vtu"
+    path.write_bytes(b"\x00\xff not xml at all")
+    with pytest.raises(MeshError, match="junk.vtu"):
+        read_mesh(path)
+
+
+def test_write_is_atomic_and_leaves_no_temporaries(tmp_path: Path) -> None:
+    for ext in (".vtu", ".xdmf", ".msh"):
+        out = write_mesh(_square(), tmp_path / f"out{ext}")
+        assert out.exists()
+        np.testing.assert_allclose(read_mesh(out).point_data["u"].ravel(), np.arange(4.0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.h5", "out.msh", "out.vtu",
+                                                          "out.xdmf"]
+    with pytest.raises(MeshError, match="does not exist"):
+        write_mesh(_square(), tmp_path / "no" / "out.vtu")
+    with pytest.raises(MeshError, match="extension"):
+        write_mesh(_square(), tmp_path / "out.bad")
+    assert not any(p.name.startswith(".tmp") for p in tmp_path.iterdir())

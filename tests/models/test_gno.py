@@ -1,0 +1,159 @@
+"""Graph neural operator: quadrature weights, resolution consistency, overfit, batching."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from skfem import MeshTri
+from torch_geometric.data import Batch, Data
+
+from gnnops.errors import ModelError
+from gnnops.models import build
+from gnnops.models.gno import GNO
+from gnnops.models.mlp import scatter_sum
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models: one thread is faster and robust to a busy shared machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def mesh_data(k: int, f_in: int = 1, seed: int = 0) -> Data:
+    """Unit-square triangle mesh ``MeshTri().refined(k)``; node_volume from the triangles."""
+    m = MeshTri().refined(k)
+    p, t = m.p.T, m.t.T
+    e = np.unique(np.sort(np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]]), 1), axis=0)
+    ei = torch.tensor(np.concatenate([e, e[:, ::-1]]).T)
+    a, b = p[t[:, 1]] - p[t[:, 0]], p[t[:, 2]] - p[t[:, 0]]
+    area = 0.5 * np.abs(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])
+    vol = np.zeros(len(p))
+    np.add.at(vol, t.ravel(), np.repeat(area / 3, 3))
+    pos = torch.tensor(p, dtype=torch.float32)
+    rel = pos[ei[1]] - pos[ei[0]]
+    g = torch.Generator().manual_seed(seed)
+    return Data(x=torch.randn(len(p), f_in, generator=g), pos=pos, edge_index=ei,
+                edge_attr=torch.cat([rel, rel.norm(dim=1, keepdim=True)], 1),
+                node_volume=torch.tensor(vol, dtype=torch.float32))
+
+
+def smooth_input(data: Data) -> Data:
+    p = data.pos
+    data.x = (torch.sin(math.pi * p[:, 0]) * torch.sin(math.pi * p[:, 1]))[:, None]
+    return data
+
+
+def test_quadrature_coefficients() -> None:
+    data = mesh_data(5)  # h = 1/32
+    center = int(torch.argmin((data.pos - 0.5).norm(dim=1)))
+    r = 0.25
+    mean = GNO(1, 1, radius=r, normalization="mean").prepare(data)
+    integ = GNO(1, 1, radius=r, normalization="integral").prepare(data)
+    n = data.num_nodes
+    sums = scatter_sum(mean.gno_edge_weight, mean.gno_edge_index[1], n)
+    assert torch.allclose(sums, torch.ones(n), atol=1e-5)  # a weighted mean
+    # the integral weights of the central node sum to the area of B_r (lumped quadrature;
+    # the ball's edge cuts cells, an O(h) error: 2.0 % at h = 1/32)
+    area = float(scatter_sum(integ.gno_edge_weight, integ.gno_edge_index[1], n)[center])
+    assert abs(area - math.pi * r**2) < 0.03 * math.pi * r**2
+    # a corner node sees a quarter disc
+    corner = int(torch.argmin(data.pos.norm(dim=1)))
+    area_c = float(scatter_sum(integ.gno_edge_weight, integ.gno_edge_index[1], n)[corner])
+    assert abs(area_c - math.pi * r**2 / 4) < 0.05 * math.pi * r**2 / 4
+
+
+@pytest.mark.parametrize("normalization", ["mean", "integral"])
+def test_resolution_consistency_on_nested_meshes(normalization: str) -> None:
+    """Same random-init GNO, a = sin(pi x) sin(pi y) on MeshTri().refined(k), k = 2..5.
+
+    Nested meshes keep the coarse vertices first, so outputs are compared at the 25
+    vertices of the k = 2 mesh; successive differences must shrink (rate >= 1 in h).
+    """
+    torch.manual_seed(0)
+    model = GNO(1, 1, width=8, depth=3, radius=0.25, kernel_hidden=32,
+                normalization=normalization)
+    coarse = MeshTri().refined(2).p.T
+    outs = []
+    for k in range(2, 6):
+        data = smooth_input(mesh_data(k))
+        assert np.array_equal(data.pos[:25].numpy(), coarse.astype(np.float32))
+        with torch.no_grad():
+            outs.append(model(data)[:25, 0].numpy())
+    spread = outs[-1].max() - outs[-1].min()
+    diffs = np.array([np.abs(outs[i] - outs[i + 1]).max() for i in range(3)])
+    hs = 0.5 ** np.arange(2, 5)
+    rate = np.polyfit(np.log(hs), np.log(diffs), 1)[0]
+    assert np.all(diffs[1:] < diffs[:-1]), diffs
+    assert rate > 1.0, (rate, diffs)
+    assert diffs[-1] < 0.05 * spread, (diffs, spread)
+
+
+def test_unweighted_sum_is_not_resolution_consistent() -> None:
+    """Control: without quadrature weights the ball sums grow ~ N (what the weights fix)."""
+    sums = []
+    for k in (3, 4, 5):
+        d = GNO(1, 1, radius=0.25).prepare(mesh_data(k))
+        sums.append(torch.bincount(d.gno_edge_index[1]).float().mean().item())
+    assert sums[2] / sums[1] > 3.5 and sums[1] / sums[0] > 3.0
+
+
+@pytest.mark.parametrize("kernel", ["full", "lowrank", "diagonal"])
+def test_overfits_one_graph(kernel: str) -> None:
+    torch.manual_seed(4)
+    data = smooth_input(mesh_data(2))
+    p = data.pos
+    data.y = (p[:, :1] * (1 - p[:, :1]) + 0.5 * data.x) * 2
+    model = GNO(1, 1, width=16, depth=2, radius=0.5, kernel=kernel, kernel_hidden=32)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2, foreach=True)
+    data = model.prepare(data)
+    losses = []
+    for _ in range(200):
+        opt.zero_grad()
+        loss = (model(data) - data.y).square().mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] / 100, (losses[0], losses[-1])
+
+
+@pytest.mark.parametrize("kernel", ["full", "lowrank"])
+def test_batch_equals_separate(kernel: str) -> None:
+    torch.manual_seed(5)
+    model = GNO(1, 2, width=8, depth=2, radius=0.3, kernel=kernel, max_num_neighbors=12)
+    a, b = mesh_data(2, seed=1), mesh_data(3, seed=2)
+    with torch.no_grad():
+        ya, yb = model(a), model(b)
+        y_prep = model(Batch.from_data_list([model.prepare(a), model.prepare(b)]))
+        y_raw = model(Batch.from_data_list([a, b]))  # prepare on the batch itself
+    want = torch.cat([ya, yb])
+    assert torch.allclose(y_prep, want, atol=1e-5)
+    assert torch.allclose(y_raw, want, atol=1e-5)
+
+
+def test_max_num_neighbors_subsample() -> None:
+    data = mesh_data(4)
+    d = GNO(1, 1, radius=0.25, max_num_neighbors=20).prepare(data)
+    deg = torch.bincount(d.gno_edge_index[1], minlength=data.num_nodes)
+    assert int(deg.max()) == 20 and int(deg.min()) >= 9  # a corner ball holds >= 9 nodes
+    d2 = GNO(1, 1, radius=0.25, max_num_neighbors=20).prepare(data)
+    assert torch.equal(d.gno_edge_index, d2.gno_edge_index)  # deterministic
+    # mean weights over the kept nodes still sum to one
+    s = scatter_sum(d.gno_edge_weight, d.gno_edge_index[1], data.num_nodes)
+    assert torch.allclose(s, torch.ones_like(s), atol=1e-5)
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ModelError, match="unknown kernel 'big'; expected one of: full, lowrank"):
+        build("gno", in_channels=1, out_channels=1, kernel="big")
+    with pytest.raises(ModelError, match="expected kernel_channels in"):
+        build("gno", in_channels=1, out_channels=1, kernel_channels=[3])
+    m = build("gno", in_channels=2, out_channels=1, kernel_channels=[1], width=4)
+    again = build("gno", **m.config())
+    again.load_state_dict(m.state_dict())
+    data = mesh_data(2, f_in=2)
+    with torch.no_grad():
+        assert torch.equal(m(data), again(data))

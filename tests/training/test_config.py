@@ -1,0 +1,108 @@
+"""Tests of gnnops.training.config: YAML, overrides, unknown keys, types, model kwargs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gnnops.errors import ConfigError
+from gnnops.training.config import (
+    RunConfig,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+)
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def test_yaml_values_and_defaults(tmp_path: Path) -> None:
+    p = tmp_path / "run.yaml"
+    p.write_text("name: r1\nseed: 7\noptim:\n  lr: 0.002\n  epochs: 3\n"
+                 "data:\n  batch_size: 2\n  features: [pos, boundary]\n")
+    cfg = load_config(p)
+    assert (cfg.name, cfg.seed, cfg.optim.lr, cfg.optim.epochs) == ("r1", 7, 0.002, 3)
+    assert cfg.data.batch_size == 2 and cfg.data.features == ["pos", "boundary"]
+    assert cfg.optim.weight_decay == RunConfig().optim.weight_decay  # untouched default
+    assert cfg.run_dir == Path("runs") / "r1"
+
+
+def test_overrides_parse_yaml_and_nest() -> None:
+    cfg = load_config(overrides=["optim.lr=3e-4", "model.kwargs.width=32", "train.bf16=true",
+                                 "data.generate.n_train=7", "eval.splits=[test]"])
+    assert cfg.optim.lr == pytest.approx(3e-4) and isinstance(cfg.optim.lr, float)
+    assert cfg.model.kwargs == {**RunConfig().model.kwargs, "width": 32}
+    assert cfg.train.bf16 is True
+    assert cfg.data.generate["n_train"] == 7
+    assert cfg.eval.splits == ["test"]
+    cfg = load_config(overrides=["optim.epochs=4"])
+    assert isinstance(cfg.optim.epochs, int) and cfg.optim.epochs == 4
+
+
+def test_wrong_type_names_key_and_value() -> None:
+    with pytest.raises(ConfigError) as e:
+        load_config(overrides=["optim.lr=abc"])
+    assert str(e.value) == "config key 'optim.lr' expects float, got 'abc'"
+    with pytest.raises(ConfigError, match=r"'data.batch_size' expects int, got 2.5"):
+        load_config(overrides=["data.batch_size=2.5"])
+    with pytest.raises(ConfigError, match=r"'train.device' expects one of 'auto', 'cpu'"):
+        load_config(overrides=["train.device=gpu"])
+    with pytest.raises(ConfigError, match=r"'optim.epochs' expects an integer >= 1, got 0"):
+        load_config(overrides=["optim.epochs=0"])
+
+
+def test_unknown_keys_named_with_valid_ones(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_config(overrides=["optim.lrr=1"])
+    assert "'optim.lrr'" in str(e.value) and "lr, weight_decay, epochs" in str(e.value)
+    p = tmp_path / "bad.yaml"
+    p.write_text("train:\n  bf17: true\n")
+    with pytest.raises(ConfigError, match=r"unknown config key 'train.bf17'.*bf16"):
+        load_config(p)
+    with pytest.raises(ConfigError, match=r"unknown config key 'colour'"):
+        config_from_dict({"colour": 1})
+
+
+def test_model_kwargs_checked_against_constructor() -> None:
+    with pytest.raises(ConfigError, match=r"'model.kwargs.widht' for model 'gno'.*width"):
+        load_config(overrides=["model.name=gno", "model.kwargs.widht=3"])
+    with pytest.raises(ConfigError, match=r"'model.kwargs.in_channels' is set from the data"):
+        load_config(overrides=["model.kwargs.in_channels=3"])
+    with pytest.raises(ConfigError, match=r"unknown model 'mgn'; expected one of: gno, "):
+        load_config(overrides=["model.name=mgn", "model.kwargs={}"])
+
+
+def test_data_path_replaces_default_generate() -> None:
+    cfg = load_config(overrides=["data.path=meshes/*.vtu"])
+    assert cfg.data.generate is None and cfg.data.path == "meshes/*.vtu"
+    with pytest.raises(ConfigError, match="exclusive"):
+        load_config(overrides=["data.path=x", "data.generate.n_train=3"])
+
+
+def test_override_syntax_errors() -> None:
+    with pytest.raises(ConfigError, match="key.sub=value"):
+        apply_overrides({}, ["optim.lr"])
+    with pytest.raises(ConfigError, match="'seed' is not a section"):
+        apply_overrides({"seed": 1}, ["seed.x=2"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_config("/nonexistent/run.yaml")
+
+
+def test_dict_round_trip() -> None:
+    cfg = load_config(overrides=["optim.lr=0.01", "name=x"])
+    assert config_from_dict(config_to_dict(cfg)) == cfg
+
+
+def test_default_yaml_equals_dataclass_defaults() -> None:
+    assert (CONFIGS / "default.yaml").is_file()
+    assert load_config() == RunConfig()
+
+
+@pytest.mark.parametrize("name", ["default", "darcy_gno", "darcy_meshgraphnet",
+                                  "darcy_multiscale", "elasticity_meshgraphnet"])
+def test_shipped_configs_load(name: str) -> None:
+    cfg = load_config(CONFIGS / f"{name}.yaml")
+    assert cfg.data.generate is not None and cfg.model.name in ("gno", "meshgraphnet",
+                                                                 "multiscale")

@@ -1,0 +1,75 @@
+"""Tests of gnnops.training.surrogate: physical units, artifact round trip."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.data import Batch
+from training_fixtures import ToyGNN, make_graphs
+
+from gnnops.errors import ArtifactError
+from gnnops.training.artifact import load_artifact, save_artifact
+from gnnops.training.features import make_recipe
+from gnnops.training.surrogate import Surrogate
+
+
+def _surrogate() -> tuple[Surrogate, Batch]:
+    gs = make_graphs(3, 0)
+    recipe = make_recipe(gs, inputs=["a"], input_dims=[1], targets=["u"], target_dims=[1],
+                         features=["pos"], problem=None)
+    torch.manual_seed(0)
+    model = ToyGNN(3, 1, 3, 2, hidden=8)
+    norms = {"x.mean": torch.tensor([1.0, 0.5, 0.5]), "x.std": torch.tensor([2.0, 0.3, 0.3]),
+             "y.mean": torch.tensor([4.0]), "y.std": torch.tensor([0.5])}
+    sur = Surrogate(model, model_name="toy", model_kwargs=model.config(), recipe=recipe,
+                    normalizers=norms)
+    batch = Batch.from_data_list([sur.prepare(g) for g in gs])
+    return sur, batch
+
+
+def test_forward_normalizes_and_denormalizes() -> None:
+    sur, batch = _surrogate()
+    b = batch.clone()
+    b.x = (batch.x - torch.tensor([1.0, 0.5, 0.5])) / torch.tensor([2.0, 0.3, 0.3])
+    expected = sur.model(b) * 0.5 + 4.0
+    torch.testing.assert_close(sur(batch), expected)
+    torch.testing.assert_close(sur(batch, normalized=True), sur.model(b))
+    torch.testing.assert_close(sur.normalize_target(expected), sur.model(b))
+
+
+def test_input_noise_only_touches_raw_inputs() -> None:
+    sur, batch = _surrogate()
+    seen = []
+    orig = sur.model.forward
+    sur.model.forward = lambda d: seen.append(d.x) or orig(d)
+    sur(batch)
+    torch.manual_seed(1)
+    sur(batch, input_noise=0.1)
+    diff = seen[1] - seen[0]
+    assert float(diff[:, 0].abs().max()) > 0.01  # raw input column perturbed
+    assert float(diff[:, 1:].abs().max()) == 0.0  # pos features untouched
+    assert float(diff[:, 0].std()) == pytest.approx(0.1, rel=0.25)
+
+
+def test_artifact_round_trip_identical(tmp_path, toy_model) -> None:
+    sur, batch = _surrogate()
+    art = sur.to_artifact(problem=None, config={"name": "t"}, metrics={"val": 0.1})
+    path = save_artifact(tmp_path / "model.pt", art)
+    back = Surrogate.from_artifact(load_artifact(path))
+    assert not back.training
+    assert back.recipe == sur.recipe and back.model_kwargs == sur.model_kwargs
+    with torch.no_grad():
+        assert torch.equal(back(batch), sur.eval()(batch))
+    for k, v in sur.normalizers.items():
+        assert torch.equal(back.normalizers[k], v)
+
+
+def test_missing_normalizer_and_bad_weights(toy_model) -> None:
+    sur, _ = _surrogate()
+    with pytest.raises(ArtifactError, match="missing y.std"):
+        Surrogate(sur.model, model_name="toy", model_kwargs={}, recipe={},
+                  normalizers={k: v for k, v in sur.normalizers.items() if k != "y.std"})
+    art = sur.to_artifact(problem=None, config={}, metrics={})
+    art.model_kwargs = {**art.model_kwargs, "hidden": 9}
+    with pytest.raises(ArtifactError, match="do not fit model 'toy'"):
+        Surrogate.from_artifact(art)
