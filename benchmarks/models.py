@@ -11,7 +11,16 @@ Runs on a triangle mesh of the unit square (~12k nodes, ~72k directed edges; ``-
 - the split train step under ``torch.autocast("cpu", dtype=torch.bfloat16)``;
 - GNO and multiscale prepare / inference / train-step timings on the same mesh.
 
-Usage: ``python benchmarks/models.py [--quick] [--threads 2] [--reps 2]``.
+MeshGraphNet cases (same weights, interleaved rep by rep): ``plain`` (this file: gather ->
+MLP(cat[e, x_j, x_i]) -> index_add -> MLP(cat[x, agg])), ``split v0`` (this file: the
+previous library code, first edge layer split per node, index_add), ``split`` (the
+library: split + bias on nodes + W_e e fused into the GEMM (addmm) + node-MLP first layer
+split + in-place ReLU, ``index_add_``), ``split csr`` (the library default: + edges sorted
+by target and a segmented sum), ``+ bf16`` (autocast) and, with ``--compile``, ``+ compile``
+(``MeshGraphNet.compile_processor``). Then training throughput at 1 and 2 threads, and the
+GNO and the multiscale model (fp32 and bf16) on the same mesh.
+
+Usage: ``python benchmarks/models.py [--quick] [--threads 2] [--reps 2] [--compile]``.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 from torch_geometric.data import Data
 
@@ -104,11 +114,76 @@ def train_step_fn(model: torch.nn.Module, data: Data, bf16: bool = False
     return step
 
 
-def infer_fn(model: torch.nn.Module, data: Data) -> Callable[[], None]:
+def infer_fn(model: torch.nn.Module, data: Data, bf16: bool = False) -> Callable[[], None]:
     def run() -> None:
-        with torch.no_grad():
+        ctx = (torch.autocast("cpu", dtype=torch.bfloat16) if bf16
+               else contextlib.nullcontext())
+        with torch.no_grad(), ctx:
             model(data)
     return run
+
+
+def _mlp(mlp: torch.nn.Sequential, h: torch.Tensor, start: int = 0) -> torch.Tensor:
+    """Apply ``mlp[start:]`` out of place (reference code: no in-place ReLU)."""
+    for layer in list(mlp)[start:]:
+        if isinstance(layer, torch.nn.ReLU):
+            h = F.relu(h)
+        elif isinstance(layer, torch.nn.LayerNorm):
+            h = F.layer_norm(h, layer.normalized_shape, layer.weight, layer.bias, layer.eps)
+        else:
+            h = layer(h)
+    return h
+
+
+class ReferenceMGN(torch.nn.Module):
+    """Straightforward MeshGraphNet on the parameters of a library ``MeshGraphNet``.
+
+    ``mode="plain"``: gather -> MLP(cat[e, x_j, x_i]) -> index_add -> MLP(cat[x, agg]).
+    ``mode="split_v0"``: the previous library code (first edge layer split per node,
+    bias on edges, index_add in mesh order, concatenated node-MLP input).
+    """
+
+    def __init__(self, model: torch.nn.Module, mode: str) -> None:
+        super().__init__()
+        self.m, self.mode = model, mode
+
+    def forward(self, data: Data) -> torch.Tensor:
+        m = self.m
+        src, dst = data.edge_index
+        x = _mlp(m.node_encoder, data.x)
+        e = _mlp(m.edge_encoder, data.edge_attr)
+        n = x.shape[0]
+        for blk in m.blocks:
+            if self.mode == "plain":
+                msg = _mlp(blk.edge_mlp, torch.cat([e, x[src], x[dst]], dim=1))
+            else:
+                w, lat = blk.edge_mlp[0].weight, blk.latent
+                hid = w.shape[0]
+                p = x @ torch.cat([w[:, lat:2 * lat], w[:, 2 * lat:]], dim=0).t()
+                h = F.linear(e, w[:, :lat], blk.edge_mlp[0].bias)
+                h = h + p[:, :hid].index_select(0, src) + p[:, hid:].index_select(0, dst)
+                msg = _mlp(blk.edge_mlp, h, start=1)
+            agg = x.new_zeros(n, msg.shape[1]).index_add_(0, dst, msg)
+            x = x + _mlp(blk.node_mlp, torch.cat([x, agg], dim=1))
+            e = e + msg
+        return _mlp(m.decoder, x)
+
+
+def run_interleaved(fns: dict[str, Callable[[], object]], reps: int) -> dict[str, float]:
+    """Best time per case; one warm-up each, then the cases interleaved rep by rep so that
+    load drift on a shared machine hits all alike."""
+    best = {k: float("inf") for k in fns}
+    for fn in fns.values():
+        fn()
+    for _ in range(reps):
+        for k, fn in fns.items():
+            best[k] = min(best[k], best_time(fn, 1, warmup=0))
+    return best
+
+
+def row(label: str, t: float, flops: float, peak: float) -> str:
+    rate = flops / t / 1e9
+    return (f"{label:38s} {t:8.3f} {flops / 1e9:8.1f} {rate:8.1f} {100 * rate / peak:6.1f}%")
 
 
 def main() -> None:
@@ -116,6 +191,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="~1.6k-node mesh instead of ~12k")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--compile", action="store_true", help="also time compile_processor()")
+    ap.add_argument("--skip-others", action="store_true", help="MeshGraphNet only")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -127,75 +204,103 @@ def main() -> None:
     peak16 = matmul_peak(torch.bfloat16)
     print(f"matmul 4096^2 peak: fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s")
 
-    rows: list[tuple] = []
     lat, depth = 128, 15
     kw = dict(in_channels=2, out_channels=1, edge_dim=3, pos_dim=2, latent=lat, depth=depth)
     split = build("meshgraphnet", **kw)
-    plain = build("meshgraphnet", split_first_layer=False, **kw)
-    plain.load_state_dict(split.state_dict())
+    unsorted = build("meshgraphnet", **kw)
+    unsorted.load_state_dict(split.state_dict())
+    unsorted.sorted_aggregation = False
+    plain = ReferenceMGN(split, "plain")
+    v0 = ReferenceMGN(split, "split_v0")
+    models = {"plain": plain, "split v0": v0, "split": unsorted, "split csr": split}
     with torch.no_grad():
-        diff = (split(data) - plain(data)).abs().max().item()
-    fns = {
-        "split infer": infer_fn(split, data), "plain infer": infer_fn(plain, data),
-        "split train": train_step_fn(split, data), "plain train": train_step_fn(plain, data),
-        "split train bf16": train_step_fn(split, data, bf16=True),
-    }
-    # interleave the cases rep by rep so that load drift on a shared machine hits all alike
-    best = {k: float("inf") for k in fns}
-    for fn in fns.values():  # warm-up
-        fn()
-    for _ in range(args.reps):
-        for k, fn in fns.items():
-            best[k] = min(best[k], best_time(fn, 1, warmup=0))
-    fl = {True: mgn_flops(n, e, 2, 3, 1, lat, depth, True),
-          False: mgn_flops(n, e, 2, 3, 1, lat, depth, False)}
-    fc = {True: counted_flops(fns["split infer"]), False: counted_flops(fns["plain infer"])}
-    for name, is_split in (("split", True), ("plain", False)):
-        rows.append((f"MGN {depth}x{lat} {name} infer", best[f"{name} infer"], fl[is_split],
-                     peak32, fc[is_split]))
-        rows.append((f"MGN {depth}x{lat} {name} train", best[f"{name} train"],
-                     3 * fl[is_split], peak32, None))
-    rows.append((f"MGN {depth}x{lat} split train bf16", best["split train bf16"],
-                 3 * fl[True], peak16, None))
-    times = {"split": (best["split infer"], best["split train"]),
-             "plain": (best["plain infer"], best["plain train"])}
-    t_bf = best["split train bf16"]
-
-    others = {
-        "GNO w32 T4 r0.05 k16 lowrank": ("gno", dict(width=32, depth=4, radius=0.05,
-                                                     max_num_neighbors=16, kernel="lowrank",
-                                                     kernel_hidden=64)),
-        "multiscale 64 L3 b2": ("multiscale", dict(latent=64, levels=3, base_cell=1 / 16,
-                                                   blocks_per_level=2)),
-    }
-    prep_times = {}
-    for label, (name, mkw) in others.items():
-        model = build(name, in_channels=2, out_channels=1, edge_dim=3, pos_dim=2, **mkw)
+        ref = plain(data)
+        diffs = {k: (mod(data) - ref).abs().max().item() for k, mod in models.items()}
+    fns: dict[str, Callable[[], object]] = {}
+    for k, mod in models.items():
+        fns[f"{k} infer"] = infer_fn(mod, data)
+        fns[f"{k} train"] = train_step_fn(mod, data)
+    fns["split csr bf16 infer"] = infer_fn(split, data, bf16=True)
+    fns["split csr bf16 train"] = train_step_fn(split, data, bf16=True)
+    compile_s = None
+    if args.compile:
+        comp = build("meshgraphnet", **kw)
+        comp.load_state_dict(split.state_dict())
+        comp.compile_processor()
         t0 = time.perf_counter()
-        prepared = model.prepare(data)
-        prep_times[label] = time.perf_counter() - t0
-        fl = counted_flops(infer_fn(model, prepared))
-        rows.append((f"{label} infer", best_time(infer_fn(model, prepared), args.reps), fl,
-                     peak32, None))
-        rows.append((f"{label} train", best_time(train_step_fn(model, prepared), args.reps),
-                     3 * fl, peak32, None))
+        train_step_fn(comp, data)()
+        infer_fn(comp, data)()
+        compile_s = time.perf_counter() - t0
+        fns["split csr compile infer"] = infer_fn(comp, data)
+        fns["split csr compile train"] = train_step_fn(comp, data)
+    best = run_interleaved(fns, args.reps)
+    fl = {s: mgn_flops(n, e, 2, 3, 1, lat, depth, s) for s in (True, False)}
+    fc = {"plain": counted_flops(fns["plain infer"]),
+          "split": counted_flops(fns["split csr infer"])}
+
+    rows = []
+    for key in [k for k in fns if k.endswith(" infer")]:
+        case = key[:-6]
+        is_plain = case == "plain"
+        peak = peak16 if "bf16" in case else peak32
+        for kind, mult in (("infer", 1), ("train", 3)):
+            rows.append(row(f"MGN {depth}x{lat} {case} {kind}", best[f"{case} {kind}"],
+                            mult * fl[not is_plain], peak))
+
+    # training throughput per core: 1 and 2 threads (library default, fp32)
+    thr = {}
+    for nt in (1, 2):
+        torch.set_num_threads(nt)
+        thr[nt] = best_time(train_step_fn(split, data), max(1, args.reps - 1))
+    torch.set_num_threads(args.threads)
+
+    other_rows, prep_times = [], {}
+    if not args.skip_others:
+        others = {
+            "GNO w32 T4 r0.05 k16 lowrank": ("gno", dict(
+                width=32, depth=4, radius=0.05, max_num_neighbors=16, kernel="lowrank",
+                kernel_hidden=64)),
+            "multiscale 64 L3 b2": ("multiscale", dict(
+                latent=64, levels=3, base_cell=1 / 16, blocks_per_level=2)),
+        }
+        for label, (name, mkw) in others.items():
+            model = build(name, in_channels=2, out_channels=1, edge_dim=3, pos_dim=2, **mkw)
+            t0 = time.perf_counter()
+            prepared = model.prepare(data)
+            prep_times[label] = time.perf_counter() - t0
+            flo = counted_flops(infer_fn(model, prepared))
+            ofns = {f"{b} {k}": f(model, prepared, bf16=b == "bf16")
+                    for b in ("fp32", "bf16") for k, f in (("infer", infer_fn),
+                                                            ("train", train_step_fn))}
+            ob = run_interleaved(ofns, args.reps)
+            for k, t in ob.items():
+                prec, kind = k.split()
+                other_rows.append(row(f"{label} {kind} {prec}", t,
+                                      flo * (3 if kind == "train" else 1),
+                                      peak16 if prec == "bf16" else peak32))
 
     peak32_end = matmul_peak(torch.float32)
     print(f"fp32 matmul peak re-measured at the end: {peak32_end:.0f} GFLOP/s")
-    print(f"\n{'case':40s} {'time s':>8s} {'GFLOP':>8s} {'GFLOP/s':>8s} {'% peak':>7s}")
-    for label, t, fl, peak, fc in rows:
-        rate = fl / t / 1e9
-        extra = f"  (FlopCounter {fc / 1e9:.1f})" if fc is not None else ""
-        print(f"{label:40s} {t:8.3f} {fl / 1e9:8.1f} {rate:8.1f} {100 * rate / peak:6.1f}%"
-              + extra)
+    print(f"\n{'case':38s} {'time s':>8s} {'GFLOP':>8s} {'GFLOP/s':>8s} {'% peak':>7s}")
+    print("\n".join(rows + other_rows))
     print("\n% peak: of the fp32 matmul peak, bf16 rows of the bf16 peak; GFLOP = matmul "
-          "FLOPs only (train = 3 x forward)")
-    print(f"split == plain outputs: max |diff| = {diff:.2e}")
-    print(f"split / plain speed-up: inference {times['plain'][0] / times['split'][0]:.2f}x, "
-          f"train step {times['plain'][1] / times['split'][1]:.2f}x")
-    print(f"bf16 autocast / fp32 split train step: {times['split'][1] / t_bf:.2f}x faster")
+          "FLOPs only (train = 3 x forward; GNO/multiscale: FlopCounterMode)")
+    print(f"FLOP check (FlopCounterMode, inference): plain {fc['plain'] / 1e9:.1f}, split "
+          f"{fc['split'] / 1e9:.1f} GFLOP (analytic {fl[False] / 1e9:.1f}, {fl[True] / 1e9:.1f})")
+    print("max |output - plain|: " + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
+    for kind in ("train", "infer"):
+        base = best[f"plain {kind}"]
+        print(f"{kind} speed-up vs plain: " + ", ".join(
+            f"{k[:-6]} {base / best[k[:-6] + ' ' + kind]:.2f}x"
+            for k in fns if k.endswith(" infer") and not k.startswith("plain")))
+    if compile_s is not None:
+        print(f"compile_processor(): first train step + inference took {compile_s:.1f} s")
+    print(f"training throughput (split csr, fp32): 1 thread {n / thr[1]:.0f} nodes/s "
+          f"({thr[1]:.2f} s/step), 2 threads {n / thr[2]:.0f} nodes/s ({thr[2]:.2f} s/step); "
+          f"2-thread speed-up {thr[1] / thr[2]:.2f}x, per core {n / thr[2] / 2:.0f} nodes/s")
     for label, t in prep_times.items():
-        print(f"prepare ({label}): {t:.2f} s once per sample")
+        print(f"prepare ({label}): {t:.2f} s once per sample (cached across epochs by the "
+              f"trainer)")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,10 @@ def run(cfg: Any, *, resume: bool = False) -> Path:
     Returns:
         ``run_dir/report.md``.
     """
+    if getattr(cfg, "task", "steady") == "rollout":  # time-dependent: one-step + rollout
+        from gnnops.evaluation.rollout import run as run_rollout
+
+        return run_rollout(cfg, resume=resume)
     from gnnops.evaluation.metrics import as_predictor, evaluate
     from gnnops.evaluation.report import write_report
     from gnnops.training.trainer import train

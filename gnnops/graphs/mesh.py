@@ -139,16 +139,45 @@ def _stack_fields(mesh: meshio.Mesh, names: Sequence[str], n: int, drop_z: bool,
     return torch.from_numpy(np.hstack(cols).astype(np.float32))
 
 
+def _check_degenerate(pos: np.ndarray, blocks: list[tuple[CellInfo, np.ndarray]], top: int,
+                      src: str) -> None:
+    """MeshError when a top-dimension cell has (numerically) zero length / area / volume."""
+    from gnnops.graphs.cells import cell_measures
+
+    if top > pos.shape[1]:
+        raise MeshError(f"{src} has {top}-D cells but {pos.shape[1]}-D points")
+    extent = float(np.ptp(pos, axis=0).max()) if len(pos) else 0.0
+    tol = 1e-12 * extent**top
+    for info, cells in blocks:
+        if not len(cells):
+            continue
+        bad = np.flatnonzero(cell_measures(pos, cells, info) <= tol)
+        if len(bad):
+            what = {1: "length", 2: "area", 3: "volume"}[info.dim]
+            raise MeshError(f"{src} has {len(bad)} degenerate '{info.name}' cells of zero "
+                            f"{what} (first: cell {int(bad[0])} with nodes "
+                            f"{cells[bad[0]].tolist()}); expected cells of positive {what}")
+
+
 def _edge_attr(pos: np.ndarray, ei: np.ndarray) -> np.ndarray:
-    """[E, d+1] float32: pos[target] - pos[source] and its norm, one column at a time."""
+    """[E, d+1] float32: pos[target] - pos[source] and its norm, one column at a time.
+
+    Each coordinate column is gathered from its own contiguous array with
+    ``np.take`` (a 1-D gather; the sorted sources make one of the two sequential).
+    """
     d = pos.shape[1]
     out = np.empty((ei.shape[1], d + 1), dtype=np.float32)
     sq = np.zeros(ei.shape[1], dtype=np.float64)
+    src, dst = ei[0], ei[1]
     for c in range(d):
-        col = pos[ei[1], c] - pos[ei[0], c]
+        coord = np.ascontiguousarray(pos[:, c], dtype=np.float64)
+        col = np.take(coord, dst)
+        col -= np.take(coord, src)
         out[:, c] = col
-        sq += col * col
-    out[:, d] = np.sqrt(sq)
+        col *= col
+        sq += col
+    np.sqrt(sq, out=sq)
+    out[:, d] = sq
     return out
 
 
@@ -194,6 +223,7 @@ def from_meshio(
     drop_z = points.shape[1] == 3 and top <= 2 and not np.any(points[:, 2])
     pos = points[:, :2] if drop_z else points
 
+    _check_degenerate(pos, blocks, top, src)
     ei = mesh_edges(blocks, n)
     edge_attr = _edge_attr(pos, ei)
     boundary = boundary_mask(blocks, n)

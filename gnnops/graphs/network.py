@@ -143,7 +143,11 @@ def from_networkx(
                 f"edges (first: {missing[0]!r}); edge attributes: "
                 f"{', '.join(sorted(have)) or 'none'}"
             )
-    arr = np.asarray(triples, dtype=np.float64).reshape(-1, 3)
+    try:
+        arr = np.asarray(triples, dtype=np.float64).reshape(-1, 3)
+    except (TypeError, ValueError) as exc:
+        raise GraphError(f"edge weight '{edge_weight}' must be a number on every edge "
+                         f"({exc})") from None
     src, dst, w = arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2]
     if not G.is_directed():
         src, dst, w = np.concatenate([src, dst]), np.concatenate([dst, src]), np.tile(w, 2)

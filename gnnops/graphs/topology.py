@@ -95,12 +95,57 @@ def mesh_edges(blocks: Blocks, num_nodes: int) -> np.ndarray:
     return out
 
 
+# comparator networks sorting 1-4 columns elementwise (no per-row np.sort)
+_SORT_NETS = {1: (), 2: ((0, 1),), 3: ((0, 1), (1, 2), (0, 1)),
+              4: ((0, 1), (2, 3), (0, 2), (1, 3), (1, 2))}
+
+
+def _sorted_columns(cols: list[np.ndarray]) -> list[np.ndarray]:
+    """Sort each row of the column stack ``cols`` (k arrays [F]) elementwise."""
+    net = _SORT_NETS.get(len(cols))
+    if net is None:
+        srt = np.sort(np.stack(cols, axis=1), axis=1)
+        return [np.ascontiguousarray(srt[:, j]) for j in range(srt.shape[1])]
+    cols = list(cols)
+    for a, b in net:
+        cols[a], cols[b] = np.minimum(cols[a], cols[b]), np.maximum(cols[a], cols[b])
+    return cols
+
+
+def _facet_keys(cols: list[np.ndarray], base: int) -> np.ndarray:
+    """[F] int64 keys of sorted corner tuples: positional in ``base`` when it fits."""
+    if float(base) ** len(cols) >= 2**63 - 1:
+        return row_keys(np.stack(cols, axis=1), base)  # lexsort ranks
+    key = cols[0].astype(np.int64)
+    for c in cols[1:]:
+        key *= base
+        key += c
+    return key
+
+
+def _lonely_keys(keys: np.ndarray) -> np.ndarray:
+    """Sorted keys that occur exactly once in ``keys`` [F].
+
+    A stable sort (timsort in numpy) of the keys alone, no argsort: mesh cells
+    are usually stored with locality, so the facet keys come in long runs and
+    the sort is close to linear; no index array is carried along.
+    """
+    srt = np.sort(keys, kind="stable")
+    single = np.ones(len(srt), dtype=bool)
+    same = srt[1:] == srt[:-1]
+    single[1:] &= ~same
+    single[:-1] &= ~same
+    return srt[single]
+
+
 def boundary_mask(blocks: Blocks, num_nodes: int) -> np.ndarray:
     """Nodes of facets owned by exactly one top-dimension cell.
 
     Facets are matched by their sorted corner nodes (padded with ``num_nodes``
-    where facets of 3 and 4 corners mix); all nodes of an unmatched facet,
-    mid-nodes included, are boundary nodes.
+    where facets of 3 and 4 corners mix), packed into one int64 key per facet;
+    the keys that occur once are found by one sort of the keys. Corner-only
+    facets decode their nodes from the lonely keys; facets with mid-nodes look
+    their keys up among the (few) lonely keys to mark all their nodes.
 
     Args:
         blocks: top-dimension blocks ``(info, cells [C, k])``.
@@ -109,39 +154,39 @@ def boundary_mask(blocks: Blocks, num_nodes: int) -> np.ndarray:
     Returns:
         [N] bool.
     """
-    groups = []
     idx = np.int32 if num_nodes < 2**31 - 1 else np.int64
-    for info, cells64 in blocks:
-        cells = cells64.astype(idx, copy=False)
-        for corners, full in info.facets:
-            c = cells[:, corners].reshape(-1, corners.shape[1])
-            same = corners.shape == full.shape and np.array_equal(corners, full)
-            groups.append((c, c if same else cells[:, full].reshape(-1, full.shape[1])))
+    groups = [(cells64.astype(idx, copy=False), corners, full)
+              for info, cells64 in blocks for corners, full in info.facets]
     mask = np.zeros(num_nodes, dtype=bool)
     if not groups:
         return mask
-    width = max(c.shape[1] for c, _ in groups)
-    padded = []
-    for corners, _ in groups:
-        srt = np.sort(corners, axis=1)
-        if srt.shape[1] < width:
-            pad = np.full((len(srt), width - srt.shape[1]), num_nodes, dtype=srt.dtype)
-            srt = np.hstack([srt, pad])
-        padded.append(srt)
-    keys = row_keys(np.concatenate(padded), num_nodes + 1)
-    order = np.argsort(keys)
-    sk = keys[order]
-    single = np.ones(len(sk), dtype=bool)
-    same = sk[1:] == sk[:-1]
-    single[1:] &= ~same
-    single[:-1] &= ~same
-    lonely = np.zeros(len(keys), dtype=bool)
-    lonely[order[single]] = True
+    width = max(corners.shape[1] for _, corners, _ in groups)
+    parts: list[list[np.ndarray]] = [[] for _ in range(width)]
+    for cells, corners, _ in groups:  # facet (cell c, local facet j) -> row c * n_f + j
+        cols = _sorted_columns([cells[:, corners[:, j]].ravel()
+                                for j in range(corners.shape[1])])
+        cols += [np.full(len(cols[0]), num_nodes, dtype=idx)] * (width - len(cols))
+        for j, c in enumerate(cols):
+            parts[j].append(c)
+    base = num_nodes + 1
+    packed = float(base) ** width < 2**63 - 1
+    keys = _facet_keys([np.concatenate(p) for p in parts], base)
+    del parts
+    lonely = _lonely_keys(keys)
+    if packed and all(np.array_equal(c, f) for _, c, f in groups):
+        for _ in range(width):  # decode the corners of the lonely facets from their keys
+            lonely, node = np.divmod(lonely, base)
+            mask[node[node < num_nodes]] = True
+        return mask
     start = 0
-    for _, full in groups:
-        sel = lonely[start:start + len(full)]
-        mask[full[sel].ravel()] = True
-        start += len(full)
+    for cells, _, full in groups:
+        count = len(cells) * len(full)
+        k = keys[start:start + count]
+        pos = np.minimum(np.searchsorted(lonely, k), max(len(lonely) - 1, 0))
+        hit = np.flatnonzero(lonely[pos] == k) if len(lonely) else np.zeros(0, np.int64)
+        cell, facet = np.divmod(hit, len(full))
+        mask[cells[cell[:, None], full[facet]].ravel()] = True
+        start += count
     return mask
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -67,34 +68,53 @@ def _call(fn: Callable[[Any], Any], index: int, item: Any) -> BatchResult:
     return BatchResult(index, item, "ok", value=value, seconds=time.perf_counter() - t0)
 
 
-def run_pool(fn: Callable[[Any], Any], items: Sequence[Any], *,
-             workers: int = 1) -> Iterator[BatchResult]:
+def run_pool(fn: Callable[[Any], Any], items: Sequence[Any], *, workers: int = 1,
+             stop: threading.Event | None = None) -> Iterator[BatchResult]:
     """Apply ``fn`` to every item; yield results as they finish.
 
-    At most ``2 * workers`` items are in flight, so results (and their memory) are
-    released as the consumer iterates.
+    Streaming: at most ``2 * workers`` items are in flight, so results (and their memory)
+    are released as the consumer iterates; items are taken from ``items`` lazily.
 
     Args:
         fn: the work for one item.
         items: the items.
         workers: threads (1: in the calling thread, in order).
+        stop: when set (e.g. by a SIGINT handler), no new item is started; the items
+            already running finish and are yielded, then the iteration ends. The caller
+            tells the unstarted items by their missing results.
     """
     workers = max(1, int(workers))
+    halt = stop if stop is not None else threading.Event()
     if workers == 1:
         for i, item in enumerate(items):
+            if halt.is_set():
+                return
             yield _call(fn, i, item)
         return
-    with torch_threads(workers), ThreadPoolExecutor(max_workers=workers) as pool:
+    with torch_threads(workers):
+        pool = ThreadPoolExecutor(max_workers=workers)
         pending: set[Future] = set()
         it = iter(enumerate(items))
-        for i, item in it:
-            pending.add(pool.submit(_call, fn, i, item))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                yield fut.result()
+        try:
+            while len(pending) < 2 * workers and not halt.is_set():
                 nxt = next(it, None)
-                if nxt is not None:
-                    pending.add(pool.submit(_call, fn, *nxt))
+                if nxt is None:
+                    break
+                pending.add(pool.submit(_call, fn, *nxt))
+            while pending:
+                if halt.is_set():  # drop queued items that have not started
+                    pending = {f for f in pending if not f.cancel()}
+                    if not pending:
+                        break
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    if fut.cancelled():
+                        continue
+                    yield fut.result()
+                    nxt = None if halt.is_set() else next(it, None)
+                    if nxt is not None:
+                        pending.add(pool.submit(_call, fn, *nxt))
+        finally:
+            # an abandoned iteration (exception in the consumer, hard Ctrl-C) starts nothing
+            # new; items already running finish (their writes are atomic)
+            pool.shutdown(wait=True, cancel_futures=True)

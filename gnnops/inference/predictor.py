@@ -151,13 +151,21 @@ class Predictor:
             return None, None, f"residual_unavailable: {' '.join(str(exc).split())}"
         return rel, per_node, None
 
-    def predict(self, source: Any, /, *, residual: bool = True, **inputs: Any) -> Prediction:
+    def predict(self, source: Any, /, *, residual: bool = True, steps: int | None = None,
+                **inputs: Any) -> Prediction:
         """Predict the output fields on one mesh / network.
+
+        Time-dependent (one-step) artifacts, whose recipe has ``"rollout"``, are rolled out
+        ``steps`` times from the initial state instead and return a
+        ``TimeSeriesPrediction`` (see :mod:`gnnops.inference.rollout` and the time-series
+        file layout in :mod:`gnnops.inference.timeseries`).
 
         Args:
             source: mesh file (any meshio format) or ``.graphml`` / ``.gml`` network path,
                 ``meshio.Mesh``, networkx graph or ``Data`` (``x`` = raw inputs).
             residual: also compute the physics residual (when the artifact names a problem).
+            steps: rollout steps of a time-dependent artifact (default: its training
+                trajectory's length); must be ``None`` for other artifacts.
             **inputs: input fields by name: arrays ``[N]`` / ``[N, d]`` or scalars
                 (broadcast to every node); override fields stored in the source.
 
@@ -167,6 +175,13 @@ class Predictor:
         Raises:
             GnnopsError: unreadable source, missing / unknown input field.
         """
+        if "rollout" in self.recipe:
+            from gnnops.inference.rollout import predict_rollout
+
+            return predict_rollout(self, source, steps=steps, residual=residual, **inputs)
+        if steps is not None:
+            raise ProblemError(f"steps={steps!r} is only for time-dependent (rollout) models; "
+                               f"this artifact predicts {', '.join(self.targets)} directly")
         t0 = time.perf_counter()
         src = load_source(source, self.recipe, inputs)
         t1 = time.perf_counter()

@@ -82,6 +82,10 @@ def _as_field(value: Any, n: int, dim: int, name: str, where: str) -> np.ndarray
         raise GraphError(f"input '{name}' from {where} has {arr.shape[0]} values; expected one "
                          f"per node ({n}) or a scalar")
     arr = arr.reshape(n, -1)
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.count_nonzero(~np.isfinite(arr).all(axis=1)))
+        raise GraphError(f"input '{name}' from {where} has NaN or inf values at {bad} of {n} "
+                         f"nodes; expected finite numbers")
     if arr.shape[1] == 3 and dim == 2 and not np.any(arr[:, 2]):  # 2D vector stored with z=0
         arr = arr[:, :2]
     if arr.shape[1] != dim:
@@ -139,6 +143,7 @@ def _from_network(graph: Any, name: str, recipe: Mapping[str, Any],
     stored = [k for k in names if k not in kwargs]
     data = from_networkx(graph, inputs=stored) if stored else from_networkx(graph)
     n = int(data.num_nodes)
+    _check_network_edges(data, name, recipe)
     have = {}
     if stored:
         have = split_columns(data.x.double().numpy(), stored,
@@ -147,6 +152,22 @@ def _from_network(graph: Any, name: str, recipe: Mapping[str, Any],
                   else _as_field(have[k], n, d, k, name)) for k, d in zip(names, dims, strict=True)}
     data.x = _stack(fields, names, n)
     return Source(name=name, kind="network", data=data, inputs=fields, graph=graph)
+
+
+def _check_network_edges(data: Data, name: str, recipe: Mapping[str, Any]) -> None:
+    """GraphError for a network without edges, or a directed one for an undirected model."""
+    ei = data.edge_index
+    n = int(data.num_nodes)
+    if ei.shape[1] == 0:
+        raise GraphError(f"network {name} has {n} node(s) and no edges; expected at least one "
+                         f"edge for the model to pass messages along")
+    if recipe.get("undirected"):
+        keys = ei[0] * n + ei[1]
+        one_way = int((~torch.isin(ei[1] * n + ei[0], keys)).sum())
+        if one_way:
+            raise GraphError(f"the model was trained on undirected networks, but {name} is "
+                             f"directed ({one_way} of {ei.shape[1]} edges have no reverse edge); "
+                             f"pass G.to_undirected() or read_network(path, directed=False)")
 
 
 def _from_data(data: Data, recipe: Mapping[str, Any], kwargs: Mapping[str, Any]) -> Source:

@@ -1,4 +1,4 @@
-"""Models: MeshGraphNet, graph neural operator (GNO), multiscale MeshGraphNet.
+"""Models: MeshGraphNet, graph neural operator (GNO), multiscale MeshGraphNet, NDCN.
 
 Contract: ``build(name, **kwargs)`` returns a ``torch.nn.Module`` whose
 ``forward(data) -> [N, out_channels]``; ``model.config()`` returns the constructor
@@ -11,6 +11,8 @@ from gnnops.models.base import GraphModel
 from gnnops.models.gno import GNO
 from gnnops.models.meshgraphnet import MeshGraphNet
 from gnnops.models.multiscale import MultiScale
+from gnnops.models.ndcn import NDCN
 from gnnops.models.registry import MODELS, build, names
 
-__all__ = ["GraphModel", "GNO", "MeshGraphNet", "MultiScale", "MODELS", "build", "names"]
+__all__ = ["GraphModel", "GNO", "MeshGraphNet", "MultiScale", "NDCN", "MODELS", "build",
+           "names"]

@@ -40,7 +40,7 @@ class MLP(nn.Sequential):
         layers: list[nn.Module] = []
         d = in_dim
         for _ in range(hidden_layers):
-            layers += [nn.Linear(d, hidden), nn.ReLU()]
+            layers += [nn.Linear(d, hidden), nn.ReLU(inplace=True)]  # on a fresh tensor
             d = hidden
         layers.append(nn.Linear(d, out_dim))
         if layer_norm:

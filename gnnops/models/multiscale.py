@@ -32,6 +32,7 @@ from gnnops.models.base import GraphModel, check_positive, node_weights
 from gnnops.models.hierarchy import build_hierarchy, hierarchy_keys
 from gnnops.models.meshgraphnet import ProcessorBlock, edge_input_width, edge_inputs
 from gnnops.models.mlp import MLP, scatter_sum, weighted_mean_weights
+from gnnops.models.scatter import SortedEdges
 
 __all__ = ["MultiScale"]
 
@@ -168,14 +169,14 @@ class MultiScale(GraphModel):
         src, dst = data.edge_index[0], data.edge_index[1]
         vol = node_weights(data)
         e = self.edge_encoders[0](edge_inputs(data, self.edge_dim, self.pos_dim))
-        graphs = [(src, dst, e, self._coef(vol, src, dst))]
+        graphs = [_sorted(src, dst, e, self._coef(vol, src, dst), n0)]
         lut_prev = torch.arange(n0, device=dev)
         skips, unpool_info = [], []
         for lvl in range(self.levels + 1):
-            s, t, e, coef = graphs[lvl]
+            s, t, e, coef, srt = graphs[lvl]
             for blk in self.down[lvl]:
-                x, e = blk(x, e, s, t, coef)
-            graphs[lvl] = (s, t, e, coef)
+                x, e = blk(x, e, s, t, coef, edges=srt)
+            graphs[lvl] = (s, t, e, coef, srt)
             if lvl == self.levels:
                 break
             skips.append(x)
@@ -197,7 +198,7 @@ class MultiScale(GraphModel):
             unpool_info.append((f_loc, c_loc, cw, ca, skips[-1].shape[0]))
             ei = lut[getattr(data, f"ms{k}_edge_index")]
             ek = self.edge_encoders[k](getattr(data, f"ms{k}_edge_attr").to(x.dtype))
-            graphs.append((ei[0], ei[1], ek, self._coef(vol_c, ei[0], ei[1])))
+            graphs.append(_sorted(ei[0], ei[1], ek, self._coef(vol_c, ei[0], ei[1]), nc))
             vol, lut_prev = vol_c, lut
         for lvl in range(self.levels - 1, -1, -1):
             f_loc, c_loc, cw, ca, nf = unpool_info[lvl]
@@ -205,7 +206,13 @@ class MultiScale(GraphModel):
             up = scatter_sum(m * cw.unsqueeze(1), f_loc, nf)
             skip = skips[lvl]
             x = skip + self.merge[lvl](torch.cat([skip, up], dim=1))
-            s, t, e, coef = graphs[lvl]
+            s, t, e, coef, srt = graphs[lvl]
             for blk in self.up[lvl]:
-                x, e = blk(x, e, s, t, coef)
+                x, e = blk(x, e, s, t, coef, edges=srt)
         return self.decoder(x)
+
+
+def _sorted(src: Tensor, dst: Tensor, e: Tensor, coef: Tensor | None, n: int) -> tuple:
+    """``(src, dst, e, coef, SortedEdges)`` with the edges sorted by target (CSR order)."""
+    srt = SortedEdges(src, dst, n)
+    return (srt.src, srt.dst, srt.permute(e), None if coef is None else srt.permute(coef), srt)

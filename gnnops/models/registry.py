@@ -10,6 +10,7 @@ from gnnops.errors import ModelError
 from gnnops.models.gno import GNO
 from gnnops.models.meshgraphnet import MeshGraphNet
 from gnnops.models.multiscale import MultiScale
+from gnnops.models.ndcn import NDCN
 
 __all__ = ["MODELS", "build", "names"]
 
@@ -17,6 +18,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "gno": GNO,
     "meshgraphnet": MeshGraphNet,
     "multiscale": MultiScale,
+    "ndcn": NDCN,
 }
 
 
@@ -29,7 +31,7 @@ def build(name: str, **kwargs: Any) -> nn.Module:
     """Construct a registered model.
 
     Args:
-        name: registry name (``gno``, ``meshgraphnet``, ``multiscale``).
+        name: registry name (``gno``, ``meshgraphnet``, ``multiscale``, ``ndcn``).
         **kwargs: constructor arguments (plain JSON-able values), at least
             ``in_channels`` and ``out_channels``; ``edge_dim`` and ``pos_dim`` as needed.
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from gnnops.errors import ProblemError
+from gnnops.problems._linear import blas_threads
 
 __all__ = ["kl_std", "sample_field", "evaluate_field", "unit_box"]
 
@@ -102,12 +103,14 @@ def evaluate_field(params: dict[str, Any], points: np.ndarray, *,
     x = (points - lo) / (hi - lo)
     n_modes, basis = coeffs.shape[0], params.get("basis", "cos")
     out = np.empty(len(x))
-    for s in range(0, len(x), chunk):
-        xs = x[s:s + chunk]
-        acc = _modes(xs[:, dim - 1], n_modes, basis) @ coeffs.reshape(-1, n_modes).T
-        # acc: [n, K^(dim-1)]; contract the remaining axes from the last to the first
-        for axis in range(dim - 2, -1, -1):
-            acc = acc.reshape(len(xs), -1, n_modes)
-            acc = np.einsum("nrk,nk->nr", acc, _modes(xs[:, axis], n_modes, basis))
-        out[s:s + chunk] = acc.reshape(len(xs))
+    c2 = coeffs.reshape(-1, n_modes).T  # [K, K^(dim-1)]: the last axis against the rest
+    with blas_threads(1):  # small products: threads only spin (see blas_threads)
+        for s in range(0, len(x), chunk):
+            xs = x[s:s + chunk]
+            acc = _modes(xs[:, dim - 1], n_modes, basis) @ c2
+            # acc: [n, K^(dim-1)]; contract the remaining axes from the last to the first
+            for axis in range(dim - 2, -1, -1):
+                acc = acc.reshape(len(xs), -1, n_modes)
+                acc = np.einsum("nrk,nk->nr", acc, _modes(xs[:, axis], n_modes, basis))
+            out[s:s + chunk] = acc.reshape(len(xs))
     return out

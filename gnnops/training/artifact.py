@@ -155,6 +155,11 @@ def load_artifact(path: str | os.PathLike) -> Artifact:
             f"cannot read model artifact '{path}': expected a gnnops artifact written by "
             f"torch.save (file is truncated or corrupt: {exc})"
         ) from None
+    except Exception as exc:  # noqa: BLE001 -- torch's legacy reader raises KeyError etc.
+        raise ArtifactError(
+            f"cannot read model artifact '{path}': expected a gnnops artifact written by "
+            f"torch.save (got unreadable content: {type(exc).__name__}: {exc})"
+        ) from None
     if not isinstance(payload, dict) or payload.get("magic") != MAGIC:
         got = payload.get("magic") if isinstance(payload, dict) else type(payload).__name__
         raise ArtifactError(f"'{path}' is not a gnnops artifact (expected magic {MAGIC!r}, "
@@ -169,6 +174,7 @@ def load_artifact(path: str | os.PathLike) -> Artifact:
         normalizers = payload.get("normalizers", {})
     except (KeyError, TypeError, json.JSONDecodeError) as exc:
         raise ArtifactError(f"artifact '{path}' has malformed metadata ({exc})") from None
+    _check_payload(path, meta, state, normalizers)
     if weights_checksum(state) != meta.get("checksum"):
         raise ArtifactError(f"artifact '{path}': weights checksum does not match the one "
                             "recorded at save time (file modified or corrupt)")
@@ -183,3 +189,23 @@ def load_artifact(path: str | os.PathLike) -> Artifact:
         metrics=meta.get("metrics", {}),
         version=meta.get("version", ""),
     )
+
+
+def _check_payload(path: Path, meta: Any, state: Any, normalizers: Any) -> None:
+    """ArtifactError unless the loaded parts have the types and keys an artifact has."""
+    def bad(what: str) -> ArtifactError:
+        return ArtifactError(f"artifact '{path}' is malformed: expected {what}")
+
+    if not isinstance(meta, dict) or not isinstance(meta.get("model_name"), str):
+        raise bad("metadata with a 'model_name' string")
+    for name, part in (("state_dict", state), ("normalizers", normalizers)):
+        if not isinstance(part, dict) or not all(
+                isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in part.items()):
+            raise bad(f"'{name}' to map names to tensors")
+    recipe = meta.get("recipe") or {}
+    if not isinstance(recipe, dict):
+        raise bad(f"a recipe mapping (got {type(recipe).__name__})")
+    for names, dims in (("inputs", "input_dims"), ("targets", "target_dims")):
+        if names in recipe and dims in recipe and len(recipe[names]) != len(recipe[dims]):
+            raise bad(f"recipe '{names}' {recipe[names]} and '{dims}' {recipe[dims]} "
+                      f"of equal length")

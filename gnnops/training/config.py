@@ -24,9 +24,11 @@ from typing import Any, Literal
 import yaml
 
 from gnnops.errors import ConfigError
+from gnnops.training.rollout_config import RolloutConfig
 
 __all__ = [
-    "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", "EvalConfig", "RunConfig",
+    "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", "EvalConfig", "RolloutConfig",
+    "RunConfig",
     "load_config", "config_to_dict", "config_from_dict", "apply_overrides",
     "check_model_kwargs", "model_class", "default_config_path", "RESERVED_MODEL_KWARGS",
 ]
@@ -143,16 +145,22 @@ class EvalConfig:
 
 @dataclass
 class RunConfig:
-    """A whole training run; written as ``config.yaml`` into the run folder."""
+    """A whole training run; written as ``config.yaml`` into the run folder.
+
+    ``task``: ``"steady"`` (inputs -> fields) or ``"rollout"`` (one-step model of a
+    time-dependent problem, evaluated by autoregressive rollout; section ``rollout``).
+    """
 
     name: str = "darcy_default"
     seed: int = 0
     out_dir: str = "runs"
+    task: Literal["steady", "rollout"] = "steady"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
 
     @property
     def run_dir(self) -> Path:
@@ -280,6 +288,11 @@ def _validate_values(cfg: RunConfig) -> None:
         ("train.noise_std", cfg.train.noise_std >= 0, "a float >= 0"),
         ("train.threads", cfg.train.threads >= 0, "an integer >= 0"),
         ("train.log_every", cfg.train.log_every >= 1, "an integer >= 1"),
+        ("rollout.noise_std", cfg.rollout.noise_std >= 0, "a float >= 0"),
+        ("rollout.steps", cfg.rollout.steps is None or cfg.rollout.steps >= 1,
+         "an integer >= 1 or null"),
+        ("rollout.max_samples", cfg.rollout.max_samples is None or cfg.rollout.max_samples >= 1,
+         "an integer >= 1 or null"),
     ]
     for key, ok, want in checks:
         if not ok:
@@ -289,6 +302,9 @@ def _validate_values(cfg: RunConfig) -> None:
             raise ConfigError(f"config key '{key}' expects {want}, got {value!r}")
     if not cfg.name or "/" in cfg.name or "\\" in cfg.name:
         raise ConfigError(f"config key 'name' expects a non-empty folder name, got {cfg.name!r}")
+    if cfg.task == "rollout" and cfg.train.physics_weight > 0:
+        raise ConfigError("config key 'train.physics_weight' expects 0 with task 'rollout' "
+                          f"(the residual is evaluated on rollouts), got {cfg.train.physics_weight}")
     if cfg.data.generate is not None and cfg.data.path is not None:
         raise ConfigError("config keys 'data.generate' and 'data.path' are exclusive; "
                           "set one of them to null")

@@ -43,7 +43,7 @@ def field_dims(names: list[str], width: int, known: dict[str, int], what: str) -
     Raises:
         DataError: the widths cannot add up to ``width``.
     """
-    if all(n in known for n in names):
+    if all(known.get(n) is not None for n in names):  # user folders: dims may be None
         dims = [int(known[n]) for n in names]
     elif len(names) == width:
         dims = [1] * width

@@ -88,6 +88,8 @@ def prepare_graph(data: Data, recipe: dict[str, Any], *, model: nn.Module | None
                          f"{recipe.get('inputs')}) (got {list(x.shape)})")
     cols = [x.float()] + [_feature(f, out, recipe) for f in recipe.get("features", [])]
     out.x = torch.cat(cols, dim=1)
+    if model is not None:
+        _check_model_widths(out, model)
     if model is not None and hasattr(model, "prepare"):
         out = model.prepare(out)
     return out
@@ -100,6 +102,28 @@ def mean_spacing(data: Data) -> float | None:
         return None
     src, dst = data.edge_index
     return float((pos[dst] - pos[src]).float().norm(dim=1).mean())
+
+
+def _check_model_widths(data: Data, model: nn.Module) -> None:
+    """GraphError when ``data`` has another geometric dimension or width than ``model`` takes."""
+    pos_dim = int(getattr(model, "pos_dim", 0) or 0)
+    pos = getattr(data, "pos", None)
+    if pos_dim > 0 and pos is not None and pos.dim() == 2 and pos.shape[1] != pos_dim:
+        raise GraphError(f"the model was trained on {pos_dim}-D geometry (pos [N, {pos_dim}]); "
+                         f"this graph is {pos.shape[1]}-D (pos {list(pos.shape)})")
+    want = getattr(model, "in_channels", None)
+    if isinstance(want, int) and data.x.shape[1] != want:
+        raise GraphError(f"the model takes {want} input columns per node; this graph gives "
+                         f"{data.x.shape[1]} (raw inputs and derived features)")
+
+
+def _symmetric(data: Data) -> bool:
+    """Whether every edge of ``data`` has its reverse (an undirected graph)."""
+    ei = getattr(data, "edge_index", None)
+    if ei is None or ei.numel() == 0:
+        return True
+    n = int(data.num_nodes)
+    return bool(torch.isin(ei[1] * n + ei[0], ei[0] * n + ei[1]).all())
 
 
 def make_recipe(
@@ -143,6 +167,7 @@ def make_recipe(
         "features": list(features),
         "problem": problem,
         "num_node_types": max(types + [2]),
+        "undirected": all(_symmetric(g) for g in graphs),
         "train_stats": {
             "nodes_min": min(nodes),
             "nodes_max": max(nodes),

@@ -158,7 +158,7 @@ def train_epoch(
             finite = all_reduce_sum([finite], info)[0] / info.world
         if finite < 1.0:
             raise TrainingError(f"training diverged at epoch {epoch + 1}, step {step + 1}: "
-                                f"the loss is {float(loss):g}; lower optim.lr, set "
+                                f"the loss is {float(loss.detach()):g}; lower optim.lr, set "
                                 f"optim.grad_clip or disable train.bf16")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -107,10 +108,12 @@ def _split_val(src: Sources, cfg: RunConfig) -> None:
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    with open(path, "w", newline="") as fh:
+    tmp = path.with_name(f".{path.name}.tmp")  # atomic: a kill never truncates metrics.csv
+    with open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
         w.writeheader()
         w.writerows(rows)
+    os.replace(tmp, path)
 
 
 def _read_csv(path: Path) -> list[dict[str, Any]]:
@@ -130,7 +133,8 @@ def _tensorboard(run_dir: Path) -> Any:
 
 def train(cfg: RunConfig, *, resume: bool = False, train_data: list[Data] | None = None,
           val_data: list[Data] | None = None,
-          on_epoch_end: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
+          on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+          make_surrogate: Callable[[Surrogate], Surrogate] | None = None) -> TrainResult:
     """Train a surrogate as configured and write the run folder.
 
     Args:
@@ -141,6 +145,8 @@ def train(cfg: RunConfig, *, resume: bool = False, train_data: list[Data] | None
         on_epoch_end: called as ``f(epoch, row)`` after each epoch's checkpoint is written
             (0-based epoch; ``row`` as in metrics.csv). An exception it raises ends the run
             like a kill would, leaving a resumable checkpoint.
+        make_surrogate: called on the built Surrogate before training; returns the module
+            to train (e.g. :class:`gnnops.training.rollout.RolloutSurrogate`).
 
     Returns:
         A :class:`TrainResult`.
@@ -152,13 +158,14 @@ def train(cfg: RunConfig, *, resume: bool = False, train_data: list[Data] | None
     info = D.setup(cfg.train.device)
     try:
         return _train(cfg, info, resume=resume, train_data=train_data, val_data=val_data,
-                      on_epoch_end=on_epoch_end)
+                      on_epoch_end=on_epoch_end, make_surrogate=make_surrogate)
     finally:
         D.teardown(info)
 
 
 def _train(cfg: RunConfig, info: D.DistInfo, *, resume: bool, train_data: list[Data] | None,
-           val_data: list[Data] | None, on_epoch_end: Callable | None) -> TrainResult:
+           val_data: list[Data] | None, on_epoch_end: Callable | None,
+           make_surrogate: Callable | None = None) -> TrainResult:
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     check_model_kwargs(cfg.model.name, cfg.model.kwargs)
@@ -173,6 +180,8 @@ def _train(cfg: RunConfig, info: D.DistInfo, *, resume: bool, train_data: list[D
     src = load_sources(cfg, info, train_data=train_data, val_data=val_data)
     _split_val(src, cfg)
     sur, train_p, val_p = build_surrogate(cfg, src)
+    if make_surrogate is not None:
+        sur = make_surrogate(sur)
     sur.to(info.device)
     net: torch.nn.Module = sur
     if info.world > 1:

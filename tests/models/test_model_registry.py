@@ -19,14 +19,15 @@ def _one_thread():
 
 
 def test_names() -> None:
-    assert names() == ["gno", "meshgraphnet", "multiscale"]
+    assert names() == ["gno", "meshgraphnet", "multiscale", "ndcn"]
     assert set(MODELS) == set(names())
 
 
 def test_unknown_name_lists_valid_ones() -> None:
     with pytest.raises(ModelError) as err:
         build("mgm", in_channels=1, out_channels=1)
-    assert str(err.value) == "unknown model 'mgm'; expected one of: gno, meshgraphnet, multiscale"
+    assert str(err.value) == ("unknown model 'mgm'; expected one of: "
+                              "gno, meshgraphnet, multiscale, ndcn")
 
 
 def test_bad_arguments_are_model_errors() -> None:
@@ -38,7 +39,7 @@ def test_bad_arguments_are_model_errors() -> None:
         build("multiscale", in_channels=1, out_channels=1, edge_dim=-1)
 
 
-@pytest.mark.parametrize("name", ["gno", "meshgraphnet", "multiscale"])
+@pytest.mark.parametrize("name", ["gno", "meshgraphnet", "multiscale", "ndcn"])
 def test_config_is_json_and_complete(name: str) -> None:
     m = build(name, in_channels=3, out_channels=2, edge_dim=3, pos_dim=2)
     cfg = m.config()

@@ -1,0 +1,131 @@
+"""Rollout prediction with one-step artifacts (recipes carrying ``"rollout"``).
+
+``Predictor.predict(source, steps=K, **inputs)`` on such an artifact reads the initial
+state (the problem's initial-state field, e.g. node attribute ``x0`` of a GraphML network
+or point data ``u0`` of a mesh, or a keyword array) and the static inputs, rolls the
+one-step model out ``K`` times (default: the training trajectory's length) with the
+training step ``dt``, and returns a :class:`~gnnops.inference.timeseries.TimeSeriesPrediction`
+whose ``fields[state]`` is ``[N, K + 1]`` (column 0 = the initial state) at ``times``.
+Its ``residual`` is the problem's relative ODE / time-stepping residual of the predicted
+trajectory (:func:`trajectory_residual`).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from gnnops.errors import ConfigError, GnnopsError
+
+__all__ = ["predict_rollout", "trajectory_residual", "trajectory_problem"]
+
+
+def trajectory_problem(layout: dict[str, Any], steps: int, *,
+                       times: Any = None) -> tuple[Any, dict[str, Any]]:
+    """The problem instance and per-call options whose saved times are the ``steps + 1``
+    rollout times ``t0 + dt * k``.
+
+    Returns:
+        ``(problem, call_options)``: network ODEs take ``times`` per call; mesh problems
+        (heat) are built with ``t_end = steps * dt``, ``n_steps = steps``, ``save_every = 1``.
+    """
+    from gnnops.problems import get
+
+    opts = dict(layout.get("problem_options") or {})
+    if times is None:
+        times = layout["t0"] + layout["dt"] * np.arange(steps + 1)
+    if layout["includes_initial"]:
+        for key in ("times", "n_times", "t_end"):
+            opts.pop(key, None)
+        return get(layout["problem"], **opts), {"times": times}
+    opts.update(t_end=float(steps * layout["dt"]), n_steps=int(steps), save_every=1)
+    return get(layout["problem"], **opts), {}
+
+
+def trajectory_residual(layout: dict[str, Any], graph: Any, traj: np.ndarray,
+                        inputs: dict[str, np.ndarray], *, per_node: bool = False,
+                        times: Any = None) -> tuple[float, np.ndarray | None]:
+    """Relative residual of a trajectory ``traj: [N, K + 1]`` (column 0 = initial state).
+
+    Args:
+        layout: the rollout layout.
+        graph: networkx graph, mesh or ``Data`` the problem accepts.
+        traj: states at ``t0 + dt * k``.
+        inputs: the problem's inputs by name (initial state and static fields, ``[N]``).
+        per_node: also return the per-node residual ``[N]``.
+        times: ``[K + 1]`` times of the columns (default ``t0 + dt * k``; network ODEs only).
+
+    Raises:
+        GnnopsError: the problem rejects the trajectory.
+    """
+    steps = traj.shape[1] - 1
+    prob, call = trajectory_problem(layout, steps, times=times)
+    out = traj if layout["includes_initial"] else traj[:, 1:]
+    outputs = {layout["state"]: np.asarray(out, dtype=np.float64)}
+    kw = {**{k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()}, **call}
+    rel = float(prob.residual(graph, outputs, **kw))
+    node = np.asarray(prob.residual_per_node(graph, outputs, **kw)) if per_node else None
+    return rel, node
+
+
+def predict_rollout(predictor: Any, source: Any, *, steps: int | None = None,
+                    residual: bool = True, **inputs: Any) -> Any:
+    """Roll a one-step artifact out on ``source`` (see the module docstring).
+
+    Args:
+        predictor: a :class:`~gnnops.inference.Predictor` whose recipe has ``"rollout"``.
+        source: path (mesh file, ``.graphml`` / ``.gml``), ``meshio.Mesh``, networkx graph
+            or ``Data`` (``x`` = ``[initial, *static]`` columns).
+        steps: rollout steps (default: the training trajectory's number of steps).
+        residual: compute the problem's residual of the predicted trajectory.
+        **inputs: the initial state / static fields by name (override stored ones).
+
+    Returns:
+        A ``TimeSeriesPrediction``.
+
+    Raises:
+        ConfigError: ``steps`` < 1; GraphError: missing initial state or input.
+    """
+    from gnnops.inference.flags import compute_flags
+    from gnnops.inference.sources import load_source
+    from gnnops.inference.timeseries import TimeSeriesPrediction
+    from gnnops.training.rollout import rollout, state_times, step_input_names, step_inputs
+
+    layout = predictor.recipe["rollout"]
+    k = len(state_times(layout)) - 1 if steps is None else int(steps)
+    if k < 1:
+        raise ConfigError(f"expected steps >= 1 (got {steps!r})")
+    names = [layout["initial"], *layout["static"]]
+    t0 = time.perf_counter()
+    src = load_source(source, {"inputs": names, "input_dims": [1] * len(names)}, inputs)
+    x = src.data.x.float()
+    t1 = time.perf_counter()
+    surrogate = predictor.surrogate.eval()
+    traj = rollout(surrogate, src.data, x[:, 0], x[:, 1:], np.full(k, layout["dt"]),
+                   layout=layout)
+    t2 = time.perf_counter()
+    step0 = copy.copy(src.data)
+    step0.x = step_inputs(x[:, 0], x[:, 1:], layout["dt"], layout)
+    snames = step_input_names(layout)
+    flags = compute_flags(step0, traj, predictor.recipe.get("train_stats"), kind=src.kind,
+                          input_names=snames, input_dims=[1] * len(snames))
+    arr = traj.double().numpy()
+    rel = per_node = None
+    if residual and bool(torch.isfinite(traj).all()):
+        try:
+            where = next(g for g in (src.graph, src.mesh, src.data) if g is not None)
+            rel, per_node = trajectory_residual(layout, where, arr, src.inputs, per_node=True)
+        except (GnnopsError, NotImplementedError) as exc:
+            flags.append(f"residual_unavailable: {' '.join(str(exc).split())}")
+    t3 = time.perf_counter()
+    return TimeSeriesPrediction(
+        fields={layout["state"]: arr}, inputs=src.inputs, residual=rel,
+        per_node_residual=per_node, flags=flags,
+        timings={"graph": t1 - t0, "model": t2 - t1, "residual": t3 - t2},
+        source=src.name, kind=src.kind, data=src.data, mesh=src.mesh, graph=src.graph,
+        problem=predictor.problem_name or layout["problem"],
+        times=layout["t0"] + layout["dt"] * np.arange(k + 1), state=layout["state"])
