@@ -74,7 +74,7 @@ def build_config(args: argparse.Namespace) -> Any:
         "max_num_neighbors": args.max_neighbors}}
     d["optim"].update({"lr": args.lr, "weight_decay": args.weight_decay,
                        "epochs": args.epochs, "scheduler": "cosine", "patience": 0})
-    d["train"].update({"progress": False, "device": args.device})
+    d["train"].update({"progress": False, "device": args.device, "threads": args.threads})
     d["eval"]["plots"] = False
     return config_from_dict(d)
 
@@ -152,10 +152,10 @@ def markdown(args: argparse.Namespace, res: dict[str, Any], *, t_gen: float, t_t
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options (defaults sized for ~1 hour on 2 shared CPU cores)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n-train", type=int, default=500, help="published: 1000")
-    p.add_argument("--n-val", type=int, default=25)
-    p.add_argument("--n-test", type=int, default=30, help="published: 100")
-    p.add_argument("--epochs", type=int, default=30, help="published: 200")
+    p.add_argument("--n-train", type=int, default=200, help="published: 1000")
+    p.add_argument("--n-val", type=int, default=20)
+    p.add_argument("--n-test", type=int, default=20, help="published: 100")
+    p.add_argument("--epochs", type=int, default=15, help="published: 200")
     p.add_argument("--published", action="store_true",
                    help="1000 train / 100 test / 200 epochs (hours on a CPU)")
     p.add_argument("--resolutions", type=float, nargs="+",
@@ -175,6 +175,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1, help="data generation processes")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (1 on a shared, oversubscribed machine; 0 = torch's "
+                        "default)")
     p.add_argument("--name", default="darcy_resolution")
     p.add_argument("--runs", default="runs")
     p.add_argument("--out", default=None, help="also write the markdown here")

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import sys
 import time
 from collections.abc import Callable
 
@@ -187,19 +189,29 @@ def row(label: str, t: float, flops: float, peak: float) -> str:
 
 
 def main() -> None:
+    if "OMP_WAIT_POLICY" not in os.environ:
+        # libgomp threads spin-wait by default; on a shared, oversubscribed machine a
+        # spinning thread holds a core the others need: a 2-thread train step ran 3.7x
+        # SLOWER than 1 thread (7.7 s vs 2.1 s, load ~10 on 2 cores). PASSIVE waiting
+        # removes that; libgomp reads it when torch loads, so re-exec with it set
+        # (run with OMP_WAIT_POLICY=ACTIVE to measure the default).
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        os.execv(sys.executable, [sys.executable, *sys.argv])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="~1.6k-node mesh instead of ~12k")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--compile", action="store_true", help="also time compile_processor()")
     ap.add_argument("--skip-others", action="store_true", help="MeshGraphNet only")
+    ap.add_argument("--side", type=int, default=0, help="mesh side (smoke tests)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    data = square_mesh(40 if args.quick else 110)
+    data = square_mesh(args.side or (40 if args.quick else 110))
     n, e = data.num_nodes, data.edge_index.shape[1]
     print(f"mesh: {n} nodes, {e} directed edges; torch {torch.__version__}, "
-          f"{args.threads} threads, best of {args.reps} (interleaved) after 1 warm-up")
+          f"{args.threads} threads, best of {args.reps} (interleaved) after 1 warm-up, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     peak32 = matmul_peak(torch.float32)
     peak16 = matmul_peak(torch.bfloat16)
     print(f"matmul 4096^2 peak: fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s")

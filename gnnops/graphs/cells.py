@@ -198,9 +198,13 @@ def cell_measures(points: np.ndarray, cells: np.ndarray, info: CellInfo) -> np.n
     dim = info.dim
     total = np.zeros(len(cells), dtype=np.float64)
     if dim == points.shape[1] and dim in (2, 3):  # closed-form determinants, column by column
-        for simplex in info.simplices:
-            p0 = [points[cells[:, simplex[0]], k].astype(np.float64) for k in range(dim)]
-            e = [[points[cells[:, s], k] - p0[k] for k in range(dim)] for s in simplex[1:]]
+        coords = [np.ascontiguousarray(points[:, k], dtype=np.float64) for k in range(dim)]
+        used = sorted({int(v) for v in np.asarray(info.simplices).ravel()})
+        node = {v: np.ascontiguousarray(cells[:, v]) for v in used}
+        for simplex in info.simplices:  # 1-D gathers (np.take) from contiguous columns
+            p0 = [np.take(coords[k], node[int(simplex[0])]) for k in range(dim)]
+            e = [[np.take(coords[k], node[int(s)]) - p0[k] for k in range(dim)]
+                 for s in simplex[1:]]
             if dim == 2:
                 det = e[0][0] * e[1][1] - e[0][1] * e[1][0]
             else:

@@ -16,7 +16,7 @@ import torch
 from torch_geometric.data import Data
 
 from gnnops.errors import MeshError
-from gnnops.graphs.cells import CELLS, CellInfo, cell_info
+from gnnops.graphs.cells import CELLS, CellInfo, cell_info, cell_measures
 from gnnops.graphs.io import read_mesh
 from gnnops.graphs.topology import boundary_mask, mesh_edges, node_volume
 
@@ -75,7 +75,7 @@ def _top_blocks(mesh: meshio.Mesh, top: int, n: int, src: str) -> list[tuple[Cel
         grouped.setdefault(key, []).append(data.astype(np.int64, copy=False))
     blocks = []
     for (name, k), datas in grouped.items():
-        cells = np.concatenate(datas)
+        cells = datas[0] if len(datas) == 1 else np.concatenate(datas)
         if len(cells) and (cells.min() < 0 or cells.max() >= n):
             raise MeshError(
                 f"'{name}' cells in {src} refer to points outside [0, {n}) "
@@ -140,23 +140,24 @@ def _stack_fields(mesh: meshio.Mesh, names: Sequence[str], n: int, drop_z: bool,
 
 
 def _check_degenerate(pos: np.ndarray, blocks: list[tuple[CellInfo, np.ndarray]], top: int,
-                      src: str) -> None:
-    """MeshError when a top-dimension cell has (numerically) zero length / area / volume."""
-    from gnnops.graphs.cells import cell_measures
-
+                      src: str) -> list[np.ndarray]:
+    """Cell measures ([C] per block); MeshError when a top-dimension cell has
+    (numerically) zero length / area / volume."""
     if top > pos.shape[1]:
         raise MeshError(f"{src} has {top}-D cells but {pos.shape[1]}-D points")
     extent = float(np.ptp(pos, axis=0).max()) if len(pos) else 0.0
     tol = 1e-12 * extent**top
+    measures = []
     for info, cells in blocks:
-        if not len(cells):
-            continue
-        bad = np.flatnonzero(cell_measures(pos, cells, info) <= tol)
+        m = cell_measures(pos, cells, info)
+        measures.append(m)
+        bad = np.flatnonzero(m <= tol)
         if len(bad):
             what = {1: "length", 2: "area", 3: "volume"}[info.dim]
             raise MeshError(f"{src} has {len(bad)} degenerate '{info.name}' cells of zero "
                             f"{what} (first: cell {int(bad[0])} with nodes "
                             f"{cells[bad[0]].tolist()}); expected cells of positive {what}")
+    return measures
 
 
 def _edge_attr(pos: np.ndarray, ei: np.ndarray) -> np.ndarray:
@@ -223,7 +224,7 @@ def from_meshio(
     drop_z = points.shape[1] == 3 and top <= 2 and not np.any(points[:, 2])
     pos = points[:, :2] if drop_z else points
 
-    _check_degenerate(pos, blocks, top, src)
+    measures = _check_degenerate(pos, blocks, top, src)
     ei = mesh_edges(blocks, n)
     edge_attr = _edge_attr(pos, ei)
     boundary = boundary_mask(blocks, n)
@@ -233,7 +234,8 @@ def from_meshio(
         edge_attr=torch.from_numpy(edge_attr),
         boundary=torch.from_numpy(boundary),
         node_type=torch.from_numpy(_node_types(mesh, top, boundary)),
-        node_volume=torch.from_numpy(node_volume(pos, blocks, n).astype(np.float32)),
+        node_volume=torch.from_numpy(
+            node_volume(pos, blocks, n, measures=measures).astype(np.float32)),
         num_nodes=n,
     )
     x = _stack_fields(mesh, inputs, n, drop_z, src, "input")

@@ -49,12 +49,20 @@ def row_keys(rows: np.ndarray, base: int) -> np.ndarray:
     return ranks
 
 
+def _columns(cells: np.ndarray, dtype: type) -> list[np.ndarray]:
+    """The k contiguous columns [C] of ``cells`` [C, k] (1-D gathers beat strided ones)."""
+    return [np.ascontiguousarray(cells[:, j], dtype=dtype) for j in range(cells.shape[1])]
+
+
 def mesh_edges(blocks: Blocks, num_nodes: int) -> np.ndarray:
     """Graph edges of the cells: both directions, deduplicated, no self loops.
 
-    The cell edges go into a sparse CSR pattern (scipy's counting sort by source
-    and per-row sort of the few targets: linear in the number of cell edges for
-    bounded node degree) instead of a global sort of edge keys.
+    The undirected cell edges (low node, high node) go into a sparse CSR pattern
+    (scipy's counting sort by row and a sort of the few targets of each row:
+    linear in the number of cell edges for bounded node degree), which also
+    deduplicates them. Its transpose (another counting sort) lists, per node, the
+    smaller neighbours; row i of the result is the smaller neighbours followed by
+    the larger ones, already sorted, placed with two monotone scatters.
 
     Args:
         blocks: top-dimension blocks ``(info, cells [C, k])``.
@@ -66,32 +74,32 @@ def mesh_edges(blocks: Blocks, num_nodes: int) -> np.ndarray:
     import scipy.sparse as sp
 
     idx = np.int32 if num_nodes < 2**31 - 1 else np.int64  # halve the memory traffic
-    lo_parts, hi_parts = [], []
+    total = sum(len(cells) * len(info.edges) for info, cells in blocks)
+    lo, hi = np.empty(total, dtype=idx), np.empty(total, dtype=idx)
+    start = 0
     for info, cells in blocks:
-        c = cells.astype(idx, copy=False)
+        cols = _columns(cells, idx)
         for a, b in info.edges.tolist():  # columns of the local edge table, not cells
-            lo_parts.append(np.minimum(c[:, a], c[:, b]))
-            hi_parts.append(np.maximum(c[:, a], c[:, b]))
-    lo = np.concatenate(lo_parts) if lo_parts else np.zeros(0, dtype=idx)
-    hi = np.concatenate(hi_parts) if hi_parts else np.zeros(0, dtype=idx)
-    del lo_parts, hi_parts
-    degenerate = bool(np.any(lo == hi))
-    # unique undirected edges first (one direction: half the entries), then both directions
+            stop = start + len(cells)
+            np.minimum(cols[a], cols[b], out=lo[start:stop])
+            np.maximum(cols[a], cols[b], out=hi[start:stop])
+            start = stop
+    if np.any(lo == hi):  # no self loops (cells with a repeated node)
+        keep = lo != hi
+        lo, hi = lo[keep], hi[keep]
     und = sp.csr_array((np.ones(len(lo), dtype=np.int8), (lo, hi)), shape=(num_nodes,) * 2)
     del lo, hi
-    und.sum_duplicates()
-    ulo = np.repeat(np.arange(num_nodes, dtype=idx), np.diff(und.indptr))
-    uhi = und.indices.astype(idx, copy=False)
-    if degenerate:  # no self loops (cells with a repeated node)
-        keep = ulo != uhi
-        ulo, uhi = ulo[keep], uhi[keep]
-    both = sp.csr_array((np.ones(2 * len(ulo), dtype=np.int8),
-                         (np.concatenate([ulo, uhi]), np.concatenate([uhi, ulo]))),
-                        shape=(num_nodes,) * 2)
-    both.sum_duplicates()  # no duplicates left: this sorts the targets of each source
-    out = np.empty((2, both.nnz), dtype=np.int64)
-    out[0] = np.repeat(np.arange(num_nodes, dtype=np.int64), np.diff(both.indptr))
-    out[1] = both.indices
+    und.sum_duplicates()  # unique (lo, hi), targets sorted per row
+    low = und.tocsc()  # per node the smaller neighbours, sorted
+    n_up, n_low = np.diff(und.indptr), np.diff(low.indptr)
+    indptr = np.zeros(num_nodes + 1, dtype=np.int64)
+    np.cumsum(n_up + n_low, out=indptr[1:])
+    u = und.nnz
+    out = np.empty((2, 2 * u), dtype=np.int64)
+    out[0] = np.repeat(np.arange(num_nodes, dtype=np.int64), n_up + n_low)
+    ramp = np.arange(u, dtype=np.int64)
+    out[1, ramp + np.repeat(indptr[:-1] - low.indptr[:-1], n_low)] = low.indices
+    out[1, ramp + np.repeat(indptr[:-1] + n_low - und.indptr[:-1], n_up)] = und.indices
     return out
 
 
@@ -155,15 +163,15 @@ def boundary_mask(blocks: Blocks, num_nodes: int) -> np.ndarray:
         [N] bool.
     """
     idx = np.int32 if num_nodes < 2**31 - 1 else np.int64
-    groups = [(cells64.astype(idx, copy=False), corners, full)
-              for info, cells64 in blocks for corners, full in info.facets]
+    groups = [(cells, corners, full) for info, cells in blocks for corners, full in info.facets]
     mask = np.zeros(num_nodes, dtype=bool)
     if not groups:
         return mask
     width = max(corners.shape[1] for _, corners, _ in groups)
     parts: list[list[np.ndarray]] = [[] for _ in range(width)]
-    for cells, corners, _ in groups:  # facet (cell c, local facet j) -> row c * n_f + j
-        cols = _sorted_columns([cells[:, corners[:, j]].ravel()
+    for cells, corners, _ in groups:  # facet (local facet f, cell c) -> row f * C + c
+        cc = _columns(cells, idx)
+        cols = _sorted_columns([np.concatenate([cc[a] for a in corners[:, j]])
                                 for j in range(corners.shape[1])])
         cols += [np.full(len(cols[0]), num_nodes, dtype=idx)] * (width - len(cols))
         for j, c in enumerate(cols):
@@ -184,27 +192,31 @@ def boundary_mask(blocks: Blocks, num_nodes: int) -> np.ndarray:
         k = keys[start:start + count]
         pos = np.minimum(np.searchsorted(lonely, k), max(len(lonely) - 1, 0))
         hit = np.flatnonzero(lonely[pos] == k) if len(lonely) else np.zeros(0, np.int64)
-        cell, facet = np.divmod(hit, len(full))
+        facet, cell = np.divmod(hit, len(cells))
         mask[cells[cell[:, None], full[facet]].ravel()] = True
         start += count
     return mask
 
 
-def node_volume(points: np.ndarray, blocks: Blocks, num_nodes: int) -> np.ndarray:
+def node_volume(points: np.ndarray, blocks: Blocks, num_nodes: int, *,
+                measures: list[np.ndarray] | None = None) -> np.ndarray:
     """Lumped nodal measure: each cell's measure split equally among its nodes.
 
     Args:
         points: [N, d] coordinates.
         blocks: top-dimension blocks ``(info, cells [C, k])``.
         num_nodes: N.
+        measures: the blocks' cell measures ([C] each) when already computed.
 
     Returns:
         [N] float64; sums to the mesh's total length / area / volume. Nodes of no
         top-dimension cell get 0.
     """
     vol = np.zeros(num_nodes, dtype=np.float64)
-    for info, cells in blocks:
-        share = cell_measures(points, cells, info) / cells.shape[1]
-        vol += np.bincount(cells.ravel(), weights=np.repeat(share, cells.shape[1]),
-                           minlength=num_nodes)
+    for b, (info, cells) in enumerate(blocks):
+        m = measures[b] if measures is not None else cell_measures(points, cells, info)
+        k = cells.shape[1]
+        share = m / k
+        for j in range(k):  # one bincount per local node column: no [C * k] repeat
+            vol += np.bincount(cells[:, j], weights=share, minlength=num_nodes)
     return vol

@@ -2,10 +2,11 @@
 
 Strategy (exact, not an approximation): the nodes are split by recursive coordinate
 bisection (RCB) into parts of at most ``max_nodes`` core nodes. Each part's axis-aligned
-bounding box is inflated by a geometric halo ``R = hops * L``, where ``hops`` is the
-model's number of message-passing steps on its graph and ``L`` the longest edge of
-the graph the model runs on (mesh edges, or the radius of a radius graph). Every node
-within ``hops`` edges of a core node then lies inside the inflated box, so the
+bounding box is inflated by a geometric halo ``R_a = hops * L_a`` per axis, where
+``hops`` is the model's number of message-passing steps on its graph and ``L_a`` the
+longest projection on axis ``a`` of an edge of the graph the model runs on (mesh edges,
+or the radius of a radius graph). Every node within ``hops`` edges of a core node then
+lies inside the inflated box, so the
 model's output at the core nodes computed on the part's subgraph equals its output
 on the whole graph (up to floating-point summation order). Each part is prepared
 (``prepare_graph``), run, and its core rows copied into the result.
@@ -31,7 +32,7 @@ from torch_geometric.data import Data
 from gnnops.errors import ModelError
 
 __all__ = ["receptive_hops", "partition_nodes", "Partitioner", "max_edge_length",
-           "predict_partitioned"]
+           "max_edge_extent", "predict_partitioned"]
 
 # models whose receptive field is `kwargs[key]` message-passing steps on their graph
 _HOPS_KEY = {"meshgraphnet": "depth", "gno": "depth"}
@@ -61,18 +62,30 @@ def max_edge_length(data: Data) -> float:
     return float((pos[ei[1]] - pos[ei[0]]).double().norm(dim=1).max())
 
 
+def max_edge_extent(data: Data) -> np.ndarray:
+    """Longest edge projection per axis, ``max |pos_i[a] - pos_j[a]|``: [d] (zeros without
+    edges). A node ``k`` hops away differs by at most ``k * extent[a]`` along axis ``a``, a
+    tighter box than ``k * max_edge_length`` (a square mesh's diagonals: h vs sqrt(2) h)."""
+    ei, pos = getattr(data, "edge_index", None), getattr(data, "pos", None)
+    if pos is None:
+        return np.zeros(0)
+    if ei is None or ei.shape[1] == 0:
+        return np.zeros(pos.shape[1])
+    return (pos[ei[1]] - pos[ei[0]]).double().abs().amax(dim=0).numpy()
+
+
 def _in_box(p: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.all((p >= lo) & (p <= hi), axis=1)
 
 
 def partition_nodes(pos: np.ndarray, max_nodes: int,
-                    halo: float = 0.0) -> list[tuple[np.ndarray, np.ndarray]]:
+                    halo: float | np.ndarray = 0.0) -> list[tuple[np.ndarray, np.ndarray]]:
     """Recursive coordinate bisection into parts of at most ``max_nodes`` core nodes.
 
     Args:
         pos: [N, d] coordinates.
         max_nodes: core size bound.
-        halo: inflation of each part's bounding box.
+        halo: inflation of each part's bounding box (a scalar or one value per axis [d]).
 
     Returns:
         ``(core, nodes)`` per part: the core node ids (the cores cover 0..N-1 exactly
@@ -203,14 +216,21 @@ def predict_partitioned(
     """
     pos = data.pos.double().numpy()
     splitter = Partitioner(data)
+    # halo box per axis: hops x the longest edge projection of the graph the model runs
+    # on -- the raw edges' projections when the model's graph is the raw one (its longest
+    # edge is no longer than the raw graph's), else the given length on every axis
+    extent = max_edge_extent(data)
+    raw_len = max_edge_length(data)
+    bound = extent if edge_length <= raw_len * (1 + 1e-6) else np.full(pos.shape[1],
+                                                                        edge_length)
     for _ in range(3):
-        radius = hops * edge_length * (1 + 1e-6) + 1e-12
+        radius = hops * bound * (1 + 1e-6) + 1e-12
         out: Tensor | None = None
-        longer = 0.0
+        longer = bound
         for core, nodes in partition_nodes(pos, max_nodes, radius):
             res, prepared = run(splitter.subgraph(nodes))
-            longer = max(longer, max_edge_length(prepared))
-            if longer > edge_length * (1 + 1e-6):
+            longer = np.maximum(longer, max_edge_extent(prepared))
+            if (longer > bound * (1 + 1e-6)).any():
                 break
             if out is None:
                 out = res.new_empty((int(data.num_nodes), res.shape[1]))
@@ -219,6 +239,6 @@ def predict_partitioned(
             if out is None:
                 raise ModelError("partitioned prediction: the graph has no nodes")
             return out
-        edge_length = longer
+        bound = longer
     raise ModelError("partitioned prediction: the prepared graph's longest edge kept growing "
                      "with the halo; expected a model whose graph has a bounded edge length")

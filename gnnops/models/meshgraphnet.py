@@ -2,7 +2,7 @@
 
 Encoders: MLPs (two hidden layers, LayerNorm) for nodes and edges. Processor: ``depth``
 blocks; each block updates every edge from ``[e_ij, x_j, x_i]`` (source j, target i),
-sums the new edge latents into their targets (``index_add_``) and updates every node
+sums the new edge latents into their targets and updates every node
 from ``[x_i, agg_i]``; residual connections on nodes and edges. Decoder: MLP without
 LayerNorm.
 
@@ -11,6 +11,13 @@ Performance: the first layer of the edge MLP acts on ``[e, x_src, x_dst]``, so
 per NODE and then gathered to the edges (``split_first_layer=True``, the default). This
 is the same function with the same parameters as the plain version
 (``split_first_layer=False``), at ~E*L*H + 2*N*L*H instead of 3*E*L*H multiply-adds.
+Further (all measured in ``benchmarks/models.py``): the first-layer bias is added per node,
+``W_e e`` is accumulated by the GEMM itself (``addmm``), the node MLP's first layer is
+split too (no ``cat``), ReLUs run in place, and the edges are sorted by target once per
+forward so that aggregation is a segmented (CSR) sum (:mod:`gnnops.models.scatter`).
+Without autograd (inference) the processor runs edges in chunks of ``inference_chunk``
+and updates the edge latents in place, so its peak memory is ~ the edge and node latents
+plus one chunk of temporaries. ``compile_processor()`` is an opt-in ``torch.compile``.
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ class ProcessorBlock(nn.Module):
         # per-node products [N, 2H]: (W_s x + b | W_d x), the bias added on nodes, not edges
         bias = torch.cat([first.bias, first.bias.new_zeros(hid)])
         p = F.linear(x, torch.cat([w[:, lat:2 * lat], w[:, 2 * lat:]], dim=0), bias)
-        g = p[:, :hid].index_select(0, src) + p[:, hid:].index_select(0, dst)
+        g = p[:, :hid].index_select(0, src).add_(p[:, hid:].index_select(0, dst))
         # W_e e added by the GEMM itself (beta = 1): one pass over [E, H] fewer
         h = torch.addmm(g, e, w[:, :lat].t())
         return self.edge_mlp.tail(torch.relu_(h), start=2)
@@ -95,6 +102,30 @@ class ProcessorBlock(nn.Module):
         if not self.split_first_layer:
             return x + self.node_mlp(torch.cat([x, agg], dim=1)), e + m
         return x + self.node_update(x, agg), e + m
+
+    def forward_inplace(self, x: Tensor, e: Tensor, src: Tensor, dst: Tensor, *,
+                        chunk: int) -> None:
+        """Inference-only :meth:`forward` (split layer, plain sum, edges sorted by target):
+        ``x`` and ``e`` are updated IN PLACE, edges and nodes ``chunk`` rows at a time, so
+        besides the latents only ``W_s x`` [N, H], ``agg`` [N, L] and one chunk of
+        temporaries exist (``W_d x`` is computed per chunk for its contiguous target range).
+        """
+        first: nn.Linear = self.edge_mlp[0]  # type: ignore[assignment]
+        lat, w = self.latent, first.weight
+        w_s, w_d, w_e = w[:, lat:2 * lat], w[:, 2 * lat:], w[:, :lat].t()
+        p_s = F.linear(x, w_s, first.bias)  # [N, H]
+        agg = x.new_zeros(x.shape[0], lat)
+        for s in range(0, e.shape[0], chunk):
+            s_c, d_c, e_c = src[s:s + chunk], dst[s:s + chunk], e[s:s + chunk]
+            lo, hi = int(d_c[0]), int(d_c[-1]) + 1
+            g = p_s.index_select(0, s_c).add_(F.linear(x[lo:hi], w_d).index_select(0, d_c - lo))
+            m = self.edge_mlp.tail(torch.relu_(torch.addmm(g, e_c, w_e)), start=2)
+            agg.index_add_(0, d_c, m.to(agg.dtype))
+            e_c.add_(m)
+        del p_s
+        for s in range(0, x.shape[0], chunk):
+            x_c = x[s:s + chunk]
+            x_c.add_(self.node_update(x_c, agg[s:s + chunk]))
 
 
 def edge_inputs(data: Data, edge_dim: int, pos_dim: int) -> Tensor:
@@ -153,6 +184,8 @@ class MeshGraphNet(GraphModel):
         check_positive(latent=latent, depth=depth, hidden_layers=hidden_layers)
         self.split_first_layer = split_first_layer
         self.sorted_aggregation = True  # runtime switch (benchmarks), not a constructor arg
+        # edges per chunk of the in-place inference path (0: off); runtime, not saved
+        self.inference_chunk = 8192
         kw = dict(hidden_layers=hidden_layers)
         self.node_encoder = MLP(in_channels, latent, latent, **kw)
         self.edge_encoder = MLP(edge_input_width(edge_dim, pos_dim), latent, latent, **kw)
@@ -188,11 +221,30 @@ class MeshGraphNet(GraphModel):
         self.check_data(data)
         src, dst = data.edge_index[0], data.edge_index[1]
         x = self.node_encoder(data.x)
-        e = self.edge_encoder(edge_inputs(data, self.edge_dim, self.pos_dim))
+        raw = edge_inputs(data, self.edge_dim, self.pos_dim)
         edges = None
         if self.split_first_layer and self.sorted_aggregation:  # CSR order: sequential sums
             edges = SortedEdges(src, dst, x.shape[0])
-            src, dst, e = edges.src, edges.dst, edges.permute(e)
+            src, dst, raw = edges.src, edges.dst, edges.permute(raw)  # [E, k], not [E, L]
+        e = self._encode_edges(raw)
+        del raw
+        chunk = self.inference_chunk
+        if (chunk and edges is not None and not torch.is_grad_enabled()
+                and e.shape[0] > chunk):
+            for block in self.blocks:  # bounded memory: ~ e + x + one chunk of temporaries
+                block.forward_inplace(x, e, src, dst, chunk=chunk)
+            del e
+            return self.decoder(x)
         for block in self.blocks:
             x, e = block(x, e, src, dst, edges=edges)
         return self.decoder(x)
+
+    def _encode_edges(self, raw: Tensor) -> Tensor:
+        """Edge encoder [E, k] -> [E, L]; without autograd, ``inference_chunk`` rows at a time."""
+        chunk = self.inference_chunk
+        if not chunk or torch.is_grad_enabled() or raw.shape[0] <= chunk:
+            return self.edge_encoder(raw)
+        out = raw.new_empty((raw.shape[0], self.edge_encoder[-1].normalized_shape[0]))
+        for s in range(0, raw.shape[0], chunk):
+            out[s:s + chunk] = self.edge_encoder(raw[s:s + chunk])
+        return out

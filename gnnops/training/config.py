@@ -304,7 +304,8 @@ def _validate_values(cfg: RunConfig) -> None:
         raise ConfigError(f"config key 'name' expects a non-empty folder name, got {cfg.name!r}")
     if cfg.task == "rollout" and cfg.train.physics_weight > 0:
         raise ConfigError("config key 'train.physics_weight' expects 0 with task 'rollout' "
-                          f"(the residual is evaluated on rollouts), got {cfg.train.physics_weight}")
+                          "(the residual is evaluated on rollouts), got "
+                          f"{cfg.train.physics_weight}")
     if cfg.data.generate is not None and cfg.data.path is not None:
         raise ConfigError("config keys 'data.generate' and 'data.path' are exclusive; "
                           "set one of them to null")

@@ -56,3 +56,27 @@ def test_receptive_hops_of_the_models():
     assert receptive_hops(gno) == 5
     ms = build("multiscale", in_channels=1, out_channels=1, edge_dim=3, pos_dim=2)
     assert receptive_hops(ms) is None  # a hierarchy reaches across the whole mesh
+
+
+def test_per_axis_halo_from_edge_extent_contains_k_hop_neighbourhood():
+    """The box inflated by hops * (longest edge projection per axis) -- h, not sqrt(2) h,
+    on a square mesh with diagonals -- still holds every node within `hops` edges."""
+    from gnnops.inference.partition import max_edge_extent
+
+    g = from_meshio(square_mesh(30))
+    h = 1 / 29
+    ext = max_edge_extent(g)
+    assert np.allclose(ext, [h, h])  # diagonal edges project to h on each axis
+    hops = 3
+    parts = partition_nodes(g.pos.double().numpy(), 100, halo=hops * ext * (1 + 1e-9))
+    ei = g.edge_index.numpy()
+    sizes = []
+    for core, nodes in parts:
+        reach = np.zeros(900, bool)
+        reach[core] = True
+        for _ in range(hops):
+            reach[ei[0][reach[ei[1]]]] = True
+        assert set(np.flatnonzero(reach)) <= set(nodes.tolist())
+        sizes.append(len(nodes))
+    # a 7 x 8 core plus 3 nodes of halo per side (clipped at the domain boundary)
+    assert max(sizes) <= (8 + 2 * hops) * (8 + 2 * hops)

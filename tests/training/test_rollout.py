@@ -104,11 +104,24 @@ def test_noise_is_on_in_training_and_off_in_evaluation() -> None:
     assert isinstance(RolloutSurrogate.wrap(plain, noise_std=0.0, layout=lay), Surrogate)
 
 
-def test_rollout_of_a_trained_model_reproduces_linear_diffusion() -> None:
-    """dx/dt = -k L x on cycles: train a 1-block MeshGraphNet on one-step pairs, roll out 20
-    steps on an unseen, larger cycle and compare with expm(-k L t) x0."""
-    from gnnops.models import build
+class _LinearGNN(nn.Module):
+    """``out = a * x_state + b * (A x - deg x)``: two learnable scalars, sum aggregation."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.tensor(0.3))
+        self.b = nn.Parameter(torch.tensor(0.3))
+
+    def forward(self, data):  # noqa: D102
+        src, dst = data.edge_index
+        x = data.x[:, :1]
+        lap = torch.zeros_like(x).index_add(0, dst, x[src] - x[dst])
+        return self.a * x + self.b * lap
+
+
+def test_rollout_of_a_trained_model_reproduces_linear_diffusion() -> None:
+    """dx/dt = -k L x on cycles: train a tiny linear GNN on one-step pairs (noise on), roll
+    out 20 steps on an unseen, larger cycle and compare with expm(-k L t) x0."""
     torch.manual_seed(0)
     k, dt, steps = 1.0, 0.05, 20
     lay = trajectory_layout("network_diffusion", {"k": k, "t_end": dt * steps,
@@ -116,30 +129,29 @@ def test_rollout_of_a_trained_model_reproduces_linear_diffusion() -> None:
     times = state_times(lay)
     rng = np.random.default_rng(0)
     pairs = []
-    for _ in range(6):
+    for _ in range(4):
         g = from_networkx(nx.cycle_graph(24))
         x0 = rng.uniform(0, 1, 24)
         g.x = torch.tensor(x0, dtype=torch.float32)[:, None]
         g.y = torch.tensor(diffusion_exact(g, x0=x0, times=times, k=k), dtype=torch.float32)
         pairs += one_step_pairs(g, lay, keep_pos=False)
-    model = build("meshgraphnet", in_channels=2, out_channels=1, edge_dim=1, pos_dim=0,
-                  latent=16, depth=1, hidden_layers=1)
-    xn = fit_normalizer((p.x for p in pairs), 2).state("x")
+    ones = {"x.mean": torch.zeros(2), "x.std": torch.ones(2)}
     yn = fit_normalizer((p.y for p in pairs), 1).state("y")
-    sur = RolloutSurrogate.wrap(Surrogate(model, model_name="meshgraphnet",
-                                          model_kwargs=model.config(), recipe=_recipe(lay),
-                                          normalizers={**xn, **yn}), noise_std=0.0, layout=lay)
+    sur = RolloutSurrogate.wrap(Surrogate(_LinearGNN(), model_name="lin", model_kwargs={},
+                                          recipe=_recipe(lay), normalizers={**ones, **yn}),
+                                noise_std=1e-3, layout=lay)
     batch = Batch.from_data_list(pairs)
-    opt = torch.optim.Adam(sur.parameters(), lr=3e-3)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 400)
+    opt = torch.optim.Adam(sur.parameters(), lr=0.05)
     sur.train()
-    for _ in range(400):
+    for _ in range(300):
         loss = ((sur(batch, normalized=True) - sur.normalize_target(batch.y)) ** 2).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
-        sched.step()
     sur.eval()
+    # the learned one-step map ~ I - k dt L (+ O(dt^2)): b * y_std ~ k dt, a ~ 0
+    b = float(sur.model.b * sur.y_std)
+    assert b == pytest.approx(k * dt, rel=0.1) and abs(float(sur.model.a * sur.y_std)) < 2e-3
     test = from_networkx(nx.cycle_graph(60))
     x0 = np.where(np.arange(60) < 15, 1.0, 0.0)
     true = diffusion_exact(test, x0=x0, times=times, k=k)
@@ -148,7 +160,6 @@ def test_rollout_of_a_trained_model_reproduces_linear_diffusion() -> None:
     err = np.mean(np.abs(pred[:, 1:] - true[:, 1:])) / np.mean(np.abs(true[:, 1:]))
     persistence = np.mean(np.abs(x0[:, None] - true[:, 1:])) / np.mean(np.abs(true[:, 1:]))
     assert np.allclose(pred[:, 0], x0)
-    assert err < 0.03, (err, persistence)
-    assert persistence > 0.15  # the dynamics moved: the check is not trivial
-    # conservation of the total (undirected diffusion) is learned too
-    assert np.abs(pred.sum(0) - x0.sum()).max() < 0.03 * x0.sum()
+    assert err < 0.02 and persistence > 0.05, (err, persistence)
+    assert err < 0.2 * persistence
+    assert np.abs(pred.sum(0) - x0.sum()).max() < 2.5e-3 * x0.sum()  # mass ~ conserved
