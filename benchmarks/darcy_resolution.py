@@ -9,8 +9,10 @@ relative L2 ||u_hat - u|| / ||u|| per sample, averaged over the test set.
 
 Published protocol (REFERENCES.md; FNO paper Table 4, GKN paper): 1000 train / 100 test
 samples, 200 epochs, GNO width 64 with a full NNConv kernel applied 6 times.
-``--published`` sets those sample and epoch counts; the defaults are sized for about
-an hour on 2 shared CPU cores and are far smaller -- the table says which were used.
+``--published`` sets those sample and epoch counts. The defaults (200 train / 20 val /
+20 test, 15 epochs, the default low-rank GNO of configs/default.yaml, 1 torch thread) are
+sized for well under an hour on 2 CPU cores shared with other jobs, and are far smaller
+than the published protocol -- the table says which were used.
 
 Usage::
 

@@ -144,6 +144,7 @@ def main() -> None:
     ap.add_argument("--whole-max", type=int, default=300_000,
                     help="also run unpartitioned up to this many nodes (0: never)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    ap.add_argument("--repeats", type=int, default=2, help="best of this many runs per size")
     ap.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -170,7 +171,9 @@ def main() -> None:
             if n <= args.whole_max:
                 modes.append(("whole", 10**12))
             for mode, mx in modes:
-                reps = 3 if n <= 100_000 else 1
+                # the same number of repeats at every size: best-of-3 at small sizes and
+                # a single run at large ones biased the slope upward on a noisy machine
+                reps = args.repeats
                 out = subprocess.run([sys.executable, __file__, "--one", str(art), str(side),
                                       str(mx), str(reps), str(args.threads)],
                                      capture_output=True, text=True,

@@ -27,6 +27,7 @@ import argparse
 import datetime
 import os
 import platform
+import sys
 import time
 from dataclasses import dataclass
 
@@ -183,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run every requested cell, print and write the table."""
     args = parse(argv)
     torch.set_num_threads(args.threads)
-    header = (f"## NDCN benchmark: normalized L1 (%) after {args.iters} Adam iterations\n\n"
+    note = "" if args.iters == 2000 else " (NDCN published: 2000)"
+    header = (f"## NDCN benchmark: normalized L1 (%) after {args.iters} Adam iterations{note}\n\n"
+              f"`python benchmarks/ndcn.py {' '.join(sys.argv[1:] if argv is None else argv)}`\n\n"
               f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; {cpu_model()}; "
               f"{torch.get_num_threads()} torch thread(s) of {os.cpu_count()} logical CPUs "
               f"(shared machine); torch {torch.__version__}; seed {args.seed}; "

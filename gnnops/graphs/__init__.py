@@ -1,11 +1,13 @@
 """Meshes and networks <-> ``torch_geometric.data.Data`` (the shared graph schema).
 
-Public API:
+Public API (each name is imported from its submodule on first use, so importing
+this package is cheap; ``read_mesh`` / ``write_mesh`` never load torch):
 
 - :func:`from_meshio` -- mesh (``meshio.Mesh`` or any file meshio reads) -> ``Data``.
 - :func:`to_meshio` -- node fields back onto the mesh cells -> ``meshio.Mesh``.
 - :func:`read_mesh`, :func:`write_mesh` -- meshio I/O with gnnops errors; atomic write.
 - :func:`from_networkx`, :func:`to_networkx` -- network <-> ``Data`` / predictions.
+- :func:`radius_graph` -- ball neighbourhoods without torch-cluster (see :mod:`.radius`).
 - :func:`read_network`, :func:`write_network` -- GraphML, GML, node-link JSON, edge lists.
 
 Schema choices for meshes (see also /work/shared/DESIGN.md):
@@ -51,11 +53,24 @@ Networks: see :mod:`gnnops.graphs.network` (``node_ids``, ``edge_weight``,
 
 from __future__ import annotations
 
-from gnnops.graphs.io import read_mesh, write_mesh
-from gnnops.graphs.mesh import TAG_KEYS, from_meshio, load_mesh
-from gnnops.graphs.network import from_networkx, to_networkx
-from gnnops.graphs.network_io import read_network, write_network
-from gnnops.graphs.writeback import to_meshio
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name -> submodule; imported on first access (PEP 562), so that e.g.
+# ``from gnnops.graphs import read_mesh`` does not pay for torch / torch_geometric
+_LAZY = {
+    "from_meshio": "mesh",
+    "load_mesh": "mesh",
+    "TAG_KEYS": "mesh",
+    "to_meshio": "writeback",
+    "read_mesh": "io",
+    "write_mesh": "io",
+    "from_networkx": "network",
+    "to_networkx": "network",
+    "read_network": "network_io",
+    "write_network": "network_io",
+    "radius_graph": "radius",
+}
 
 __all__ = [
     "from_meshio",
@@ -67,5 +82,27 @@ __all__ = [
     "to_networkx",
     "read_network",
     "write_network",
+    "radius_graph",
     "TAG_KEYS",
 ]
+
+if TYPE_CHECKING:  # static analysers and IDEs see the real objects
+    from gnnops.graphs.io import read_mesh, write_mesh
+    from gnnops.graphs.mesh import TAG_KEYS, from_meshio, load_mesh
+    from gnnops.graphs.network import from_networkx, to_networkx
+    from gnnops.graphs.network_io import read_network, write_network
+    from gnnops.graphs.radius import radius_graph
+    from gnnops.graphs.writeback import to_meshio
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gnnops.graphs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"gnnops.graphs.{module}"), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

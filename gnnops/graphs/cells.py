@@ -183,6 +183,39 @@ def cell_info(name: str, nodes_per_cell: int) -> CellInfo | None:
     return CELLS.get(name)
 
 
+_CHUNK = 1 << 16  # cells per block of the closed-form measures
+
+
+def _simplex_measures(coords: list[np.ndarray], cells: np.ndarray,
+                      info: CellInfo) -> np.ndarray:
+    """[C] measures of ``cells`` [C, k] from coordinate columns (dim 2 or 3)."""
+    dim = info.dim
+    total = np.zeros(len(cells), dtype=np.float64)
+    for simplex in info.simplices:  # 1-D gathers (np.take), in-place arithmetic
+        p0 = [np.take(coords[k], cells[:, int(simplex[0])]) for k in range(dim)]
+        e = [[np.subtract(np.take(coords[k], cells[:, int(s)]), p0[k]) for k in range(dim)]
+             for s in simplex[1:]]
+        if dim == 2:
+            det = e[0][0] * e[1][1]
+            det -= e[0][1] * e[1][0]
+        else:
+            det = _minor(e[1], e[2], 1, 2)
+            det *= e[0][0]
+            det -= _minor(e[1], e[2], 0, 2) * e[0][1]
+            det += _minor(e[1], e[2], 0, 1) * e[0][2]
+        np.abs(det, out=det)
+        det /= math.factorial(dim)
+        total += det
+    return total
+
+
+def _minor(r1: list[np.ndarray], r2: list[np.ndarray], a: int, b: int) -> np.ndarray:
+    """``r1[a] * r2[b] - r1[b] * r2[a]`` with one temporary."""
+    m = r1[a] * r2[b]
+    m -= r1[b] * r2[a]
+    return m
+
+
 def cell_measures(points: np.ndarray, cells: np.ndarray, info: CellInfo) -> np.ndarray:
     """Length / area / volume of each cell, vectorized over the block.
 
@@ -199,19 +232,8 @@ def cell_measures(points: np.ndarray, cells: np.ndarray, info: CellInfo) -> np.n
     total = np.zeros(len(cells), dtype=np.float64)
     if dim == points.shape[1] and dim in (2, 3):  # closed-form determinants, column by column
         coords = [np.ascontiguousarray(points[:, k], dtype=np.float64) for k in range(dim)]
-        used = sorted({int(v) for v in np.asarray(info.simplices).ravel()})
-        node = {v: np.ascontiguousarray(cells[:, v]) for v in used}
-        for simplex in info.simplices:  # 1-D gathers (np.take) from contiguous columns
-            p0 = [np.take(coords[k], node[int(simplex[0])]) for k in range(dim)]
-            e = [[np.take(coords[k], node[int(s)]) - p0[k] for k in range(dim)]
-                 for s in simplex[1:]]
-            if dim == 2:
-                det = e[0][0] * e[1][1] - e[0][1] * e[1][0]
-            else:
-                det = (e[0][0] * (e[1][1] * e[2][2] - e[1][2] * e[2][1])
-                       - e[0][1] * (e[1][0] * e[2][2] - e[1][2] * e[2][0])
-                       + e[0][2] * (e[1][0] * e[2][1] - e[1][1] * e[2][0]))
-            total += np.abs(det) / math.factorial(dim)
+        for lo in range(0, len(cells), _CHUNK):  # cache-sized temporaries, reused by malloc
+            total[lo:lo + _CHUNK] = _simplex_measures(coords, cells[lo:lo + _CHUNK], info)
         return total
     for simplex in info.simplices:
         verts = points[cells[:, simplex]].astype(np.float64)  # [C, dim+1, d]

@@ -52,6 +52,20 @@ def mesh_format(path: str | os.PathLike, file_format: str | None = None) -> str:
     return file_format if file_format is not None else _formats(path)[0]
 
 
+def _check_gmsh_end(p: Path) -> None:
+    """ValueError unless the file's last line is a gmsh ``$End...`` section marker.
+
+    meshio's gmsh 2.2 reader accepts a file cut inside a section (it returns the
+    part read, e.g. a mesh without elements); a complete file ends with ``$End...``.
+    """
+    with open(p, "rb") as f:
+        f.seek(max(p.stat().st_size - 256, 0))
+        tail = f.read().rstrip().rsplit(b"\n", 1)[-1].strip()
+    if not tail.startswith(b"$End"):
+        raise ValueError(f"the file does not end with a $End... section line "
+                         f"(last bytes {tail[-40:]!r})")
+
+
 def read_mesh(path: str | os.PathLike, *, file_format: str | None = None) -> meshio.Mesh:
     """Read a mesh file with meshio.
 
@@ -82,10 +96,13 @@ def read_mesh(path: str | os.PathLike, *, file_format: str | None = None) -> mes
             f"unknown mesh format '{unknown[0]}' for '{p}'; expected one of: "
             f"{', '.join(sorted(reader_map))}"
         )
-    problems = []
+    problems: list[tuple[str, Exception]] = []
     for fmt in formats:
         try:
-            return reader_map[fmt](str(p))
+            mesh = reader_map[fmt](str(p))
+            if fmt.startswith("gmsh"):
+                _check_gmsh_end(p)
+            return mesh
         except Exception as exc:  # meshio, h5py, xml and number parsers raise many kinds
             problems.append((fmt, exc))
     fmt, exc = problems[0]
@@ -130,6 +147,11 @@ def write_mesh(
     Args:
         mesh: the mesh to write.
         path: target file; its extension picks the format unless ``file_format``.
+            ``.msh`` is written as gmsh 2.2 (``"gmsh22"``): meshio 5.3.5's gmsh 4.1
+            writer refuses meshes of several cell blocks without ``gmsh:dim_tags``
+            (e.g. boundary lines + triangles read from a VTU), and gmsh 2.2 keeps
+            point data, ``gmsh:physical`` and ``gmsh:geometrical`` tags alike. Pass
+            ``file_format="gmsh"`` for 4.1.
         file_format: meshio format name (e.g. ``"gmsh22"``, ``"vtk"``).
 
     Returns:
@@ -140,6 +162,8 @@ def write_mesh(
     """
     p = Path(path)
     fmt = mesh_format(p, file_format)
+    if file_format is None and fmt == "gmsh":
+        fmt = "gmsh22"  # see the docstring
     if not p.parent.exists():
         raise MeshError(f"cannot write '{p}': folder '{p.parent}' does not exist")
     mesh = _copy_for(mesh, fmt)

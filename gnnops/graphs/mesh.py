@@ -160,25 +160,31 @@ def _check_degenerate(pos: np.ndarray, blocks: list[tuple[CellInfo, np.ndarray]]
     return measures
 
 
-def _edge_attr(pos: np.ndarray, ei: np.ndarray) -> np.ndarray:
-    """[E, d+1] float32: pos[target] - pos[source] and its norm, one column at a time.
+_EDGE_CHUNK = 1 << 18  # edges per block of _edge_attr
 
-    Each coordinate column is gathered from its own contiguous array with
-    ``np.take`` (a 1-D gather; the sorted sources make one of the two sequential).
+
+def _edge_attr(pos: np.ndarray, ei: np.ndarray) -> np.ndarray:
+    """[E, d+1] float32: pos[target] - pos[source] and its norm.
+
+    Computed from the float32 coordinates that ``Data.pos`` stores, so the
+    attribute is exactly ``pos[i] - pos[j]`` of the graph. Blocks of edges with
+    1-D gathers (``np.take``) from contiguous coordinate columns: the temporaries
+    stay cache-sized and are reused by the allocator instead of fresh pages.
     """
     d = pos.shape[1]
-    out = np.empty((ei.shape[1], d + 1), dtype=np.float32)
-    sq = np.zeros(ei.shape[1], dtype=np.float64)
-    src, dst = ei[0], ei[1]
-    for c in range(d):
-        coord = np.ascontiguousarray(pos[:, c], dtype=np.float64)
-        col = np.take(coord, dst)
-        col -= np.take(coord, src)
-        out[:, c] = col
-        col *= col
-        sq += col
-    np.sqrt(sq, out=sq)
-    out[:, d] = sq
+    e = ei.shape[1]
+    out = np.empty((e, d + 1), dtype=np.float32)
+    coords = [np.ascontiguousarray(pos[:, c], dtype=np.float32) for c in range(d)]
+    for lo in range(0, e, _EDGE_CHUNK):
+        src, dst = ei[0, lo:lo + _EDGE_CHUNK], ei[1, lo:lo + _EDGE_CHUNK]
+        sq = np.zeros(len(src), dtype=np.float32)
+        for c in range(d):
+            col = np.take(coords[c], dst)
+            col -= np.take(coords[c], src)
+            out[lo:lo + len(src), c] = col
+            col *= col
+            sq += col
+        np.sqrt(sq, out=out[lo:lo + len(src), d])
     return out
 
 

@@ -7,6 +7,8 @@ Python loop over nodes, edges or cells.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from gnnops.graphs.cells import CellInfo, cell_measures
@@ -108,16 +110,25 @@ _SORT_NETS = {1: (), 2: ((0, 1),), 3: ((0, 1), (1, 2), (0, 1)),
               4: ((0, 1), (2, 3), (0, 2), (1, 3), (1, 2))}
 
 
-def _sorted_columns(cols: list[np.ndarray]) -> list[np.ndarray]:
-    """Sort each row of the column stack ``cols`` (k arrays [F]) elementwise."""
+def _sort_columns_inplace(cols: list[np.ndarray]) -> None:
+    """Sort each row of the column stack ``cols`` (k arrays [F]) elementwise, in place.
+
+    Comparator networks for k <= 4 with one scratch column (few large temporaries);
+    a row-wise ``np.sort`` beyond.
+    """
     net = _SORT_NETS.get(len(cols))
     if net is None:
         srt = np.sort(np.stack(cols, axis=1), axis=1)
-        return [np.ascontiguousarray(srt[:, j]) for j in range(srt.shape[1])]
-    cols = list(cols)
+        for j, c in enumerate(cols):
+            c[:] = srt[:, j]
+        return
+    if not net:
+        return
+    tmp = np.empty_like(cols[0])
     for a, b in net:
-        cols[a], cols[b] = np.minimum(cols[a], cols[b]), np.maximum(cols[a], cols[b])
-    return cols
+        np.minimum(cols[a], cols[b], out=tmp)
+        np.maximum(cols[a], cols[b], out=cols[b])
+        cols[a][:] = tmp
 
 
 def _facet_keys(cols: list[np.ndarray], base: int) -> np.ndarray:
@@ -131,19 +142,49 @@ def _facet_keys(cols: list[np.ndarray], base: int) -> np.ndarray:
     return key
 
 
-def _lonely_keys(keys: np.ndarray) -> np.ndarray:
+def _lonely_keys(keys: np.ndarray, *, inplace: bool = False) -> np.ndarray:
     """Sorted keys that occur exactly once in ``keys`` [F].
 
     A stable sort (timsort in numpy) of the keys alone, no argsort: mesh cells
     are usually stored with locality, so the facet keys come in long runs and
-    the sort is close to linear; no index array is carried along.
+    the sort is close to linear; no index array is carried along. ``inplace``
+    sorts ``keys`` itself (no copy).
     """
-    srt = np.sort(keys, kind="stable")
+    if inplace:
+        keys.sort(kind="stable")
+        srt = keys
+    else:
+        srt = np.sort(keys, kind="stable")
     single = np.ones(len(srt), dtype=bool)
     same = srt[1:] == srt[:-1]
     single[1:] &= ~same
     single[:-1] &= ~same
     return srt[single]
+
+
+_BLOCK = 1 << 16  # cells per block when building facet keys
+
+
+def _facet_blocks(groups: list, width: int, num_nodes: int,
+                  idx: type) -> Iterator[tuple[slice, list[np.ndarray]]]:
+    """Yield ``(rows, sorted corner columns)`` per block of cells and local facet.
+
+    Facet (local facet f, cell c) of a group with C cells is row ``offset + f * C + c``;
+    columns beyond a facet's corners hold ``num_nodes``. Blocks of ``_BLOCK`` cells keep
+    the temporaries cache-sized.
+    """
+    offset = 0
+    for cells, corners, _ in groups:
+        n = len(cells)
+        for lo in range(0, n, _BLOCK):
+            cc = _columns(cells[lo:lo + _BLOCK], idx)
+            for f, facet in enumerate(corners.tolist()):
+                cols = [cc[a].copy() for a in facet]
+                _sort_columns_inplace(cols)
+                cols += [np.full(len(cols[0]), num_nodes, dtype=idx)] * (width - len(facet))
+                start = offset + f * n + lo
+                yield slice(start, start + len(cols[0])), cols
+        offset += n * len(corners)
 
 
 def boundary_mask(blocks: Blocks, num_nodes: int) -> np.ndarray:
@@ -168,20 +209,27 @@ def boundary_mask(blocks: Blocks, num_nodes: int) -> np.ndarray:
     if not groups:
         return mask
     width = max(corners.shape[1] for _, corners, _ in groups)
-    parts: list[list[np.ndarray]] = [[] for _ in range(width)]
-    for cells, corners, _ in groups:  # facet (local facet f, cell c) -> row f * C + c
-        cc = _columns(cells, idx)
-        cols = _sorted_columns([np.concatenate([cc[a] for a in corners[:, j]])
-                                for j in range(corners.shape[1])])
-        cols += [np.full(len(cols[0]), num_nodes, dtype=idx)] * (width - len(cols))
-        for j, c in enumerate(cols):
-            parts[j].append(c)
+    total = sum(len(cells) * len(corners) for cells, corners, _ in groups)
     base = num_nodes + 1
     packed = float(base) ** width < 2**63 - 1
-    keys = _facet_keys([np.concatenate(p) for p in parts], base)
-    del parts
-    lonely = _lonely_keys(keys)
-    if packed and all(np.array_equal(c, f) for _, c, f in groups):
+    if packed:  # keys built block by block of cells: only the key array is large
+        keys = np.empty(total, dtype=np.int64)
+        for part, cols in _facet_blocks(groups, width, num_nodes, idx):
+            key = keys[part]
+            key[:] = cols[0]
+            for c in cols[1:]:
+                key *= base
+                key += c
+    else:  # keys = ranks of the corner tuples (lexsort over all facets)
+        cols = [np.empty(total, dtype=idx) for _ in range(width)]
+        for part, block in _facet_blocks(groups, width, num_nodes, idx):
+            for j, c in enumerate(block):
+                cols[j][part] = c
+        keys = _facet_keys(cols, base)
+        del cols
+    corners_only = all(np.array_equal(c, f) for _, c, f in groups)
+    lonely = _lonely_keys(keys, inplace=packed and corners_only)
+    if packed and corners_only:
         for _ in range(width):  # decode the corners of the lonely facets from their keys
             lonely, node = np.divmod(lonely, base)
             mask[node[node < num_nodes]] = True

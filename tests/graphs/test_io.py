@@ -66,3 +66,20 @@ def test_write_is_atomic_and_leaves_no_temporaries(tmp_path: Path) -> None:
     with pytest.raises(MeshError, match="extension"):
         write_mesh(_square(), tmp_path / "out.bad")
     assert not any(p.name.startswith(".tmp") for p in tmp_path.iterdir())
+
+
+def test_msh_defaults_to_gmsh22_and_keeps_fields(tmp_path: Path) -> None:
+    # two cell blocks (boundary lines + triangles) and no gmsh:dim_tags: the gmsh 4.1
+    # writer of meshio refuses this mesh; the default .msh (gmsh 2.2) round-trips it
+    pts = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0.0]])
+    mesh = meshio.Mesh(pts, [("line", np.array([[0, 1], [1, 2], [2, 3], [3, 0]])),
+                             ("triangle", np.array([[0, 1, 2], [0, 2, 3]]))],
+                       point_data={"u": np.array([0.5, -1.0, 2.0, 3.25]),
+                                   "v": np.arange(8.0).reshape(4, 2)})
+    path = write_mesh(mesh, tmp_path / "m.msh")
+    assert path.read_bytes().startswith(b"$MeshFormat\n2.2")
+    data = from_meshio(path, inputs=["u", "v"])
+    assert data.x.numpy().tolist() == [[0.5, 0, 1], [-1.0, 2, 3], [2.0, 4, 5], [3.25, 6, 7]]
+    assert data.edge_index.shape[1] == 10  # 5 undirected triangle edges
+    with pytest.raises(MeshError, match="as gmsh to"):
+        write_mesh(mesh, tmp_path / "m41.msh", file_format="gmsh")
