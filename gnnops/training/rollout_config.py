@@ -19,6 +19,12 @@ class RolloutConfig:
         max_samples: cap on evaluated samples per split and resolution (``None`` = all).
         write_trajectories: write one predicted trajectory per split / resolution into the
             run folder (meshes: a VTU per step and a .pvd; networks: GraphML time series).
+        anchor: ``None`` (default) or a constant state ``c`` that is a steady state of the
+            dynamics (e.g. ``0`` for Fisher--KPP / SIS-type spreading): the one-step map
+            becomes ``model(s) - model(c)``, so the constant state is reproduced exactly and,
+            with a ``depth``-block message-passing model, a node whose ``depth``-hop
+            neighbourhood sits at ``c`` gets exactly zero increment (no spurious bias that an
+            unstable fixed point would amplify). Costs a second forward pass in training.
     """
 
     noise_std: float = 0.0
@@ -26,3 +32,4 @@ class RolloutConfig:
     steps: int | None = None
     max_samples: int | None = None
     write_trajectories: bool = True
+    anchor: float | None = None
