@@ -22,7 +22,15 @@ The layout of the trajectories is stored in the recipe under ``"rollout"``
 trajectory field), ``initial`` (the initial-state input), ``static`` (other inputs),
 ``times`` (the stored trajectory's times), ``t0``, ``includes_initial`` (whether the
 stored trajectory's first column is the state at ``t0``: network ODEs yes, heat no),
-``dt`` (the training step) and ``dt_feature``.
+``dt`` (the training step), ``dt_feature`` and ``anchor``.
+
+Anchored increments (``rollout.anchor = c``, default off): for dynamics with a constant
+steady state ``c`` (Fisher--KPP and other spreading models: ``x = 0`` is an unstable fixed
+point), the one-step map is ``model(s) - model(c 1)`` (:func:`anchored_increment`), in
+training and rollout alike. The constant state is then reproduced exactly, and since the
+output of a ``depth``-block message-passing model at node ``i`` depends only on the
+``depth``-hop neighbourhood of ``i``, a quiescent neighbourhood stays exactly quiescent: no
+small bias is left for the unstable growth to amplify into premature activation.
 """
 
 from __future__ import annotations
@@ -39,23 +47,30 @@ from gnnops.errors import ConfigError, DataError
 from gnnops.training.surrogate import Surrogate
 
 __all__ = ["trajectory_layout", "state_times", "step_input_names", "full_states",
-           "step_inputs", "one_step_pairs", "RolloutSurrogate", "rollout"]
+           "step_inputs", "one_step_pairs", "anchored_increment", "RolloutSurrogate",
+           "rollout"]
 
 
 def trajectory_layout(problem: str, solver_options: dict[str, Any] | None = None, *,
-                      dt_feature: bool = True) -> dict[str, Any]:
+                      dt_feature: bool = True, anchor: float | None = None) -> dict[str, Any]:
     """The recipe's ``"rollout"`` entry for a time-dependent problem.
 
     Args:
         problem: registered problem name (``time_dependent`` must be true).
         solver_options: the problem's constructor options the data was generated with.
         dt_feature: append the step ``dt`` as an input column.
+        anchor: constant steady state ``c`` of the dynamics for anchored increments
+            ``model(s) - model(c)`` (module docstring), or ``None`` (plain increments).
 
     Raises:
-        ConfigError: the problem is not time-dependent.
+        ConfigError: the problem is not time-dependent, or ``anchor`` is not a finite float.
     """
     from gnnops.problems import get
 
+    if anchor is not None and not (isinstance(anchor, (int, float))
+                                   and not isinstance(anchor, bool) and np.isfinite(anchor)):
+        raise ConfigError(f"config key 'rollout.anchor' expects a finite float or null, "
+                          f"got {anchor!r}")
     opts = dict(solver_options or {})
     prob = get(problem, **opts)
     if not getattr(prob, "time_dependent", False):
@@ -71,6 +86,7 @@ def trajectory_layout(problem: str, solver_options: dict[str, Any] | None = None
         "initial": initial, "static": [f for f in prob.input_fields if f != initial],
         "times": times.tolist(), "t0": t0, "includes_initial": includes,
         "dt": float(np.median(np.diff(full))), "dt_feature": bool(dt_feature),
+        "anchor": None if anchor is None else float(anchor),
     }
 
 
@@ -149,6 +165,36 @@ def one_step_pairs(data: Data, layout: dict[str, Any], *, keep_pos: bool = True)
     return out
 
 
+def anchored_increment(surrogate: torch.nn.Module, batch: Data, anchor: float | None, *,
+                       normalized: bool = False, out: Tensor | None = None) -> Tensor:
+    """The one-step increment, anchored at the constant state ``anchor`` when given.
+
+    Args:
+        surrogate: a :class:`Surrogate` (its plain ``forward`` is used).
+        batch: prepared graph(s), state in input column 0 (physical units).
+        anchor: ``None`` (returns ``surrogate(batch)``) or the constant steady state ``c``.
+        normalized: return normalized units (``increment / y_std``).
+        out: the already computed ``Surrogate.forward(batch, normalized=True)``, if any.
+
+    Returns:
+        ``[N, F_out]``: ``model(batch) - model(batch with state = anchor)`` (physical or
+        normalized units); exactly 0 where the ``depth``-hop neighbourhood is at ``anchor``.
+    """
+    fwd = Surrogate.forward.__get__(surrogate) if isinstance(surrogate, Surrogate) \
+        else surrogate
+    o = fwd(batch, normalized=True) if out is None else out
+    if anchor is not None:
+        b0 = copy.copy(batch)
+        b0.x = batch.x.clone()
+        b0.x[:, 0] = float(anchor)
+        o = o - fwd(b0, normalized=True)
+    # y_mean is 0 for a RolloutSurrogate; a plain Surrogate's mean is kept out of the difference
+    y_mean, y_std = surrogate.y_mean, surrogate.y_std
+    if normalized:
+        return o if anchor is not None else o
+    return o.float() * y_std + (0.0 if anchor is not None else y_mean)
+
+
 class RolloutSurrogate(Surrogate):
     """A one-step Surrogate that injects training noise into the state column.
 
@@ -157,11 +203,16 @@ class RolloutSurrogate(Surrogate):
     requested units), so the loss against ``y = s_{k+1} - s_k`` trains ``out`` towards
     ``s_{k+1} - (s_k + eps)``. In eval mode it is exactly :class:`Surrogate`.
 
-    Saved artifacts are plain :class:`Surrogate` s (the noise only exists in training).
+    With ``recipe["rollout"]["anchor"] = c`` the increment is anchored
+    (:func:`anchored_increment`) in both modes.
+
+    Saved artifacts are plain :class:`Surrogate` s (the noise only exists in training; the
+    anchor is in the recipe's layout and :func:`rollout` applies it).
     """
 
     def __init__(self, *args: Any, noise_std: float = 0.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.anchor = (self.recipe.get("rollout") or {}).get("anchor")
         if not noise_std >= 0:
             raise ConfigError(f"config key 'rollout.noise_std' expects a float >= 0, "
                               f"got {noise_std!r}")
@@ -185,13 +236,21 @@ class RolloutSurrogate(Surrogate):
 
     def forward(self, batch: Data, *, normalized: bool = False, input_noise: float = 0.0
                 ) -> Tensor:
-        """As :meth:`Surrogate.forward`, plus the state noise in training mode."""
+        """As :meth:`Surrogate.forward`, plus the state noise in training mode and the anchor."""
         if not (self.training and self.noise_std > 0):
-            return super().forward(batch, normalized=normalized, input_noise=input_noise)
+            if self.anchor is None:
+                return super().forward(batch, normalized=normalized, input_noise=input_noise)
+            out = super().forward(batch, normalized=True, input_noise=input_noise)
+            return anchored_increment(self, batch, self.anchor, normalized=normalized, out=out)
         eps = torch.randn(batch.x.shape[0], 1, device=batch.x.device) * self.noise_std
         b = copy.copy(batch)
         b.x = torch.cat([batch.x[:, :1] + eps.to(batch.x.dtype), batch.x[:, 1:]], dim=1)
-        out = super().forward(b, normalized=normalized, input_noise=input_noise)
+        if self.anchor is None:
+            out = super().forward(b, normalized=normalized, input_noise=input_noise)
+        else:
+            out = anchored_increment(self, b, self.anchor, normalized=normalized,
+                                     out=super().forward(b, normalized=True,
+                                                         input_noise=input_noise))
         return out + (eps / self.y_std if normalized else eps)
 
 
@@ -221,10 +280,20 @@ def rollout(surrogate: torch.nn.Module, data: Data, state0: Tensor, static: Tens
     model = getattr(surrogate, "model", surrogate)
     prepared = prepare_graph(g, recipe, model=model)
     dt_col = 1 + len(layout["static"])
+    anchor = layout.get("anchor")
+    ref: dict[float, Tensor] = {}  # model(anchor state) per dt: constant along the rollout
     states = [state0.reshape(-1).float()]
     for k in range(dts.size):  # loop over time steps
-        prepared.x[:, 0] = states[-1]
         if layout["dt_feature"]:
             prepared.x[:, dt_col] = float(dts[k])
-        states.append(states[-1] + surrogate(prepared).float()[:, 0])
+        if anchor is not None and float(dts[k]) not in ref:
+            prepared.x[:, 0] = float(anchor)
+            ref[float(dts[k])] = Surrogate.forward(surrogate, prepared, normalized=True)
+        prepared.x[:, 0] = states[-1]
+        if anchor is None:
+            inc = surrogate(prepared).float()[:, 0]
+        else:
+            out = Surrogate.forward(surrogate, prepared, normalized=True) - ref[float(dts[k])]
+            inc = (out.float() * surrogate.y_std)[:, 0]
+        states.append(states[-1] + inc)
     return torch.stack(states, dim=1)
