@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-from gnnops.errors import GnnopsError
+# Idle OpenMP threads sleep instead of spinning (see train.py); before torch is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from gnnops.errors import GnnopsError  # noqa: E402
 
 # subcommand -> (module implementing add_arguments/run, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {

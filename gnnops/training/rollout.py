@@ -170,7 +170,9 @@ def anchored_increment(surrogate: torch.nn.Module, batch: Data, anchor: float | 
     """The one-step increment, anchored at the constant state ``anchor`` when given.
 
     Args:
-        surrogate: a :class:`Surrogate` (its plain ``forward`` is used).
+        surrogate: a :class:`Surrogate` (its plain ``forward`` is used; a
+            :class:`RolloutSurrogate` has ``y_mean = 0``, so normalized anchored increments
+            compare directly with its normalized targets).
         batch: prepared graph(s), state in input column 0 (physical units).
         anchor: ``None`` (returns ``surrogate(batch)``) or the constant steady state ``c``.
         normalized: return normalized units (``increment / y_std``).
@@ -180,19 +182,14 @@ def anchored_increment(surrogate: torch.nn.Module, batch: Data, anchor: float | 
         ``[N, F_out]``: ``model(batch) - model(batch with state = anchor)`` (physical or
         normalized units); exactly 0 where the ``depth``-hop neighbourhood is at ``anchor``.
     """
-    fwd = Surrogate.forward.__get__(surrogate) if isinstance(surrogate, Surrogate) \
-        else surrogate
-    o = fwd(batch, normalized=True) if out is None else out
-    if anchor is not None:
-        b0 = copy.copy(batch)
-        b0.x = batch.x.clone()
-        b0.x[:, 0] = float(anchor)
-        o = o - fwd(b0, normalized=True)
-    # y_mean is 0 for a RolloutSurrogate; a plain Surrogate's mean is kept out of the difference
-    y_mean, y_std = surrogate.y_mean, surrogate.y_std
-    if normalized:
-        return o if anchor is not None else o
-    return o.float() * y_std + (0.0 if anchor is not None else y_mean)
+    o = Surrogate.forward(surrogate, batch, normalized=True) if out is None else out
+    if anchor is None:
+        return o if normalized else surrogate.denormalize(o)
+    b0 = copy.copy(batch)
+    b0.x = batch.x.clone()
+    b0.x[:, 0] = float(anchor)
+    o = o - Surrogate.forward(surrogate, b0, normalized=True)  # the means cancel
+    return o if normalized else o.float() * surrogate.y_std
 
 
 class RolloutSurrogate(Surrogate):

@@ -65,7 +65,8 @@ def load_trajectories(cfg: RunConfig) -> RolloutData:
         raise DataError(f"task 'rollout' needs a generated dataset of a time-dependent problem; "
                         f"'{path}' names no problem")
     solver = dict((ds.manifest.get("spec") or {}).get("solver_options") or {})
-    layout = trajectory_layout(ds.problem, solver, dt_feature=cfg.rollout.dt_feature)
+    layout = trajectory_layout(ds.problem, solver, dt_feature=cfg.rollout.dt_feature,
+                               anchor=cfg.rollout.anchor)
     ins = [layout["initial"], *layout["static"]]
     if "train" not in ds.splits:
         raise DataError(f"dataset '{path}' has no 'train' split (splits: {', '.join(ds.splits)})")
