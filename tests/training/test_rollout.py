@@ -163,3 +163,33 @@ def test_rollout_of_a_trained_model_reproduces_linear_diffusion() -> None:
     assert err < 0.02 and persistence > 0.05, (err, persistence)
     assert err < 0.2 * persistence
     assert np.abs(pred.sum(0) - x0.sum()).max() < 2.5e-3 * x0.sum()  # mass ~ conserved
+
+
+class _Biased(nn.Module):
+    """increment = 0.5 * state + 0.01: a model with a spurious bias at the steady state 0."""
+
+    def forward(self, data):  # noqa: D102
+        return 0.5 * data.x[:, :1] + 0.01
+
+
+def test_anchor_removes_the_bias_at_a_steady_state() -> None:
+    """rollout.anchor = 0: the increment is model(s) - model(0), so quiescent nodes stay
+    exactly 0 and active ones follow s_{k+1} = 1.5 s_k; without the anchor the bias drifts."""
+    steps = 10
+    x0 = torch.tensor([0.0, 1.0, 0.0, 2.0])
+    g = from_networkx(nx.path_graph(4))
+    out = {}
+    for anchor in (None, 0.0):
+        lay = trajectory_layout("fisher_kpp", {"t_end": 0.1 * steps, "n_times": steps + 1},
+                                anchor=anchor)
+        names = step_input_names(lay)
+        sur = Surrogate(_Biased(), model_name="biased", model_kwargs={}, recipe=_recipe(lay),
+                        normalizers=_norms(len(names))).eval()
+        with torch.no_grad():
+            out[anchor] = rollout(sur, g, x0, torch.zeros(4, 0), np.full(steps, 0.1),
+                                  layout=lay).double().numpy()
+    expected = x0.double().numpy()[:, None] * 1.5 ** np.arange(steps + 1)
+    np.testing.assert_allclose(out[0.0], expected, rtol=1e-5, atol=0)
+    assert np.all(out[0.0][[0, 2]] == 0.0)
+    drift = out[None][[0, 2], -1]
+    assert np.all(drift > 0.1), drift   # the unanchored bias grows at quiescent nodes
