@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -23,6 +24,15 @@ TINY = [
     "data.generate.resolutions=[0.1,0.06]", "optim.epochs=2", "model.kwargs.width=8",
     "model.kwargs.depth=2", "train.progress=false", "eval.plots=false",
 ]
+
+
+def readme_cli_commands(*names: str) -> list[list[str]]:
+    """The README's ``gnnops <name> ...`` command lines (continuations joined), as argv."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Command line\n\n```bash\n(.*?)```", text, flags=re.S).group(1)
+    lines = block.replace("\\\n", " ").splitlines()
+    cmds = [shlex.split(line.split("#")[0])[1:] for line in lines]
+    return [c for c in cmds if c and c[0] in names]
 
 
 def readme_python_block() -> str:
@@ -61,3 +71,20 @@ def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     u = written.point_data["u"]
     assert u.shape[0] == 286 and np.all(np.isfinite(u))
     assert "residual" in written.point_data
+
+    # the README's `gnnops predict` and `gnnops info` lines, run as written
+    from gnnops.cli import main
+
+    cmds = readme_cli_commands("predict", "info")
+    assert [c[0] for c in cmds] == ["predict", "info"]
+    with contextlib.redirect_stdout(io.StringIO()) as cli_out:
+        assert main(cmds[0] + ["--no-progress"]) == 0
+        assert main(cmds[1]) == 0
+    assert "model:      gno" in cli_out.getvalue()
+    outputs = sorted((tmp_path / "predictions").glob("*.vtu"))
+    assert [p.stem.split(".")[0] for p in outputs] == ["l_shape", "unit_square"]
+    for path, nodes in zip(outputs, (250, 233), strict=True):
+        got = meshio.read(path)
+        assert got.point_data["u"].shape[0] == nodes
+        assert np.all(np.isfinite(got.point_data["u"]))
+    assert (tmp_path / "predictions" / "summary.csv").is_file()

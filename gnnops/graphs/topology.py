@@ -56,15 +56,41 @@ def _columns(cells: np.ndarray, dtype: type) -> list[np.ndarray]:
     return [np.ascontiguousarray(cells[:, j], dtype=dtype) for j in range(cells.shape[1])]
 
 
+_EDGE_BLOCK = 1 << 14  # cells per block when listing cell edges
+
+
+def _cell_edge_pairs(blocks: Blocks, total: int, idx: type) -> tuple[np.ndarray, np.ndarray]:
+    """(low node, high node) of every cell edge: two [total] ``idx`` arrays.
+
+    Blocks of ``_EDGE_BLOCK`` cells, all local edges of a block before the next one:
+    neighbouring entries come from neighbouring cells, so the counting sort that
+    follows scatters into a few cache-resident rows instead of sweeping all of them.
+    """
+    lo, hi = np.empty(total, dtype=idx), np.empty(total, dtype=idx)
+    start = 0
+    for info, cells in blocks:
+        pairs = info.edges.tolist()  # columns of the local edge table, not cells
+        for c0 in range(0, len(cells), _EDGE_BLOCK):
+            cols = _columns(cells[c0:c0 + _EDGE_BLOCK], idx)
+            for a, b in pairs:
+                stop = start + len(cols[0])
+                np.minimum(cols[a], cols[b], out=lo[start:stop])
+                np.maximum(cols[a], cols[b], out=hi[start:stop])
+                start = stop
+    return lo, hi
+
+
 def mesh_edges(blocks: Blocks, num_nodes: int) -> np.ndarray:
     """Graph edges of the cells: both directions, deduplicated, no self loops.
 
-    The undirected cell edges (low node, high node) go into a sparse CSR pattern
-    (scipy's counting sort by row and a sort of the few targets of each row:
-    linear in the number of cell edges for bounded node degree), which also
-    deduplicates them. Its transpose (another counting sort) lists, per node, the
-    smaller neighbours; row i of the result is the smaller neighbours followed by
-    the larger ones, already sorted, placed with two monotone scatters.
+    Two stable counting sorts (scipy's sparsetools kernels, linear time) order the
+    undirected cell edges (low node, high node) by high node, then by low node: per
+    low node its high neighbours come sorted, duplicates adjacent, and a diff mask
+    deduplicates them (a self loop is the first entry of its node). The transpose of
+    that pattern (a third counting sort) lists, per node, the smaller neighbours; a
+    linear merge of the two sorted patterns gives row i = smaller then larger
+    neighbours. Indices stay int32 (when N and the edge count allow) until the
+    int64 result, and the large buffers are reused in place.
 
     Args:
         blocks: top-dimension blocks ``(info, cells [C, k])``.
@@ -73,35 +99,51 @@ def mesh_edges(blocks: Blocks, num_nodes: int) -> np.ndarray:
     Returns:
         [2, E] int64, sorted by source then target; row 0 source, row 1 target.
     """
-    import scipy.sparse as sp
+    from scipy.sparse import _sparsetools as st  # coo_tocsr, csr_tocsc, csr_plus_csr
 
-    idx = np.int32 if num_nodes < 2**31 - 1 else np.int64  # halve the memory traffic
+    n = num_nodes
     total = sum(len(cells) * len(info.edges) for info, cells in blocks)
-    lo, hi = np.empty(total, dtype=idx), np.empty(total, dtype=idx)
-    start = 0
-    for info, cells in blocks:
-        cols = _columns(cells, idx)
-        for a, b in info.edges.tolist():  # columns of the local edge table, not cells
-            stop = start + len(cells)
-            np.minimum(cols[a], cols[b], out=lo[start:stop])
-            np.maximum(cols[a], cols[b], out=hi[start:stop])
-            start = stop
-    if np.any(lo == hi):  # no self loops (cells with a repeated node)
-        keep = lo != hi
-        lo, hi = lo[keep], hi[keep]
-    und = sp.csr_array((np.ones(len(lo), dtype=np.int8), (lo, hi)), shape=(num_nodes,) * 2)
-    del lo, hi
-    und.sum_duplicates()  # unique (lo, hi), targets sorted per row
-    low = und.tocsc()  # per node the smaller neighbours, sorted
-    n_up, n_low = np.diff(und.indptr), np.diff(low.indptr)
-    indptr = np.zeros(num_nodes + 1, dtype=np.int64)
-    np.cumsum(n_up + n_low, out=indptr[1:])
-    u = und.nnz
-    out = np.empty((2, 2 * u), dtype=np.int64)
-    out[0] = np.repeat(np.arange(num_nodes, dtype=np.int64), n_up + n_low)
-    ramp = np.arange(u, dtype=np.int64)
-    out[1, ramp + np.repeat(indptr[:-1] - low.indptr[:-1], n_low)] = low.indices
-    out[1, ramp + np.repeat(indptr[:-1] + n_low - und.indptr[:-1], n_up)] = und.indices
+    if total == 0 or n == 0:
+        return np.zeros((2, 0), dtype=np.int64)
+    idx = np.int32 if max(n, 2 * total) < 2**31 - 1 else np.int64  # halve the memory traffic
+    lo, hi = _cell_edge_pairs(blocks, total, idx)
+    flag = np.ones(total + 1, dtype=np.int8)  # data of the kernels, then the keep mask
+    flag[total] = 0  # sentinel for reduceat
+    ptr, grouped, gx = np.empty(n + 1, dtype=idx), np.empty(total, dtype=idx), np.empty_like(flag)
+    st.coo_tocsr(n, n, total, hi, lo, flag[:total], ptr, grouped, gx[:total])  # by high node
+    del hi
+    cp = np.empty(n + 1, dtype=idx)
+    col = lo  # reused: per low node its high neighbours, ascending, duplicates adjacent
+    st.csr_tocsc(n, n, ptr, grouped, gx[:total], cp, col, flag[:total])
+    del grouped, gx
+    keep = flag.view(bool)
+    keep[0] = True
+    np.not_equal(col[1:], col[:-1], out=keep[1:total])
+    count = np.diff(cp)
+    rows = np.flatnonzero(count)
+    keep[cp[rows]] = True  # first entry of every low node
+    keep[cp[rows[col[cp[rows]] == rows]]] = False  # self loops: (i, i) comes first in row i
+    ucount = np.add.reduceat(flag, cp[:-1], dtype=idx)  # sums up to the next start
+    ucount[count == 0] = 0
+    up_ptr = np.zeros(n + 1, dtype=idx)
+    np.cumsum(ucount, out=up_ptr[1:])
+    up = col[keep[:total]]
+    del col, lo, flag, keep
+    u = len(up)
+    ones = np.ones(u, dtype=np.int8)
+    low_ptr, low, low_x = np.empty(n + 1, dtype=idx), np.empty(u, dtype=idx), np.empty_like(ones)
+    st.csr_tocsc(n, n, up_ptr, up, ones, low_ptr, low, low_x)  # per node its low neighbours
+    both, both_x = np.empty(2 * u, dtype=idx), np.empty(2 * u, dtype=np.int8)
+    st.csr_plus_csr(n, n, low_ptr, low, low_x, up_ptr, up, ones, ptr, both, both_x)  # merge
+    del low, up, low_x, ones, both_x
+    out = np.zeros((2, 2 * u), dtype=np.int64)
+    out[1] = both
+    del both
+    src = np.flatnonzero(np.diff(ptr))  # nodes with edges; row 0 = their ids, run-length
+    if len(src):
+        out[0, 0] = src[0]
+        out[0, ptr[src[1:]]] = np.diff(src)
+        np.cumsum(out[0], out=out[0])
     return out
 
 
