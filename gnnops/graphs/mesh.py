@@ -230,18 +230,21 @@ def from_meshio(
     drop_z = points.shape[1] == 3 and top <= 2 and not np.any(points[:, 2])
     pos = points[:, :2] if drop_z else points
 
+    # order: small results first, so each step's temporaries do not stack on the
+    # large edge arrays (lower peak memory)
     measures = _check_degenerate(pos, blocks, top, src)
+    volume = node_volume(pos, blocks, n, measures=measures).astype(np.float32)
+    del measures
+    boundary = boundary_mask(blocks, n)
     ei = mesh_edges(blocks, n)
     edge_attr = _edge_attr(pos, ei)
-    boundary = boundary_mask(blocks, n)
     data = Data(
         pos=torch.from_numpy(pos.astype(np.float32)),
         edge_index=torch.from_numpy(ei),
         edge_attr=torch.from_numpy(edge_attr),
         boundary=torch.from_numpy(boundary),
         node_type=torch.from_numpy(_node_types(mesh, top, boundary)),
-        node_volume=torch.from_numpy(
-            node_volume(pos, blocks, n, measures=measures).astype(np.float32)),
+        node_volume=torch.from_numpy(volume),
         num_nodes=n,
     )
     x = _stack_fields(mesh, inputs, n, drop_z, src, "input")

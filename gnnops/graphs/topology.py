@@ -107,15 +107,18 @@ def mesh_edges(blocks: Blocks, num_nodes: int) -> np.ndarray:
         return np.zeros((2, 0), dtype=np.int64)
     idx = np.int32 if max(n, 2 * total) < 2**31 - 1 else np.int64  # halve the memory traffic
     lo, hi = _cell_edge_pairs(blocks, total, idx)
-    flag = np.ones(total + 1, dtype=np.int8)  # data of the kernels, then the keep mask
-    flag[total] = 0  # sentinel for reduceat
-    ptr, grouped, gx = np.empty(n + 1, dtype=idx), np.empty(total, dtype=idx), np.empty_like(flag)
-    st.coo_tocsr(n, n, total, hi, lo, flag[:total], ptr, grouped, gx[:total])  # by high node
+    # all-ones data of the kernels (input and output alike: the same buffer), then
+    # the keep mask; one more 0 as a sentinel for reduceat
+    flag = np.ones(total + 1, dtype=np.int8)
+    flag[total] = 0
+    ones = flag[:total]
+    ptr, grouped = np.empty(n + 1, dtype=idx), np.empty(total, dtype=idx)
+    st.coo_tocsr(n, n, total, hi, lo, ones, ptr, grouped, ones)  # grouped by high node
     del hi
     cp = np.empty(n + 1, dtype=idx)
     col = lo  # reused: per low node its high neighbours, ascending, duplicates adjacent
-    st.csr_tocsc(n, n, ptr, grouped, gx[:total], cp, col, flag[:total])
-    del grouped, gx
+    st.csr_tocsc(n, n, ptr, grouped, ones, cp, col, ones)
+    del grouped
     keep = flag.view(bool)
     keep[0] = True
     np.not_equal(col[1:], col[:-1], out=keep[1:total])
@@ -128,7 +131,7 @@ def mesh_edges(blocks: Blocks, num_nodes: int) -> np.ndarray:
     up_ptr = np.zeros(n + 1, dtype=idx)
     np.cumsum(ucount, out=up_ptr[1:])
     up = col[keep[:total]]
-    del col, lo, flag, keep
+    del col, lo, flag, ones, keep
     u = len(up)
     ones = np.ones(u, dtype=np.int8)
     low_ptr, low, low_x = np.empty(n + 1, dtype=idx), np.empty(u, dtype=idx), np.empty_like(ones)

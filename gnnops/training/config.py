@@ -67,6 +67,8 @@ class DataConfig:
         targets: target field names (default: the problem's output fields).
         features: derived features appended to ``x`` ("pos", "boundary", "node_type_onehot").
         val_fraction: share of user data (no train/val splits) held out for validation.
+        normalize_edges: standardize ``edge_attr`` with training statistics (mean / std per
+            column, stored in the artifact), as MeshGraphNets does; off by default.
         batch_size: graphs per optimizer step (global, over all DDP ranks).
         cache_dir: folder holding generated datasets, keyed by the spec.
     """
@@ -77,6 +79,7 @@ class DataConfig:
     targets: list[str] | None = None
     features: list[str] = field(default_factory=list)
     val_fraction: float = 0.1
+    normalize_edges: bool = False
     batch_size: int = 4
     cache_dir: str = "datasets"
 

@@ -21,6 +21,8 @@ from gnnops.training.features import prepare_graph
 __all__ = ["Surrogate"]
 
 _KEYS = ("x.mean", "x.std", "y.mean", "y.std")
+# optional: edge-feature statistics (``data.normalize_edges``); absent in older artifacts
+_EDGE_KEYS = ("e.mean", "e.std")
 
 
 class Surrogate(nn.Module):
@@ -31,7 +33,8 @@ class Surrogate(nn.Module):
         model_name: its registry name in ``gnnops.models``.
         model_kwargs: its constructor arguments (``model.config()``).
         recipe: the graph recipe (:mod:`gnnops.training.features`).
-        normalizers: ``x.mean``/``x.std`` [F_in] and ``y.mean``/``y.std`` [F_out].
+        normalizers: ``x.mean``/``x.std`` [F_in] and ``y.mean``/``y.std`` [F_out]; optionally
+            ``e.mean``/``e.std`` [F_edge], then ``edge_attr`` is normalized too.
     """
 
     def __init__(self, model: nn.Module, *, model_name: str, model_kwargs: dict[str, Any],
@@ -45,14 +48,18 @@ class Surrogate(nn.Module):
         self.model_name = model_name
         self.model_kwargs = copy.deepcopy(model_kwargs)
         self.recipe = copy.deepcopy(recipe)
-        for key in _KEYS:
+        if any(k in normalizers for k in _EDGE_KEYS) and not all(
+                k in normalizers for k in _EDGE_KEYS):
+            raise ArtifactError("expected both edge normalizers e.mean and e.std, or neither")
+        self._keys = _KEYS + (_EDGE_KEYS if "e.mean" in normalizers else ())
+        for key in self._keys:
             self.register_buffer(key.replace(".", "_"), normalizers[key].detach().float().clone(),
                                  persistent=False)
 
     @property
     def normalizers(self) -> dict[str, Tensor]:
-        """``{"x.mean", "x.std", "y.mean", "y.std"}`` -> tensors (CPU copies)."""
-        return {k: getattr(self, k.replace(".", "_")).detach().cpu().clone() for k in _KEYS}
+        """``{"x.mean", "x.std", "y.mean", "y.std"[, "e.mean", "e.std"]}`` -> CPU copies."""
+        return {k: getattr(self, k.replace(".", "_")).detach().cpu().clone() for k in self._keys}
 
     def prepare(self, data: Data) -> Data:
         """Raw graph -> model-ready graph (recipe features, then ``model.prepare``)."""
@@ -78,6 +85,9 @@ class Surrogate(nn.Module):
             xn = torch.cat([xn[:, :n_in] + noise, xn[:, n_in:]], dim=1)
         b = copy.copy(batch)
         b.x = xn
+        ea = getattr(batch, "edge_attr", None)
+        if "e.mean" in self._keys and ea is not None and ea.shape[-1] == self.e_mean.shape[0]:
+            b.edge_attr = (ea.to(self.e_mean.dtype) - self.e_mean) / self.e_std
         out = self.model(b)
         if normalized:
             return out

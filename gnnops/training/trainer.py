@@ -89,9 +89,13 @@ def build_surrogate(cfg: RunConfig, src: Sources) -> tuple[Surrogate, list[Data]
     x_norm = fit_normalizer((g.x for g in train_p), int(in_channels))
     y_norm = fit_normalizer((g.y.reshape(g.num_nodes, -1) for g in train_p),
                             int(sum(src.target_dims)))
+    norms = {**x_norm.state("x"), **y_norm.state("y")}
+    if cfg.data.normalize_edges and getattr(train_p[0], "edge_attr", None) is not None:
+        e_dim = int(train_p[0].edge_attr.reshape(train_p[0].edge_attr.shape[0], -1).shape[1])
+        norms.update(fit_normalizer((g.edge_attr for g in train_p), e_dim).state("e"))
     kwargs = model.config() if hasattr(model, "config") else dict(cfg.model.kwargs)
     sur = Surrogate(model, model_name=cfg.model.name, model_kwargs=kwargs, recipe=recipe,
-                    normalizers={**x_norm.state("x"), **y_norm.state("y")})
+                    normalizers=norms)
     return sur, train_p, val_p
 
 

@@ -73,3 +73,41 @@ def test_missing_normalizer_and_bad_weights(toy_model) -> None:
     art.model_kwargs = {**art.model_kwargs, "hidden": 9}
     with pytest.raises(ArtifactError, match="do not fit model 'toy'"):
         Surrogate.from_artifact(art)
+
+
+class _EdgeSum(torch.nn.Module):
+    """out_i = x_i[0] + sum over incoming edges of edge_attr[:, 2]: reads the edge features."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(()))  # 0-dim: the checksum copes
+
+    def config(self) -> dict:
+        return {}
+
+    def forward(self, data):  # noqa: D102
+        agg = torch.zeros(data.num_nodes, 1).index_add_(0, data.edge_index[1],
+                                                        data.edge_attr[:, 2:3])
+        return self.w * (data.x[:, :1] + agg)
+
+
+def test_edge_normalizers_standardize_edge_attr_and_round_trip(tmp_path) -> None:
+    sur, batch = _surrogate()
+    e_mean, e_std = torch.tensor([0.1, -0.2, 0.3]), torch.tensor([0.5, 2.0, 4.0])
+    model = _EdgeSum()
+    plain = Surrogate(model, model_name="toy", model_kwargs={}, recipe=sur.recipe,
+                      normalizers=sur.normalizers)
+    with_e = Surrogate(model, model_name="toy", model_kwargs={}, recipe=sur.recipe,
+                       normalizers={**sur.normalizers, "e.mean": e_mean, "e.std": e_std})
+    xn = (batch.x - torch.tensor([1.0, 0.5, 0.5])) / torch.tensor([2.0, 0.3, 0.3])
+    length_n = (batch.edge_attr[:, 2:3] - 0.3) / 4.0
+    expected = xn[:, :1] + torch.zeros(batch.num_nodes, 1).index_add_(
+        0, batch.edge_index[1], length_n)
+    torch.testing.assert_close(with_e(batch, normalized=True), expected)
+    assert not torch.allclose(with_e(batch), plain(batch))     # the edges did change
+    art = with_e.to_artifact(problem=None, config={}, metrics={})
+    back_art = load_artifact(save_artifact(tmp_path / "m.pt", art))
+    torch.testing.assert_close(back_art.normalizers["e.std"], e_std)
+    with pytest.raises(ArtifactError, match="e.mean and e.std"):
+        Surrogate(model, model_name="toy", model_kwargs={}, recipe=sur.recipe,
+                  normalizers={**sur.normalizers, "e.mean": e_mean})
