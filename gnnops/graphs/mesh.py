@@ -255,7 +255,10 @@ def from_meshio(
         data.y = y
     if len(blocks) == 1:
         info, c = blocks[0]
-        data.cell_index = torch.from_numpy(np.ascontiguousarray(c.T))
+        if c.flags.writeable:  # torch's copy: plain pages, no huge-page compaction stall
+            data.cell_index = torch.from_numpy(c).t().contiguous()
+        else:
+            data.cell_index = torch.from_numpy(np.ascontiguousarray(c.T))
         data.cell_type = info.name
     else:
         data.mesh_cells = [(info.name, torch.from_numpy(c)) for info, c in blocks]
