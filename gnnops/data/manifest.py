@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from gnnops._atomic import atomic_open
 from gnnops.errors import DataError
 
 __all__ = ["FORMAT", "VERSION", "write_manifest", "read_manifest"]
@@ -47,14 +47,8 @@ def write_manifest(folder: str | os.PathLike, manifest: dict[str, Any]) -> Path:
     folder = Path(folder)
     path = folder / "manifest.json"
     text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as fh:
+        fh.write(text)
     return path
 
 

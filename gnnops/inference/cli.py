@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from gnnops._atomic import atomic_open
 from gnnops.errors import ConfigError
 from gnnops.inference.batch import run_pool
 from gnnops.inference.files import expand_inputs, output_paths, parse_shard, select_shard
@@ -75,14 +76,8 @@ def _scalar_inputs(items: list[str]) -> dict[str, float]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, newline="") as fh:
+        fh.write(text)
 
 
 def _predict_one(predictor: Any, path: Path, out: Path, args: argparse.Namespace,

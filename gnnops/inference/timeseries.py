@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
+from gnnops._atomic import atomic_open
 from gnnops.errors import GraphError
 from gnnops.inference.prediction import RESIDUAL_FIELD, Prediction
 
@@ -122,14 +122,8 @@ def write_pvd(path: str | os.PathLike, files: list[str], times: Any) -> Path:
     text = ('<?xml version="1.0"?>\n<VTKFile type="Collection" version="0.1" '
             f'byte_order="LittleEndian">\n  <Collection>\n{rows}\n  </Collection>\n'
             "</VTKFile>\n")
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(p) as fh:
+        fh.write(text)
     return p
 
 

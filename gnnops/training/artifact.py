@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 
 import torch
 
+from gnnops._atomic import atomic_open
 from gnnops.errors import ArtifactError
 
 __all__ = ["MAGIC", "FORMAT_VERSION", "Artifact", "save_artifact", "load_artifact",
@@ -111,16 +111,8 @@ def save_artifact(path: str | os.PathLike, art: Artifact) -> Path:
         "normalizers": {k: v.detach().cpu().clone() for k, v in art.normalizers.items()},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb", fsync=True) as fh:
+        torch.save(payload, fh)
     return path
 
 

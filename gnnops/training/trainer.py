@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ import torch
 import yaml
 from torch_geometric.data import Data
 
+from gnnops._atomic import atomic_open
 from gnnops.errors import ConfigError
 from gnnops.training import distributed as D
 from gnnops.training.artifact import save_artifact
@@ -112,12 +112,10 @@ def _split_val(src: Sources, cfg: RunConfig) -> None:
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")  # atomic: a kill never truncates metrics.csv
-    with open(tmp, "w", newline="") as fh:
+    with atomic_open(path, newline="") as fh:  # a kill never truncates metrics.csv
         w = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
         w.writeheader()
         w.writerows(rows)
-    os.replace(tmp, path)
 
 
 def _read_csv(path: Path) -> list[dict[str, Any]]:
