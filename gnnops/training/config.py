@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, Literal
 
 import yaml
 
+from gnnops._typed import build_dataclass
 from gnnops.errors import ConfigError
 from gnnops.training.rollout_config import RolloutConfig
 
@@ -171,95 +171,6 @@ class RunConfig:
         return Path(self.out_dir) / self.name
 
 
-# ---------------------------------------------------------------- type checks
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(tp))
-    if origin is not None:
-        return str(tp).replace("typing.", "")
-    return "null" if tp is type(None) else getattr(tp, "__name__", str(tp))
-
-
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """Return ``value`` checked against ``tp`` (ints widen to float), else ConfigError."""
-    origin = typing.get_origin(tp)
-    bad = ConfigError(f"config key '{key}' expects {_type_name(tp)}, got {value!r}")
-    if tp is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(tp):
-            try:
-                return _coerce(value, arg, key)
-            except ConfigError:
-                continue
-        raise bad
-    if origin is Literal:
-        if value in typing.get_args(tp):
-            return value
-        raise bad
-    if tp is type(None):
-        if value is None:
-            return None
-        raise bad
-    if origin is list:
-        if not isinstance(value, list | tuple):
-            raise bad
-        (item,) = typing.get_args(tp) or (Any,)
-        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise bad
-        return dict(value)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise bad
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise bad
-    if tp is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "3e-4" (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise bad
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise bad
-    raise bad  # pragma: no cover - every field type is handled above
-
-
-def _build(cls: type, values: Any, prefix: str) -> Any:
-    """Build dataclass ``cls`` from a mapping, checking keys and types recursively."""
-    where = f"'{prefix}'" if prefix else "the config"
-    if values is None:
-        values = {}
-    if not isinstance(values, dict):
-        raise ConfigError(f"config section {where} expects a mapping, got {values!r}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs: dict[str, Any] = {}
-    for key, value in values.items():
-        full = f"{prefix}.{key}" if prefix else str(key)
-        if key not in names:
-            raise ConfigError(f"unknown config key '{full}'; expected one of: "
-                              f"{', '.join(names)}")
-        tp = hints[key]
-        if dataclasses.is_dataclass(tp):
-            kwargs[key] = _build(tp, value, full)
-        else:
-            kwargs[key] = _coerce(value, tp, full)
-    return cls(**kwargs)
-
-
 def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
     """The config as plain nested dicts / lists (YAML- and JSON-able)."""
     return dataclasses.asdict(cfg)
@@ -270,7 +181,7 @@ def config_from_dict(d: dict[str, Any]) -> RunConfig:
     data = d.get("data") if isinstance(d, dict) else None
     if isinstance(data, dict) and data.get("path") is not None and "generate" not in data:
         d = {**d, "data": {**data, "generate": None}}  # a user dataset replaces the default
-    cfg = _build(RunConfig, d, "")
+    cfg = build_dataclass(RunConfig, d, "")
     _validate_values(cfg)
     return cfg
 
