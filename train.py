@@ -11,7 +11,7 @@ import sys
 # export OMP_WAIT_POLICY=ACTIVE to override.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from gnnops.training.cli import main  # noqa: E402
+from gnnops.runs.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -33,9 +33,9 @@ def _artifact(path: Path) -> Path:
 
     from gnnops.graphs import from_meshio
     from gnnops.models import build
-    from gnnops.training.artifact import save_artifact
-    from gnnops.training.features import make_recipe
-    from gnnops.training.surrogate import Surrogate
+    from gnnops.surrogate.artifact import save_artifact
+    from gnnops.surrogate.recipe import make_recipe
+    from gnnops.surrogate.surrogate import Surrogate
 
     torch.manual_seed(0)
     m = _mesh(9, 0)

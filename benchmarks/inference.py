@@ -56,9 +56,9 @@ def make_artifact(path: Path, latent: int, depth: int) -> Path:
 
     from gnnops.graphs import from_meshio
     from gnnops.models import build
-    from gnnops.training.artifact import save_artifact
-    from gnnops.training.features import make_recipe
-    from gnnops.training.surrogate import Surrogate
+    from gnnops.surrogate.artifact import save_artifact
+    from gnnops.surrogate.recipe import make_recipe
+    from gnnops.surrogate.surrogate import Surrogate
 
     torch.manual_seed(0)
     g = from_meshio(square_mesh(33), inputs=["a"])

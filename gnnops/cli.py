@@ -21,7 +21,7 @@ from gnnops.errors import GnnopsError  # noqa: E402
 # subcommand -> (module implementing add_arguments/run, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("gnnops.data.cli", "generate a dataset folder from a data config"),
-    "train": ("gnnops.training.cli", "train a model from a run config"),
+    "train": ("gnnops.runs.cli", "train a model from a run config"),
     "predict": ("gnnops.inference.cli", "predict over mesh / network files"),
     "evaluate": ("gnnops.evaluation.cli", "evaluate an artifact on a dataset"),
     "info": ("gnnops.inference.info_cli", "describe a model artifact"),

@@ -45,7 +45,7 @@ def readme_python_block() -> str:
 
 @pytest.mark.slow
 def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gnnops.evaluation.pipeline import run
+    from gnnops.runs.pipeline import run
     from gnnops.training.config import load_config
 
     monkeypatch.chdir(tmp_path)

@@ -3,7 +3,7 @@
 - :func:`evaluate` -- resolution sweep of a trained model over a dataset's test splits.
 - :func:`write_report` -- ``report.md``, ``report.json`` and PNG plots.
 - :func:`relative_l2` -- the metric.
-- :func:`gnnops.evaluation.pipeline.run` -- train -> evaluate -> report.
+- :func:`gnnops.runs.pipeline.run` -- train -> evaluate -> report.
 """
 
 from gnnops.evaluation.metrics import evaluate, relative_l2

@@ -46,14 +46,14 @@ def relative_l2(pred: Any, true: Any) -> float:
 def as_predictor(obj: Any) -> Any:
     """A ``Predictor`` from a Predictor, a Surrogate, an ``Artifact`` or an artifact path."""
     from gnnops.inference import Predictor
-    from gnnops.training.artifact import Artifact
+    from gnnops.surrogate.artifact import Artifact
 
     if isinstance(obj, Predictor):
         return obj
     if isinstance(obj, (str, os.PathLike)):
         return Predictor.from_artifact(obj)
     if isinstance(obj, Artifact):
-        from gnnops.training.surrogate import Surrogate
+        from gnnops.surrogate.surrogate import Surrogate
 
         return Predictor(Surrogate.from_artifact(obj), recipe=obj.recipe, problem=obj.problem,
                          metrics=obj.metrics, config=obj.config)

@@ -57,7 +57,7 @@ def write_rollout_report(results: dict[str, Any], run_dir: str | os.PathLike, *,
     """Write ``report.md``, ``report.json``, ``rollout_error.png`` and ``loss.png``.
 
     Args:
-        results: :func:`gnnops.evaluation.rollout.evaluate_rollout` output (``training`` may
+        results: :func:`gnnops.evaluation.rollout_metrics.evaluate_rollout` output (``training`` may
             hold the trainer's metrics).
         run_dir: output folder (created).
         plots: write the PNG plots.

@@ -42,7 +42,7 @@ class Predictor:
     """Runs a trained surrogate on new meshes / networks.
 
     Args:
-        surrogate: a ``gnnops.training.surrogate.Surrogate`` (or any module mapping a
+        surrogate: a ``gnnops.surrogate.surrogate.Surrogate`` (or any module mapping a
             prepared ``Data`` to ``[N, F_out]`` in physical units, with a ``model``
             attribute or being the model itself).
         recipe: the graph recipe (inputs, targets, features, train_stats, ...).
@@ -75,8 +75,8 @@ class Predictor:
         Raises:
             ArtifactError: missing, corrupt, unsafe or foreign file.
         """
-        from gnnops.training.artifact import load_artifact
-        from gnnops.training.surrogate import Surrogate
+        from gnnops.surrogate.artifact import load_artifact
+        from gnnops.surrogate.surrogate import Surrogate
 
         art = load_artifact(path)
         sur = Surrogate.from_artifact(art)
@@ -115,7 +115,7 @@ class Predictor:
 
     # ------------------------------------------------------------------ running
     def _run(self, data: Data) -> tuple[Tensor, Data]:
-        from gnnops.training.features import prepare_graph
+        from gnnops.surrogate.recipe import prepare_graph
 
         prepared = prepare_graph(data, self.recipe, model=self.model)
         with torch.inference_mode():
@@ -157,7 +157,7 @@ class Predictor:
 
         Time-dependent (one-step) artifacts, whose recipe has ``"rollout"``, are rolled out
         ``steps`` times from the initial state instead and return a
-        ``TimeSeriesPrediction`` (see :mod:`gnnops.inference.rollout` and the time-series
+        ``TimeSeriesPrediction`` (see :mod:`gnnops.inference.trajectory` and the time-series
         file layout in :mod:`gnnops.inference.timeseries`).
 
         Args:
@@ -176,7 +176,7 @@ class Predictor:
             GnnopsError: unreadable source, missing / unknown input field.
         """
         if "rollout" in self.recipe:
-            from gnnops.inference.rollout import predict_rollout
+            from gnnops.inference.trajectory import predict_rollout
 
             return predict_rollout(self, source, steps=steps, residual=residual, **inputs)
         if steps is not None:

@@ -9,7 +9,7 @@ __all__ = ["RolloutConfig"]
 
 @dataclass
 class RolloutConfig:
-    """Time-dependent problems (``task: rollout``, see :mod:`gnnops.training.rollout`).
+    """Time-dependent problems (``task: rollout``, see :mod:`gnnops.surrogate.stepping`).
 
     Attributes:
         noise_std: std of the Gaussian noise added to the state (physical units) of each

@@ -2,8 +2,8 @@
 
 The dataset (``data.generate`` or ``data.path``, a generated folder of a time-dependent
 problem) is loaded at its training resolution; every train / val trajectory becomes its
-one-step pairs (:func:`gnnops.training.rollout.one_step_pairs`); the ordinary trainer
-fits a :class:`~gnnops.training.rollout.RolloutSurrogate` on them (validation metric:
+one-step pairs (:func:`gnnops.surrogate.stepping.one_step_pairs`); the ordinary trainer
+fits a :class:`~gnnops.surrogate.stepping.RolloutSurrogate` on them (validation metric:
 relative L2 of the one-step increments). The artifact's recipe carries the rollout
 layout under ``"rollout"``, so prediction knows how to roll the model out.
 """
@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from gnnops.errors import ConfigError, DataError
-from gnnops.training.config import RunConfig
-from gnnops.training.rollout import (
+from gnnops.surrogate.stepping import (
     RolloutSurrogate,
     one_step_pairs,
     step_input_names,
     trajectory_layout,
 )
+from gnnops.training.config import RunConfig
 from gnnops.training.trainer import TrainResult, train
 
 __all__ = ["RolloutData", "load_trajectories", "train_rollout", "increment_name"]

@@ -24,8 +24,11 @@ from torch_geometric.data import Data
 
 from gnnops._atomic import atomic_open
 from gnnops.errors import ConfigError
+from gnnops.surrogate.artifact import save_artifact
+from gnnops.surrogate.normalizer import fit_normalizer
+from gnnops.surrogate.recipe import make_recipe, prepare_graph
+from gnnops.surrogate.surrogate import Surrogate
 from gnnops.training import distributed as D
-from gnnops.training.artifact import save_artifact
 from gnnops.training.checkpoint import (
     load_checkpoint,
     rng_state,
@@ -35,10 +38,7 @@ from gnnops.training.checkpoint import (
 )
 from gnnops.training.config import RunConfig, check_model_kwargs, config_to_dict
 from gnnops.training.datasource import Sources, load_sources
-from gnnops.training.features import make_recipe, prepare_graph
 from gnnops.training.loop import lr_lambda, make_loader, plan_batches, train_epoch, validate
-from gnnops.training.normalizer import fit_normalizer
-from gnnops.training.surrogate import Surrogate
 
 __all__ = ["TrainResult", "train", "build_surrogate"]
 
@@ -148,7 +148,7 @@ def train(cfg: RunConfig, *, resume: bool = False, train_data: list[Data] | None
             (0-based epoch; ``row`` as in metrics.csv). An exception it raises ends the run
             like a kill would, leaving a resumable checkpoint.
         make_surrogate: called on the built Surrogate before training; returns the module
-            to train (e.g. :class:`gnnops.training.rollout.RolloutSurrogate`).
+            to train (e.g. :class:`gnnops.surrogate.stepping.RolloutSurrogate`).
 
     Returns:
         A :class:`TrainResult`.

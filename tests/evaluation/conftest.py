@@ -62,27 +62,3 @@ class PlusOffset(nn.Module):
 @pytest.fixture
 def hand():
     return SimpleNamespace(dataset=HandDataset(), model=PlusOffset())
-
-
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
-    """Generate a tiny Darcy dataset, train 2 epochs, evaluate, report (~20 s on 2 cores)."""
-    from gnnops.evaluation.pipeline import run
-    from gnnops.training.config import config_from_dict
-
-    root = tmp_path_factory.mktemp("tiny")
-    cfg = config_from_dict({
-        "name": "tiny", "out_dir": str(root / "runs"),
-        "data": {"generate": {"problem": "darcy", "problem_options": {"kind": "fno"},
-                              "resolutions": [0.2, 0.1], "train_resolution": 0, "n_train": 6,
-                              "n_val": 2, "n_test": 2, "seed": 0},
-                 "cache_dir": str(root / "datasets"), "batch_size": 2, "features": ["pos"]},
-        "model": {"name": "meshgraphnet", "kwargs": {"latent": 16, "depth": 3,
-                                                     "hidden_layers": 1}},
-        "optim": {"epochs": 2, "lr": 3e-3},
-        "train": {"progress": False, "device": "cpu"},
-    })
-    report = run(cfg)
-    dataset = next((root / "datasets").glob("darcy-*"))
-    return SimpleNamespace(report=report, run_dir=report.parent, dataset=dataset,
-                           artifact=report.parent / "model.pt")

@@ -10,9 +10,9 @@ import torch
 
 from gnnops.graphs import from_meshio
 from gnnops.models import build
-from gnnops.training.artifact import save_artifact
-from gnnops.training.features import make_recipe
-from gnnops.training.surrogate import Surrogate
+from gnnops.surrogate.artifact import save_artifact
+from gnnops.surrogate.recipe import make_recipe
+from gnnops.surrogate.surrogate import Surrogate
 
 
 def square_mesh(n: int, *, a: np.ndarray | float | None = None, size: float = 1.0) -> meshio.Mesh:

@@ -85,9 +85,9 @@ def test_mesh_series_writes_one_vtu_per_time_and_a_pvd(tmp_path: Path) -> None:
 @pytest.fixture
 def rollout_artifact(tmp_path: Path) -> Path:
     from gnnops.models import build
-    from gnnops.training.artifact import save_artifact
-    from gnnops.training.rollout import step_input_names, trajectory_layout
-    from gnnops.training.surrogate import Surrogate
+    from gnnops.surrogate.artifact import save_artifact
+    from gnnops.surrogate.stepping import step_input_names, trajectory_layout
+    from gnnops.surrogate.surrogate import Surrogate
 
     torch.manual_seed(0)
     lay = trajectory_layout("fisher_kpp", {"t_end": 0.5, "n_times": 6})

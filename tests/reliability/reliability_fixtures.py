@@ -15,9 +15,9 @@ import yaml
 
 from gnnops.graphs import from_meshio, from_networkx, write_mesh
 from gnnops.models import build
-from gnnops.training.artifact import save_artifact
-from gnnops.training.features import make_recipe
-from gnnops.training.surrogate import Surrogate
+from gnnops.surrogate.artifact import save_artifact
+from gnnops.surrogate.recipe import make_recipe
+from gnnops.surrogate.surrogate import Surrogate
 
 MGN = dict(latent=8, depth=2, hidden_layers=1)
 

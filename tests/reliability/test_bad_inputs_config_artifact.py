@@ -16,7 +16,7 @@ from gnnops.data import GenerateSpec
 from gnnops.data.spec import load_spec
 from gnnops.errors import ArtifactError, ConfigError
 from gnnops.inference import Predictor
-from gnnops.training.artifact import FORMAT_VERSION, MAGIC, load_artifact
+from gnnops.surrogate.artifact import FORMAT_VERSION, MAGIC, load_artifact
 from gnnops.training.config import load_config
 
 

@@ -25,7 +25,7 @@ from reliability_fixtures import (
 )
 
 from gnnops.graphs import read_mesh, write_mesh
-from gnnops.training.artifact import load_artifact
+from gnnops.surrogate.artifact import load_artifact
 from gnnops.training.checkpoint import load_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +63,7 @@ _KILLED_TRAIN = textwrap.dedent("""
             time.sleep(300)
         return real(*a, **k)
     loop.batch_loss = slow
-    from gnnops.training.cli import main
+    from gnnops.runs.cli import main
     sys.exit(main(["--config", sys.argv[1], "-q"]))
 """)
 
@@ -92,7 +92,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path, capsys) -
 
     threads = torch.get_num_threads()
     try:  # the uninterrupted reference, in this process
-        from gnnops.training.cli import main
+        from gnnops.runs.cli import main
 
         assert main(["--config", str(ref_cfg), "-q"]) == 0
     finally:

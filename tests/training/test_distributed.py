@@ -49,7 +49,7 @@ def test_single_process_setup_is_noop(monkeypatch) -> None:
 def test_ddp_two_ranks_match_single_process(toy_model, tmp_path) -> None:
     ddp_dir, single_dir = tmp_path / "ddp", tmp_path / "single"
     script = tmp_path / "worker.py"
-    script.write_text(WORKER.format(fixtures=str(HERE / "training_fixtures.py"),
+    script.write_text(WORKER.format(fixtures=str(HERE.parent / "training_fixtures.py"),
                                     overrides=_overrides(ddp_dir), out=str(tmp_path)))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run(

@@ -9,10 +9,10 @@ import torch
 from torch_geometric.data import Batch
 from training_fixtures import ToyGNN, make_graphs
 
+from gnnops.surrogate.recipe import make_recipe
+from gnnops.surrogate.surrogate import Surrogate
 from gnnops.training.distributed import DistInfo
-from gnnops.training.features import make_recipe
 from gnnops.training.loop import batch_loss, lr_lambda, per_graph_mean, plan_batches
-from gnnops.training.surrogate import Surrogate
 
 
 def test_plan_shards_global_batches() -> None:

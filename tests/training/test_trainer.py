@@ -11,10 +11,10 @@ from training_fixtures import ToyGNN, make_graphs
 
 from gnnops.errors import GnnopsError
 from gnnops.models import MODELS
-from gnnops.training.artifact import load_artifact
+from gnnops.surrogate.artifact import load_artifact
+from gnnops.surrogate.surrogate import Surrogate
 from gnnops.training.checkpoint import load_checkpoint
 from gnnops.training.config import load_config
-from gnnops.training.surrogate import Surrogate
 from gnnops.training.trainer import train
 
 KEYS = ("best_val_rel_l2", "final_train_loss", "final_val_rel_l2", "best_epoch")

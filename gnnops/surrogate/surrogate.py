@@ -1,6 +1,6 @@
 """Surrogate: a model plus its normalizers and graph recipe, in physical units.
 
-``forward(batch)`` takes prepared graphs (:func:`gnnops.training.features.prepare_graph`)
+``forward(batch)`` takes prepared graphs (:func:`gnnops.surrogate.recipe.prepare_graph`)
 whose ``x`` is in physical units, normalizes ``x`` with the training statistics, runs the
 model and de-normalizes its output. The whole thing round-trips through one artifact.
 """
@@ -15,8 +15,8 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from gnnops.errors import ArtifactError
-from gnnops.training.artifact import Artifact
-from gnnops.training.features import prepare_graph
+from gnnops.surrogate.artifact import Artifact
+from gnnops.surrogate.recipe import prepare_graph
 
 __all__ = ["Surrogate"]
 
@@ -32,7 +32,7 @@ class Surrogate(nn.Module):
         model: the graph model (``forward(data) -> [N, F_out]`` on normalized ``x``).
         model_name: its registry name in ``gnnops.models``.
         model_kwargs: its constructor arguments (``model.config()``).
-        recipe: the graph recipe (:mod:`gnnops.training.features`).
+        recipe: the graph recipe (:mod:`gnnops.surrogate.recipe`).
         normalizers: ``x.mean``/``x.std`` [F_in] and ``y.mean``/``y.std`` [F_out]; optionally
             ``e.mean``/``e.std`` [F_edge], then ``edge_attr`` is normalized too.
     """

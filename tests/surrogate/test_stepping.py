@@ -11,8 +11,8 @@ from torch_geometric.data import Batch
 
 from gnnops.graphs import from_networkx
 from gnnops.problems.network_diffusion import diffusion_exact
-from gnnops.training.normalizer import fit_normalizer
-from gnnops.training.rollout import (
+from gnnops.surrogate.normalizer import fit_normalizer
+from gnnops.surrogate.stepping import (
     RolloutSurrogate,
     full_states,
     one_step_pairs,
@@ -21,7 +21,7 @@ from gnnops.training.rollout import (
     step_input_names,
     trajectory_layout,
 )
-from gnnops.training.surrogate import Surrogate
+from gnnops.surrogate.surrogate import Surrogate
 
 
 class _Zero(nn.Module):

@@ -6,7 +6,7 @@ saved times. Training turns every trajectory into ``K`` one-step pairs::
 
     x = [s_k, static..., dt_k]  ->  y = s_{k+1} - s_k        (per node, physical units)
 
-and trains an ordinary :class:`~gnnops.training.surrogate.Surrogate` on them; node and
+and trains an ordinary :class:`~gnnops.surrogate.surrogate.Surrogate` on them; node and
 edge features of the graph (edge weights, mesh geometry, derived features of
 ``data.features``) are static. Evaluation and prediction roll the model out
 autoregressively from the initial state (:func:`rollout`).
@@ -44,7 +44,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from gnnops.errors import ConfigError, DataError
-from gnnops.training.surrogate import Surrogate
+from gnnops.surrogate.surrogate import Surrogate
 
 __all__ = ["trajectory_layout", "state_times", "step_input_names", "full_states",
            "step_inputs", "one_step_pairs", "anchored_increment", "RolloutSurrogate",
@@ -267,7 +267,7 @@ def rollout(surrogate: torch.nn.Module, data: Data, state0: Tensor, static: Tens
     Returns:
         ``[N, steps + 1]`` states, column 0 = ``state0``.
     """
-    from gnnops.training.features import prepare_graph
+    from gnnops.surrogate.recipe import prepare_graph
 
     dts = np.asarray(dts, dtype=np.float64).reshape(-1)
     recipe = surrogate.recipe

@@ -1,4 +1,4 @@
-"""Tests of gnnops.training.cli and train.py: user errors are one line, exit code 2."""
+"""Tests of gnnops.runs.cli and train.py: user errors are one line, exit code 2."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gnnops.training.cli import main
+from gnnops.runs.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

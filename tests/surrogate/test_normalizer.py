@@ -1,4 +1,4 @@
-"""Tests of gnnops.training.normalizer: streaming statistics, training-split-only fit."""
+"""Tests of gnnops.surrogate.normalizer: streaming statistics, training-split-only fit."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from gnnops.errors import DataError
-from gnnops.training.artifact import load_artifact
+from gnnops.surrogate.artifact import load_artifact
+from gnnops.surrogate.normalizer import Normalizer, fit_normalizer
 from gnnops.training.config import load_config
-from gnnops.training.normalizer import Normalizer, fit_normalizer
 from gnnops.training.trainer import train
 
 

@@ -1,4 +1,4 @@
-"""Rollout evaluation of time-dependent (one-step) models, and the ``task: rollout`` run.
+"""Rollout evaluation of time-dependent (one-step) models.
 
 For every test split and resolution, each sample is rolled out from its initial state
 over the stored trajectory's times and compared with the reference trajectory on the
@@ -27,7 +27,7 @@ import numpy as np
 
 from gnnops.errors import DataError
 
-__all__ = ["evaluate_rollout", "normalized_l1", "setting_of", "run"]
+__all__ = ["evaluate_rollout", "normalized_l1", "setting_of"]
 
 
 def normalized_l1(pred: np.ndarray, true: np.ndarray) -> float:
@@ -92,8 +92,8 @@ def evaluate_rollout(predictor_or_path: Any, dataset: Any, *,
 
     from gnnops.data import open_dataset
     from gnnops.evaluation.metrics import as_predictor, default_splits
-    from gnnops.inference.rollout import trajectory_residual
-    from gnnops.training.rollout import full_states, rollout, state_times
+    from gnnops.inference.trajectory import trajectory_residual
+    from gnnops.surrogate.stepping import full_states, rollout, state_times
 
     pred_ = as_predictor(predictor_or_path)
     layout = pred_.recipe.get("rollout")
@@ -173,26 +173,3 @@ def _write_example(g: Any, layout: dict[str, Any], pred: np.ndarray, true: np.nd
     from gnnops.graphs import write_network
 
     return write_network(series_to_networkx(g, series, times), out / f"{stem}.graphml")
-
-
-def run(cfg: Any, *, resume: bool = False) -> Path:
-    """``task: rollout``: train the one-step model, evaluate rollouts, write the report.
-
-    Returns:
-        ``run_dir/report.md``.
-    """
-    from gnnops.evaluation.metrics import as_predictor
-    from gnnops.evaluation.rollout_report import write_rollout_report
-    from gnnops.training.rollout_train import train_rollout
-
-    result = train_rollout(cfg, resume=resume)
-    report = Path(result.run_dir) / "report.md"
-    if int(os.environ.get("RANK", "0")) != 0:
-        return report
-    traj = Path(result.run_dir) / "trajectories" if cfg.rollout.write_trajectories else None
-    results = evaluate_rollout(as_predictor(result.artifact_path), result.datasets,
-                               splits=cfg.eval.splits or result.test_splits,
-                               steps=cfg.rollout.steps, max_samples=cfg.rollout.max_samples,
-                               trajectories_dir=traj)
-    results["training"] = dict(result.metrics)
-    return write_rollout_report(results, result.run_dir, plots=cfg.eval.plots)

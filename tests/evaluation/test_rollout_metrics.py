@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from gnnops.evaluation.rollout import evaluate_rollout, normalized_l1, setting_of
+from gnnops.evaluation.rollout_metrics import evaluate_rollout, normalized_l1, setting_of
 from gnnops.evaluation.rollout_report import write_rollout_report
-from gnnops.training.rollout import step_input_names, trajectory_layout
-from gnnops.training.surrogate import Surrogate
+from gnnops.surrogate.stepping import step_input_names, trajectory_layout
+from gnnops.surrogate.surrogate import Surrogate
 
 SPEC = {"problem": "network_diffusion", "solver_options": {"t_end": 1.0, "n_times": 11},
         "resolutions": [16, 36], "family": "grid", "test_families": ["watts_strogatz"],
@@ -84,8 +84,8 @@ def test_persistence_model_scores_match_hand_computation(dataset, tmp_path: Path
 
 def test_rollout_task_end_to_end(tmp_path: Path) -> None:
     """``task: rollout`` through the pipeline: data, one-step training, rollout report."""
-    from gnnops.evaluation.pipeline import run
-    from gnnops.inference.rollout import predict_rollout  # noqa: F401 (import check)
+    from gnnops.inference.trajectory import predict_rollout  # noqa: F401 (import check)
+    from gnnops.runs.pipeline import run
     from gnnops.training.config import config_from_dict
 
     spec = {**SPEC, "resolutions": [9, 25], "family": "grid", "test_families": [],

@@ -1,4 +1,4 @@
-"""Tests of gnnops.training.features: prepare_graph and the recipe's train_stats."""
+"""Tests of gnnops.surrogate.recipe: prepare_graph and the recipe's train_stats."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from training_fixtures import make_graphs, triangle_graph
 
 from gnnops.errors import ConfigError, GraphError
-from gnnops.training.features import make_recipe, mean_spacing, out_of_distribution, prepare_graph
+from gnnops.surrogate.recipe import make_recipe, mean_spacing, out_of_distribution, prepare_graph
 
 
 def _recipe(gs, features):

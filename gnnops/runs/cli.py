@@ -1,13 +1,12 @@
 """``gnnops train`` and ``python train.py``: parse a config and overrides, train, evaluate.
 
-``run`` calls ``gnnops.evaluation.pipeline.run(cfg, resume=...)`` (train, evaluate,
-report) when the evaluation room is installed, else :func:`gnnops.training.trainer.train`.
+``run`` loads the config and calls :func:`gnnops.runs.pipeline.run` (train, evaluate,
+report).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 
@@ -27,16 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="config overrides, e.g. optim.lr=3e-4 model.kwargs.width=32")
 
 
-def _pipeline() -> object | None:
-    name = "gnnops.evaluation.pipeline"
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name not in (name, "gnnops.evaluation"):
-            raise
-        return None
-
-
 def run(args: argparse.Namespace) -> int:
     """Train (and evaluate when available) as ``args`` say; returns the exit code."""
     from gnnops.training.config import load_config
@@ -44,22 +33,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     if args.quiet:
         cfg.train.progress = False
-    main_rank = int(os.environ.get("RANK", "0")) == 0
-    pipeline = _pipeline()
-    if pipeline is not None:
-        report = pipeline.run(cfg, resume=args.resume)
-        if main_rank:
-            print(f"run folder: {cfg.run_dir}")
-            print(f"report: {report}")
-        return 0
-    from gnnops.training.trainer import train
+    from gnnops.runs.pipeline import run as run_pipeline
 
-    result = train(cfg, resume=args.resume)
-    if main_rank:
-        best = result.metrics.get("best_val_rel_l2")
-        print(f"run folder: {result.run_dir}")
-        print(f"model: {result.artifact_path} (best validation relative L2 {best:.4g})")
-        print("report: not written (gnnops.evaluation is not installed)")
+    report = run_pipeline(cfg, resume=args.resume)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"run folder: {cfg.run_dir}")
+        print(f"report: {report}")
     return 0
 
 

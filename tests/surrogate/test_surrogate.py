@@ -1,4 +1,4 @@
-"""Tests of gnnops.training.surrogate: physical units, artifact round trip."""
+"""Tests of gnnops.surrogate.surrogate: physical units, artifact round trip."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from torch_geometric.data import Batch
 from training_fixtures import ToyGNN, make_graphs
 
 from gnnops.errors import ArtifactError
-from gnnops.training.artifact import load_artifact, save_artifact
-from gnnops.training.features import make_recipe
-from gnnops.training.surrogate import Surrogate
+from gnnops.surrogate.artifact import load_artifact, save_artifact
+from gnnops.surrogate.recipe import make_recipe
+from gnnops.surrogate.surrogate import Surrogate
 
 
 def _surrogate() -> tuple[Surrogate, Batch]:

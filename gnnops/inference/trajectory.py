@@ -93,7 +93,7 @@ def predict_rollout(predictor: Any, source: Any, *, steps: int | None = None,
     from gnnops.inference.flags import compute_flags
     from gnnops.inference.sources import load_source
     from gnnops.inference.timeseries import TimeSeriesPrediction
-    from gnnops.training.rollout import rollout, state_times, step_input_names, step_inputs
+    from gnnops.surrogate.stepping import rollout, state_times, step_input_names, step_inputs
 
     layout = predictor.recipe["rollout"]
     k = len(state_times(layout)) - 1 if steps is None else int(steps)

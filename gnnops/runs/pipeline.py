@@ -1,0 +1,79 @@
+"""The full run: train -> evaluate on every test split and resolution -> report.
+
+This room sits on top of ``training`` and ``evaluation`` (see ARCHITECTURE.md): it is the
+one place that knows a run is "train, then evaluate, then write the report", for steady
+operators (``task: steady``) and time-dependent one-step models (``task: rollout``).
+``python train.py`` and ``gnnops train`` both call :func:`run` through
+:mod:`gnnops.runs.cli`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from gnnops.evaluation.metrics import as_predictor, evaluate
+from gnnops.evaluation.report import write_report
+from gnnops.evaluation.rollout_metrics import evaluate_rollout
+from gnnops.evaluation.rollout_report import write_rollout_report
+from gnnops.training.config import RunConfig
+from gnnops.training.rollout_train import train_rollout
+from gnnops.training.trainer import train
+
+__all__ = ["run", "run_steady", "run_rollout"]
+
+
+def _main_rank() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def run(cfg: RunConfig, *, resume: bool = False) -> Path:
+    """Train ``cfg``, evaluate the best model on the test splits, write the report.
+
+    Prints nothing. Under ``torchrun`` only rank 0 evaluates and writes.
+
+    Args:
+        cfg: the run config.
+        resume: continue from ``run_dir/checkpoints/last.pt``.
+
+    Returns:
+        ``run_dir/report.md``.
+    """
+    if cfg.task == "rollout":
+        return run_rollout(cfg, resume=resume)
+    return run_steady(cfg, resume=resume)
+
+
+def run_steady(cfg: RunConfig, *, resume: bool = False) -> Path:
+    """``task: steady``: train, evaluate every test split and resolution, write the report."""
+    result = train(cfg, resume=resume)
+    report = Path(result.run_dir) / "report.md"
+    if not _main_rank():
+        return report
+    predictor = as_predictor(result.artifact_path)
+    splits = cfg.eval.splits or result.test_splits
+    if result.datasets is not None and splits:
+        results = evaluate(predictor, result.datasets, splits=splits)
+    else:  # data given in memory, or no test split: report the training run only
+        desc = predictor.describe()
+        results = {"model": desc["model"], "parameters": desc["parameters"],
+                   "problem": desc["problem"], "targets": predictor.targets, "dataset": None,
+                   "artifact": desc["artifact"], "train_stats": desc["train_stats"],
+                   "rows": [], "examples": []}
+    results["training"] = dict(result.metrics)
+    return write_report(results, result.run_dir, plots=cfg.eval.plots)
+
+
+def run_rollout(cfg: RunConfig, *, resume: bool = False) -> Path:
+    """``task: rollout``: train the one-step model, evaluate rollouts, write the report."""
+    result = train_rollout(cfg, resume=resume)
+    report = Path(result.run_dir) / "report.md"
+    if not _main_rank():
+        return report
+    traj = Path(result.run_dir) / "trajectories" if cfg.rollout.write_trajectories else None
+    results = evaluate_rollout(as_predictor(result.artifact_path), result.datasets,
+                               splits=cfg.eval.splits or result.test_splits,
+                               steps=cfg.rollout.steps, max_samples=cfg.rollout.max_samples,
+                               trajectories_dir=traj)
+    results["training"] = dict(result.metrics)
+    return write_rollout_report(results, result.run_dir, plots=cfg.eval.plots)
