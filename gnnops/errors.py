@@ -18,6 +18,7 @@ __all__ = [
     "ConfigError",
     "ArtifactError",
     "ModelError",
+    "MissingDependencyError",
 ]
 
 
@@ -51,3 +52,26 @@ class ArtifactError(GnnopsError):
 
 class ModelError(GnnopsError):
     """A model got an unknown name or arguments / inputs it cannot use."""
+
+
+class MissingDependencyError(GnnopsError):
+    """An optional package that a feature needs is not installed.
+
+    The message names the package and the install extra, e.g.
+    ``reading Exodus files needs the optional package 'netCDF4'; install it
+    with: pip install 'gnnops[exodus]'``.
+
+    Args:
+        feature: What the user asked for, e.g. ``"reading Exodus files"``.
+        package: The importable / pip name of the missing package.
+        extra: The gnnops install extra that provides it.
+    """
+
+    def __init__(self, feature: str, package: str, extra: str) -> None:
+        self.feature = feature
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{feature} needs the optional package {package!r}; "
+            f"install it with: pip install 'gnnops[{extra}]'"
+        )
