@@ -75,3 +75,6 @@ class MissingDependencyError(GnnopsError):
             f"{feature} needs the optional package {package!r}; "
             f"install it with: pip install 'gnnops[{extra}]'"
         )
+
+    def __reduce__(self):  # picklable across worker processes
+        return (type(self), (self.feature, self.package, self.extra))
