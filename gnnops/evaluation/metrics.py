@@ -95,6 +95,67 @@ def _example(data: Any, true: np.ndarray, pred: np.ndarray, split: str, k: int,
             "true": true, "pred": pred}
 
 
+def _checked_splits(ds: Any, splits: Sequence[str] | None) -> list[str]:
+    """The splits to evaluate: ``splits`` (each must exist) or :func:`default_splits`."""
+    splits = list(splits) if splits else default_splits(ds)
+    if not splits:
+        raise DataError(f"dataset '{getattr(ds, 'root', ds)}' has no split to evaluate on "
+                        f"(splits: {', '.join(ds.splits)})")
+    unknown = [s for s in splits if s not in ds.splits]
+    if unknown:
+        raise DataError(f"unknown split {unknown[0]!r} in '{getattr(ds, 'root', ds)}'; expected "
+                        f"one of: {', '.join(ds.splits)}")
+    return splits
+
+
+def _reference_residual(problem: Any, p: Any, true: np.ndarray, targets: list[str],
+                        tdims: list[int]) -> float | None:
+    """The problem's relative residual of the stored reference solution (``None`` when the
+    problem cannot evaluate it)."""
+    from gnnops.inference.sources import split_columns
+
+    try:
+        return float(problem.residual(p.data, split_columns(true, targets, tdims), **p.inputs))
+    except GnnopsError:
+        return None
+
+
+def _resolution_row(pred_: Any, graphs: list[Any], split: str, k: int, h: float | None,
+                    examples: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """One result row: the predictor's errors over ``graphs`` (one split, resolution ``k``).
+
+    Appends the first sample's arrays to ``examples`` unless that is ``None``.
+    """
+    targets, problem = pred_.targets, pred_.problem
+    tdims = pred_.recipe.get("target_dims", [1] * len(targets))
+    errs, res, ref, secs, nodes, flagged = [], [], [], [], [], 0
+    for i, g in enumerate(graphs):
+        t0 = time.perf_counter()
+        p = pred_.predict(g, residual=problem is not None)
+        secs.append(time.perf_counter() - t0)
+        true = g.y.double().numpy()
+        out = np.column_stack([np.asarray(p.fields[t]).reshape(len(true), -1)
+                               for t in targets])
+        errs.append(relative_l2(out, true))
+        nodes.append(int(g.num_nodes))
+        flagged += any(not f.startswith("residual_unavailable") for f in p.flags)
+        if p.residual is not None:
+            res.append(p.residual)
+            r = _reference_residual(problem, p, true, targets, tdims)
+            if r is not None:
+                ref.append(r)
+        if examples is not None and i == 0:
+            examples.append(_example(g, true, out, split, k, targets))
+    return {
+        "split": split, "resolution": k, "h": h, "nodes": float(np.mean(nodes)),
+        "samples": len(graphs), "rel_l2": float(np.mean(errs)),
+        "rel_l2_std": float(np.std(errs)), "rel_l2_max": float(np.max(errs)),
+        "residual": float(np.mean(res)) if res else None,
+        "residual_reference": float(np.mean(ref)) if ref else None,
+        "seconds_per_sample": float(np.mean(secs)), "flagged": int(flagged),
+    }
+
+
 def evaluate(surrogate_or_artifact: Any, dataset: Any, *, splits: Sequence[str] | None = None,
              out_dir: str | os.PathLike | None = None, max_samples: int | None = None,
              examples: bool = True) -> dict[str, Any]:
@@ -118,21 +179,11 @@ def evaluate(surrogate_or_artifact: Any, dataset: Any, *, splits: Sequence[str] 
         DataError: unknown split, no test split, missing fields.
     """
     from gnnops.data import open_dataset
-    from gnnops.inference.sources import split_columns
 
     pred_ = as_predictor(surrogate_or_artifact)
     ds = dataset if hasattr(dataset, "load") else open_dataset(dataset)
-    splits = list(splits) if splits else default_splits(ds)
-    if not splits:
-        raise DataError(f"dataset '{getattr(ds, 'root', ds)}' has no split to evaluate on "
-                        f"(splits: {', '.join(ds.splits)})")
-    unknown = [s for s in splits if s not in ds.splits]
-    if unknown:
-        raise DataError(f"unknown split {unknown[0]!r} in '{getattr(ds, 'root', ds)}'; expected "
-                        f"one of: {', '.join(ds.splits)}")
-    rec = pred_.recipe
-    targets, tdims = pred_.targets, rec.get("target_dims", [1] * len(pred_.targets))
-    problem = pred_.problem
+    splits = _checked_splits(ds, splits)
+    targets = pred_.targets
     desc = pred_.describe()
     rows: list[dict[str, Any]] = []
     shown: list[dict[str, Any]] = []
@@ -141,37 +192,11 @@ def evaluate(surrogate_or_artifact: Any, dataset: Any, *, splits: Sequence[str] 
             graphs = ds.load(split, k, inputs=pred_.inputs, targets=targets)
             if max_samples is not None:
                 graphs = graphs[:max_samples]
-            errs, res, ref, secs, nodes, flagged = [], [], [], [], [], 0
-            for i, g in enumerate(graphs):
-                t0 = time.perf_counter()
-                p = pred_.predict(g, residual=problem is not None)
-                secs.append(time.perf_counter() - t0)
-                true = g.y.double().numpy()
-                out = np.column_stack([np.asarray(p.fields[t]).reshape(len(true), -1)
-                                       for t in targets])
-                errs.append(relative_l2(out, true))
-                nodes.append(int(g.num_nodes))
-                flagged += any(not f.startswith("residual_unavailable") for f in p.flags)
-                if p.residual is not None:
-                    res.append(p.residual)
-                    try:
-                        ref.append(float(problem.residual(p.data, split_columns(
-                            true, targets, tdims), **p.inputs)))
-                    except GnnopsError:
-                        pass
-                if examples and i == 0:
-                    shown.append(_example(g, true, out, split, k, targets))
             if not graphs:
                 continue
             h = ds.resolutions[k] if k < len(ds.resolutions) else None
-            rows.append({
-                "split": split, "resolution": k, "h": h, "nodes": float(np.mean(nodes)),
-                "samples": len(graphs), "rel_l2": float(np.mean(errs)),
-                "rel_l2_std": float(np.std(errs)), "rel_l2_max": float(np.max(errs)),
-                "residual": float(np.mean(res)) if res else None,
-                "residual_reference": float(np.mean(ref)) if ref else None,
-                "seconds_per_sample": float(np.mean(secs)), "flagged": int(flagged),
-            })
+            rows.append(_resolution_row(pred_, graphs, split, k, h,
+                                        shown if examples else None))
     results = {
         "model": desc["model"], "parameters": desc["parameters"], "problem": desc["problem"],
         "targets": targets, "dataset": str(getattr(ds, "root", dataset)),

@@ -64,6 +64,87 @@ def _per_time(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return l1, l2
 
 
+def _rollout_sample(sur: Any, g: Any, layout: dict[str, Any], names: list[str],
+                    ts: np.ndarray, k: int) -> dict[str, Any]:
+    """Roll one sample out ``k`` steps and score it against its stored trajectory.
+
+    Returns:
+        ``{"pred", "true"}`` ([N, k + 1] trajectories), ``"inputs"`` (name -> [N]),
+        ``"seconds"``, ``"nodes"``, ``"norm_l1"``, ``"rel_l2"``, per-time curves
+        ``"curve_l1"`` / ``"curve_l2"`` ([k + 1]), ``"residual"`` (``None`` for a non-finite
+        rollout) and ``"residual_reference"``.
+    """
+    import torch
+
+    from gnnops.inference.trajectory import trajectory_residual
+    from gnnops.surrogate.stepping import full_states, rollout
+
+    s, static = full_states(g, layout)
+    t0 = time.perf_counter()
+    p = rollout(sur, g, s[:, 0], static, np.diff(ts)[:k], layout=layout)
+    seconds = time.perf_counter() - t0
+    true, pr = s[:, :k + 1].double().numpy(), p.double().numpy()
+    a, b = _per_time(pr, true)
+    inputs = {n: g.x[:, j].double().numpy() for j, n in enumerate(names)}
+    resid = None
+    if bool(torch.isfinite(p).all()):
+        resid = trajectory_residual(layout, g, pr, inputs, times=ts[:k + 1])[0]
+    return {
+        "pred": pr, "true": true, "inputs": inputs, "seconds": seconds,
+        "nodes": int(g.num_nodes), "norm_l1": normalized_l1(pr[:, 1:], true[:, 1:]),
+        "rel_l2": float(np.linalg.norm(pr[:, 1:] - true[:, 1:])
+                        / max(np.linalg.norm(true[:, 1:]), 1e-300)),
+        "curve_l1": a, "curve_l2": b, "residual": resid,
+        "residual_reference": trajectory_residual(layout, g, true, inputs,
+                                                  times=ts[:k + 1])[0],
+    }
+
+
+def _rollout_row(samples: list[dict[str, Any]], split: str, res: int, setting: str,
+                 ts: np.ndarray, k: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The (row, curve) of one split / resolution from its scored samples (non-empty)."""
+    def mean_std(key: str) -> tuple[float, float]:
+        v = [x[key] for x in samples]
+        return float(np.mean(v)), float(np.std(v))
+
+    resid = [x["residual"] for x in samples if x["residual"] is not None]
+    ref = [x["residual_reference"] for x in samples]
+    (l1, l1_std), (l2, l2_std) = mean_std("norm_l1"), mean_std("rel_l2")
+    row = {
+        "split": split, "setting": setting, "resolution": res,
+        "nodes": mean_std("nodes")[0], "samples": len(samples), "steps": k,
+        "norm_l1": l1, "norm_l1_std": l1_std, "rel_l2": l2, "rel_l2_std": l2_std,
+        "residual": float(np.mean(resid)) if resid else None,
+        "residual_reference": float(np.mean(ref)) if ref else None,
+        "seconds_per_sample": mean_std("seconds")[0],
+    }
+    curve = {"split": split, "resolution": res, "setting": setting,
+             "times": ts[:k + 1].tolist(),
+             "norm_l1": np.mean([x["curve_l1"] for x in samples], axis=0).tolist(),
+             "rel_l2": np.mean([x["curve_l2"] for x in samples], axis=0).tolist()}
+    return row, curve
+
+
+def _rollout_layout(pred_: Any) -> dict[str, Any]:
+    """The predictor's rollout layout (recipe ``"rollout"``).
+
+    Raises:
+        DataError: the model is not a time-dependent (one-step) model.
+    """
+    layout = pred_.recipe.get("rollout")
+    if layout is None:
+        raise DataError("rollout evaluation needs a time-dependent (one-step) model; this "
+                        "artifact's recipe has no 'rollout' entry")
+    return layout
+
+
+def _write_sample(g: Any, sample: dict[str, Any], layout: dict[str, Any], times: np.ndarray,
+                  stem: Path) -> Path:
+    """Write one scored sample's trajectories to ``stem`` + suffix (see :func:`_write_example`)."""
+    return _write_example(g, layout, sample["pred"], sample["true"], times, sample["inputs"],
+                          stem.parent, stem.name)
+
+
 def evaluate_rollout(predictor_or_path: Any, dataset: Any, *,
                      splits: Sequence[str] | None = None, steps: int | None = None,
                      max_samples: int | None = None,
@@ -88,18 +169,12 @@ def evaluate_rollout(predictor_or_path: Any, dataset: Any, *,
         "residual_reference", "seconds_per_sample"}], "curves": [{"split", "resolution",
         "setting", "times", "norm_l1", "rel_l2"}], "trajectories": [paths]}``.
     """
-    import torch
-
     from gnnops.data import open_dataset
     from gnnops.evaluation.metrics import as_predictor, default_splits
-    from gnnops.inference.trajectory import trajectory_residual
-    from gnnops.surrogate.stepping import full_states, rollout, state_times
+    from gnnops.surrogate.stepping import state_times
 
     pred_ = as_predictor(predictor_or_path)
-    layout = pred_.recipe.get("rollout")
-    if layout is None:
-        raise DataError("rollout evaluation needs a time-dependent (one-step) model; this "
-                        "artifact's recipe has no 'rollout' entry")
+    layout = _rollout_layout(pred_)
     ds = dataset if hasattr(dataset, "load") else open_dataset(dataset)
     splits = list(splits) if splits else default_splits(ds)
     ts = state_times(layout)
@@ -112,44 +187,16 @@ def evaluate_rollout(predictor_or_path: Any, dataset: Any, *,
         for res in ds.manifest["splits"][split]["resolutions"]:
             graphs = ds.load(split, res, inputs=names, targets=[layout["state"]])
             graphs = graphs[:max_samples] if max_samples else graphs
-            l1s, l2s, c1, c2, resid, ref, secs, nodes = [], [], [], [], [], [], [], []
-            for i, g in enumerate(graphs):
-                s, static = full_states(g, layout)
-                t0 = time.perf_counter()
-                p = rollout(sur, g, s[:, 0], static, np.diff(ts)[:k], layout=layout)
-                secs.append(time.perf_counter() - t0)
-                true, pr = s[:, :k + 1].double().numpy(), p.double().numpy()
-                l1s.append(normalized_l1(pr[:, 1:], true[:, 1:]))
-                l2s.append(float(np.linalg.norm(pr[:, 1:] - true[:, 1:])
-                                 / max(np.linalg.norm(true[:, 1:]), 1e-300)))
-                a, b = _per_time(pr, true)
-                c1.append(a)
-                c2.append(b)
-                nodes.append(int(g.num_nodes))
-                inputs = {n: g.x[:, j].double().numpy() for j, n in enumerate(names)}
-                if bool(torch.isfinite(p).all()):
-                    resid.append(trajectory_residual(layout, g, pr, inputs,
-                                                     times=ts[:k + 1])[0])
-                ref.append(trajectory_residual(layout, g, true, inputs, times=ts[:k + 1])[0])
-                if trajectories_dir is not None and i == 0:
-                    written.append(_write_example(g, layout, pr, true, ts[:k + 1], inputs,
-                                                  Path(trajectories_dir), f"{split}_res{res}"))
+            samples = [_rollout_sample(sur, g, layout, names, ts, k) for g in graphs]
             if not graphs:
                 continue
-            setting = setting_of(split, int(res), ds.manifest)
-            rows.append({
-                "split": split, "setting": setting, "resolution": int(res),
-                "nodes": float(np.mean(nodes)), "samples": len(graphs), "steps": k,
-                "norm_l1": float(np.mean(l1s)), "norm_l1_std": float(np.std(l1s)),
-                "rel_l2": float(np.mean(l2s)), "rel_l2_std": float(np.std(l2s)),
-                "residual": float(np.mean(resid)) if resid else None,
-                "residual_reference": float(np.mean(ref)) if ref else None,
-                "seconds_per_sample": float(np.mean(secs)),
-            })
-            curves.append({"split": split, "resolution": int(res), "setting": setting,
-                           "times": ts[:k + 1].tolist(),
-                           "norm_l1": np.mean(c1, axis=0).tolist(),
-                           "rel_l2": np.mean(c2, axis=0).tolist()})
+            if trajectories_dir is not None:
+                written.append(_write_sample(graphs[0], samples[0], layout, ts[:k + 1],
+                                             Path(trajectories_dir) / f"{split}_res{res}"))
+            row, curve = _rollout_row(samples, split, int(res),
+                                      setting_of(split, int(res), ds.manifest), ts, k)
+            rows.append(row)
+            curves.append(curve)
     desc = pred_.describe()
     return {"model": desc["model"], "parameters": desc["parameters"],
             "problem": layout["problem"], "targets": [layout["state"]],
