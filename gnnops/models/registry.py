@@ -11,6 +11,7 @@ from gnnops.models.gno import GNO
 from gnnops.models.meshgraphnet import MeshGraphNet
 from gnnops.models.multiscale import MultiScale
 from gnnops.models.ndcn import NDCN
+from gnnops.models.transolver import Transolver
 
 __all__ = ["MODELS", "build", "names"]
 
@@ -19,6 +20,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "meshgraphnet": MeshGraphNet,
     "multiscale": MultiScale,
     "ndcn": NDCN,
+    "transolver": Transolver,
 }
 
 
@@ -31,7 +33,8 @@ def build(name: str, **kwargs: Any) -> nn.Module:
     """Construct a registered model.
 
     Args:
-        name: registry name (``gno``, ``meshgraphnet``, ``multiscale``, ``ndcn``).
+        name: registry name (``gno``, ``meshgraphnet``, ``multiscale``, ``ndcn``,
+            ``transolver``).
         **kwargs: constructor arguments (plain JSON-able values), at least
             ``in_channels`` and ``out_channels``; ``edge_dim`` and ``pos_dim`` as needed.
 

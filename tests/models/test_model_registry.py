@@ -26,8 +26,11 @@ def test_names() -> None:
 def test_unknown_name_lists_valid_ones() -> None:
     with pytest.raises(ModelError) as err:
         build("mgm", in_channels=1, out_channels=1)
+    from gnnops.models import MODELS
+
     assert str(err.value) == ("unknown model 'mgm'; expected one of: "
-                              "gno, meshgraphnet, multiscale, ndcn")
+                              + ", ".join(sorted(MODELS)))
+    assert {"gno", "meshgraphnet", "multiscale", "ndcn", "transolver"} <= set(MODELS)
 
 
 def test_bad_arguments_are_model_errors() -> None:

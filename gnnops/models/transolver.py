@@ -1,0 +1,157 @@
+"""Physics-attention operator on mesh points (Transolver, Wu et al. 2024), quadrature-weighted.
+
+Each block projects every node onto ``slices`` learned "physical states" per head:
+
+    s_jm   = softmax_m( W_s h_j / tau )                       slice weights, sum_m s_jm = 1
+    z_m    = sum_j w_j s_jm (W_v h_j) / sum_j w_j s_jm         slice tokens (per graph)
+    z'     = MultiHeadSelfAttention(z)                        among the M tokens
+    h_j   += W_o sum_m s_jm z'_m                              back onto the nodes
+    h_j   += MLP(LayerNorm(h_j))
+
+``w_j`` is ``node_volume`` (lumped mass; 1 on networks), so a slice token is a quadrature of
+an integral over the domain: it converges as the mesh is refined and the model is
+resolution independent (Transolver's plain sum over points is not). Attention is global
+over tokens, so the cost is linear in the number of nodes, and inference on large meshes
+streams nodes in chunks (``chunk`` rows at a time, two passes per block), so memory beyond
+the ``[N, width]`` latent is one chunk.
+
+Inputs: ``data.x`` [N, F_in], ``data.pos`` [N, d] (lifted with random Fourier features of
+``fourier`` frequencies, fixed at construction from ``seed``), ``data.node_volume`` [N]
+optional, ``data.batch`` [N] optional (graphs of a batch attend separately).
+Output: [N, out_channels].
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from gnnops.errors import ModelError
+from gnnops.models.base import GraphModel, check_positive, node_weights
+from gnnops.models.mlp import MLP
+
+__all__ = ["Transolver", "PhysicsAttentionBlock"]
+
+
+class PhysicsAttentionBlock(nn.Module):
+    """One Transolver block on ``[N, width]`` latents (see the module docstring)."""
+
+    def __init__(self, width: int, heads: int, slices: int, mlp_ratio: int = 2) -> None:
+        super().__init__()
+        if width % heads:
+            raise ModelError(f"expected width divisible by heads (got width={width}, "
+                             f"heads={heads})")
+        self.heads, self.slices, self.dim = heads, slices, width // heads
+        self.norm1 = nn.LayerNorm(width)
+        self.to_logits = nn.Linear(width, heads * slices)
+        self.to_value = nn.Linear(width, width)
+        self.log_tau = nn.Parameter(torch.zeros(heads))  # temperature per head
+        self.attn = nn.MultiheadAttention(self.dim, 1, batch_first=True)
+        self.out = nn.Linear(width, width)
+        self.norm2 = nn.LayerNorm(width)
+        self.mlp = nn.Sequential(nn.Linear(width, mlp_ratio * width), nn.GELU(),
+                                 nn.Linear(mlp_ratio * width, width))
+
+    def _slices(self, h: Tensor) -> Tensor:
+        """Slice weights ``[n, H, M]`` of normalized latents ``h`` [n, width]."""
+        logits = self.to_logits(h).view(-1, self.heads, self.slices)
+        tau = torch.exp(self.log_tau).clamp(0.05, 20.0).view(1, -1, 1)
+        return torch.softmax(logits / tau, dim=-1)
+
+    def forward(self, x: Tensor, w: Tensor, batch: Tensor, num_graphs: int,
+                chunk: int) -> Tensor:
+        """``x`` [N, width], quadrature weights ``w`` [N], graph ids ``batch`` [N] -> [N, width]."""
+        n, hd, m, d = x.shape[0], self.heads, self.slices, self.dim
+        num = x.new_zeros(num_graphs, hd, m, d)
+        den = x.new_zeros(num_graphs, hd, m)
+        for s in range(0, n, chunk):  # pass 1: slice tokens (volume-weighted means)
+            h = self.norm1(x[s:s + chunk])
+            sw = self._slices(h) * w[s:s + chunk].view(-1, 1, 1)  # [n, H, M]
+            v = self.to_value(h).view(-1, hd, d)
+            b = batch[s:s + chunk]
+            num = num.index_add(0, b, torch.einsum("nhm,nhd->nhmd", sw, v))
+            den = den.index_add(0, b, sw)
+        z = num / den.clamp_min(1e-12).unsqueeze(-1)  # [B, H, M, D]
+        zt = z.reshape(num_graphs * hd, m, d)
+        z = (zt + self.attn(zt, zt, zt, need_weights=False)[0]).view(num_graphs, hd, m, d)
+        outs = []
+        for s in range(0, n, chunk):  # pass 2: back onto the nodes, then the MLP
+            xc = x[s:s + chunk]
+            sl = self._slices(self.norm1(xc))  # [n, H, M]
+            back = torch.einsum("nhm,nhmd->nhd", sl, z[batch[s:s + chunk]]).reshape(-1, hd * d)
+            xc = xc + self.out(back)
+            outs.append(xc + self.mlp(self.norm2(xc)))
+        return outs[0] if len(outs) == 1 else torch.cat(outs, 0)
+
+
+class Transolver(GraphModel):
+    """Physics-attention neural operator on mesh nodes, quadrature-weighted.
+
+    Args:
+        in_channels: input fields per node ``F_in``.
+        out_channels: output fields per node.
+        edge_dim: accepted for the common contract; unused (attention is over slices).
+        pos_dim: coordinate dimension ``d`` (>= 1; the model needs ``pos``).
+        width: latent width.
+        depth: number of physics-attention blocks.
+        heads: attention heads (``width`` divisible by ``heads``).
+        slices: physical-state slices per head.
+        fourier: random Fourier features of ``pos`` (0 = raw coordinates only).
+        fourier_scale: standard deviation of the Fourier frequencies (domain units^-1).
+        chunk: nodes per chunk in the two streaming passes of each block.
+        seed: seed of the Fourier frequencies.
+    """
+
+    name = "transolver"
+
+    def __init__(self, *, in_channels: int, out_channels: int, edge_dim: int = 0,
+                 pos_dim: int = 2, width: int = 64, depth: int = 4, heads: int = 4,
+                 slices: int = 32, fourier: int = 16, fourier_scale: float = 2.0,
+                 chunk: int = 65536, seed: int = 0, **extra: Any) -> None:
+        if extra:
+            raise ModelError(f"unknown transolver arguments {sorted(extra)}; expected: width, "
+                             f"depth, heads, slices, fourier, fourier_scale, chunk, seed")
+        check_positive(width=width, depth=depth, heads=heads, slices=slices, chunk=chunk,
+                       pos_dim=pos_dim)
+        if width > 4096 or depth > 64 or slices > 1024 or not 0 <= fourier <= 1024:
+            raise ModelError(f"transolver size out of range (width={width} <= 4096, "
+                             f"depth={depth} <= 64, slices={slices} <= 1024, "
+                             f"fourier={fourier} <= 1024)")
+        super().__init__(in_channels=in_channels, out_channels=out_channels, edge_dim=edge_dim,
+                         pos_dim=pos_dim, width=width, depth=depth, heads=heads, slices=slices,
+                         fourier=fourier, fourier_scale=float(fourier_scale), chunk=chunk,
+                         seed=seed)
+        gen = torch.Generator().manual_seed(int(seed))
+        self.register_buffer("freqs", torch.randn(pos_dim, fourier, generator=gen)
+                             * float(fourier_scale) * 2 * math.pi)
+        lift_in = in_channels + pos_dim + 2 * fourier
+        self.lift = MLP(lift_in, width, 2 * width, hidden_layers=1, layer_norm=False)
+        self.blocks = nn.ModuleList(PhysicsAttentionBlock(width, heads, slices)
+                                    for _ in range(depth))
+        self.norm = nn.LayerNorm(width)
+        self.head = MLP(width, out_channels, width, hidden_layers=1, layer_norm=False)
+        self.chunk = chunk
+
+    def forward(self, data: Data) -> Tensor:
+        """``data`` (x [N, F_in], pos [N, d], optional node_volume, batch) -> [N, F_out]."""
+        self.check_data(data, need_pos=True)
+        x, pos = data.x, data.pos.to(data.x.dtype)
+        feats = [x, pos]
+        if self.freqs.shape[1]:
+            ang = pos @ self.freqs.to(x.dtype)
+            feats += [torch.sin(ang), torch.cos(ang)]
+        h = self.lift(torch.cat(feats, dim=1))
+        batch = getattr(data, "batch", None)
+        if batch is None:
+            batch = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
+        num_graphs = int(batch.max()) + 1 if batch.numel() else 1
+        w = node_weights(data)
+        w = w / w.sum().clamp_min(1e-30) * x.shape[0]  # O(1) scale; the means are unchanged
+        chunk = self.chunk if not torch.is_grad_enabled() else max(self.chunk, x.shape[0])
+        for block in self.blocks:
+            h = block(h, w, batch, num_graphs, chunk)
+        return self.head(self.norm(h))
