@@ -128,37 +128,9 @@ def from_networkx(
     if n == 0:
         raise GraphError("the network is empty: expected at least one node, got 0")
     nodes = list(G.nodes)
-    index = {u: i for i, u in enumerate(nodes)}
-    if edge_weight is None:
-        triples = [(index[u], index[v], 1.0) for u, v in G.edges()]
-    else:
-        triples = [(index[u], index[v], w) for u, v, w in G.edges(data=edge_weight)]
-        missing = [(nodes[s], nodes[t]) for s, t, w in triples if w is None]
-        if missing:
-            have: set[str] = set()
-            for _, _, a in G.edges(data=True):
-                have.update(a)
-            raise GraphError(
-                f"edge weight '{edge_weight}' is missing on {len(missing)} of {len(triples)} "
-                f"edges (first: {missing[0]!r}); edge attributes: "
-                f"{', '.join(sorted(have)) or 'none'}"
-            )
-    try:
-        arr = np.asarray(triples, dtype=np.float64).reshape(-1, 3)
-    except (TypeError, ValueError) as exc:
-        raise GraphError(f"edge weight '{edge_weight}' must be a number on every edge "
-                         f"({exc})") from None
-    src, dst, w = arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2]
-    if not G.is_directed():
-        src, dst, w = np.concatenate([src, dst]), np.concatenate([dst, src]), np.tile(w, 2)
-    keep = src != dst
-    keys, first = np.unique(src[keep] * n + dst[keep], return_index=True)
-    w = w[keep][first]
-    if not np.all(np.isfinite(w)):
-        raise GraphError(f"edge weight '{edge_weight}' has NaN or inf values")
-    weight = torch.from_numpy(w.astype(np.float32))
+    edge_index, weight = _edges(G, nodes, edge_weight)
     data = Data(
-        edge_index=torch.from_numpy(np.stack([keys // n, keys % n])),
+        edge_index=edge_index,
         edge_weight=weight,
         edge_attr=weight[:, None].clone(),
         boundary=torch.zeros(n, dtype=torch.bool),
@@ -177,6 +149,56 @@ def from_networkx(
     except GraphError:
         pass  # no layout: networks may have no positions
     return data
+
+
+def _edge_triples(G: nx.Graph, nodes: list[Hashable], edge_weight: str | None) -> np.ndarray:
+    """``(source index, target index, weight)`` of every edge of ``G`` as given, [E, 3].
+
+    Raises:
+        GraphError: the weight attribute is missing on some edge or not a number.
+    """
+    index = {u: i for i, u in enumerate(nodes)}
+    if edge_weight is None:
+        triples = [(index[u], index[v], 1.0) for u, v in G.edges()]
+    else:
+        triples = [(index[u], index[v], w) for u, v, w in G.edges(data=edge_weight)]
+        missing = [(nodes[s], nodes[t]) for s, t, w in triples if w is None]
+        if missing:
+            have: set[str] = set()
+            for _, _, a in G.edges(data=True):
+                have.update(a)
+            raise GraphError(
+                f"edge weight '{edge_weight}' is missing on {len(missing)} of {len(triples)} "
+                f"edges (first: {missing[0]!r}); edge attributes: "
+                f"{', '.join(sorted(have)) or 'none'}"
+            )
+    try:
+        return np.asarray(triples, dtype=np.float64).reshape(-1, 3)
+    except (TypeError, ValueError) as exc:
+        raise GraphError(f"edge weight '{edge_weight}' must be a number on every edge "
+                         f"({exc})") from None
+
+
+def _edges(G: nx.Graph, nodes: list[Hashable],
+           edge_weight: str | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``edge_index`` [2, E] (both directions when undirected, self loops dropped, parallel
+    edges merged keeping the first weight, sorted by (source, target)) and weights [E].
+
+    Raises:
+        GraphError: a missing, non-numeric or non-finite weight.
+    """
+    n = len(nodes)
+    arr = _edge_triples(G, nodes, edge_weight)
+    src, dst, w = arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), arr[:, 2]
+    if not G.is_directed():
+        src, dst, w = np.concatenate([src, dst]), np.concatenate([dst, src]), np.tile(w, 2)
+    keep = src != dst
+    keys, first = np.unique(src[keep] * n + dst[keep], return_index=True)
+    w = w[keep][first]
+    if not np.all(np.isfinite(w)):
+        raise GraphError(f"edge weight '{edge_weight}' has NaN or inf values")
+    edge_index = torch.from_numpy(np.stack([keys // n, keys % n]))
+    return edge_index, torch.from_numpy(w.astype(np.float32))
 
 
 def _columns(name: str, value: object, n: int) -> list:
