@@ -212,19 +212,8 @@ def from_meshio(
             cell type, out-of-range connectivity, missing or malformed field.
     """
     mesh, src = load_mesh(mesh_or_path)
-    points = np.asarray(mesh.points, dtype=np.float64)
-    if points.ndim != 2 or not 1 <= points.shape[1] <= 3 or len(points) == 0:
-        raise MeshError(f"expected points of shape [N, 2] or [N, 3] in {src} "
-                        f"(got {list(points.shape)})")
-    if not np.all(np.isfinite(points)):
-        bad = int(np.count_nonzero(~np.all(np.isfinite(points), axis=1)))
-        raise MeshError(f"{src} has {bad} points with NaN or inf coordinates")
-    cells = [b for b in mesh.cells if len(b.data)]
-    if not cells:
-        raise MeshError(f"{src} has no cells; expected lines, triangles, tetrahedra, ...")
-    top = max(_dim_of(b) for b in cells)
-    if top == 0:
-        raise MeshError(f"{src} has only vertex cells; expected cells of dimension >= 1")
+    points = _checked_points(mesh, src)
+    top = _top_dimension(mesh, src)
     n = len(points)
     blocks = _top_blocks(mesh, top, n, src)
     drop_z = points.shape[1] == 3 and top <= 2 and not np.any(points[:, 2])
@@ -253,6 +242,44 @@ def from_meshio(
     y = _stack_fields(mesh, targets, n, drop_z, src, "target")
     if y is not None:
         data.y = y
+    _attach_cells(data, blocks)
+    return data
+
+
+def _checked_points(mesh: meshio.Mesh, src: str) -> np.ndarray:
+    """The mesh's points as float64 [N, d], d in 1..3.
+
+    Raises:
+        MeshError: no points, a bad shape, or non-finite coordinates.
+    """
+    points = np.asarray(mesh.points, dtype=np.float64)
+    if points.ndim != 2 or not 1 <= points.shape[1] <= 3 or len(points) == 0:
+        raise MeshError(f"expected points of shape [N, 2] or [N, 3] in {src} "
+                        f"(got {list(points.shape)})")
+    if not np.all(np.isfinite(points)):
+        bad = int(np.count_nonzero(~np.all(np.isfinite(points), axis=1)))
+        raise MeshError(f"{src} has {bad} points with NaN or inf coordinates")
+    return points
+
+
+def _top_dimension(mesh: meshio.Mesh, src: str) -> int:
+    """The highest topological dimension of the mesh's non-empty cell blocks (>= 1).
+
+    Raises:
+        MeshError: no cells, or only vertex cells.
+    """
+    cells = [b for b in mesh.cells if len(b.data)]
+    if not cells:
+        raise MeshError(f"{src} has no cells; expected lines, triangles, tetrahedra, ...")
+    top = max(_dim_of(b) for b in cells)
+    if top == 0:
+        raise MeshError(f"{src} has only vertex cells; expected cells of dimension >= 1")
+    return top
+
+
+def _attach_cells(data: Data, blocks: list[tuple[CellInfo, np.ndarray]]) -> None:
+    """Store the top-dimension cells: ``cell_index`` [k, C] + ``cell_type`` for one cell
+    type, else ``mesh_cells`` [(type name, [C, k])]."""
     if len(blocks) == 1:
         info, c = blocks[0]
         if c.flags.writeable:  # torch's copy: plain pages, no huge-page compaction stall
@@ -262,4 +289,3 @@ def from_meshio(
         data.cell_type = info.name
     else:
         data.mesh_cells = [(info.name, torch.from_numpy(c)) for info, c in blocks]
-    return data
