@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 
+from gnnops._log import add_verbosity_arguments, configure_logging, level_from_args
 from gnnops.errors import GnnopsError
 
 __all__ = ["add_arguments", "run", "main"]
@@ -21,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="YAML run config (default: the built-in small Darcy run)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from <out_dir>/<name>/checkpoints/last.pt")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    add_verbosity_arguments(parser, quiet_help="only warnings and errors (no per-epoch "
+                                               "lines, no progress bars)")
     parser.add_argument("overrides", nargs="*", metavar="key.sub=value",
                         help="config overrides, e.g. optim.lr=3e-4 model.kwargs.width=32")
 
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="train.py", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
+    configure_logging(level_from_args(args))
     try:
         return run(args)
     except GnnopsError as exc:

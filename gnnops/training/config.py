@@ -127,6 +127,9 @@ class TrainConfig:
         threads: torch CPU threads (0 = torch's default).
         log_every: epochs between log lines / TensorBoard points.
         progress: show a tqdm bar per epoch (only on a terminal).
+        tensorboard: write TensorBoard scalars and field images to ``<run>/tb``
+            (needs ``pip install 'gnnops[tensorboard]'``).
+        tensorboard_image_every: epochs between TensorBoard field images (0 = never).
     """
 
     bf16: bool = False
@@ -136,6 +139,8 @@ class TrainConfig:
     threads: int = 0
     log_every: int = 1
     progress: bool = True
+    tensorboard: bool = False
+    tensorboard_image_every: int = 10
 
 
 @dataclass
@@ -202,6 +207,8 @@ def _validate_values(cfg: RunConfig) -> None:
         ("train.noise_std", cfg.train.noise_std >= 0, "a float >= 0"),
         ("train.threads", cfg.train.threads >= 0, "an integer >= 0"),
         ("train.log_every", cfg.train.log_every >= 1, "an integer >= 1"),
+        ("train.tensorboard_image_every", cfg.train.tensorboard_image_every >= 0,
+         "an integer >= 0"),
         ("rollout.noise_std", cfg.rollout.noise_std >= 0, "a float >= 0"),
         ("rollout.steps", cfg.rollout.steps is None or cfg.rollout.steps >= 1,
          "an integer >= 1 or null"),

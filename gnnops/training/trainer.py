@@ -2,15 +2,20 @@
 
 Run folder ``<out_dir>/<name>/``: ``config.yaml`` (resolved config), ``metrics.csv``
 (epoch, train_loss, val_rel_l2, lr, seconds), ``checkpoints/last.pt`` (every epoch,
-atomic), ``model.pt`` (artifact with the best-validation weights) and, when
-TensorBoard is installed, ``tb/``. Under ``torchrun`` every rank trains, only rank 0
-writes.
+atomic), ``model.pt`` (artifact with the best-validation weights) and, with
+``train.tensorboard: true``, ``tb/`` (:mod:`gnnops.training.tensorboard`). Under
+``torchrun`` every rank trains, only rank 0 writes.
+
+Progress goes to the ``gnnops.training.trainer`` logger: one INFO line per epoch (every
+``train.log_every`` epochs) with train loss, validation error, epoch time and ETA, in any
+output (a ``nohup`` log too); a tqdm bar per epoch only when stderr is a terminal.
 """
 
 from __future__ import annotations
 
 import copy
 import csv
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -39,10 +44,13 @@ from gnnops.training.checkpoint import (
 from gnnops.training.config import RunConfig, check_model_kwargs, config_to_dict
 from gnnops.training.datasource import Sources, load_sources
 from gnnops.training.loop import lr_lambda, make_loader, plan_batches, train_epoch, validate
+from gnnops.training.tensorboard import open_tensorboard
 
 __all__ = ["TrainResult", "train", "build_surrogate"]
 
 CSV_FIELDS = ("epoch", "train_loss", "val_rel_l2", "lr", "seconds")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -125,12 +133,34 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
         return list(csv.DictReader(fh))
 
 
-def _tensorboard(run_dir: Path) -> Any:
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard is optional
-        return None
-    return SummaryWriter(str(run_dir / "tb"))
+def _duration(seconds: float) -> str:
+    s = int(round(seconds))  # m:ss, or h:mm:ss from an hour on
+    if s >= 3600:
+        return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def epoch_line(row: dict[str, Any], epochs: int, *, elapsed: float, done: int) -> str:
+    """The per-epoch log line, e.g. ``epoch 3/40 train_loss 0.0123 val_rel_l2 0.0456 ...``.
+
+    Args:
+        row: the metrics.csv row of the epoch (1-based ``epoch``).
+        epochs: the configured number of epochs.
+        elapsed: seconds spent on the ``done`` epochs run by this process so far.
+        done: epochs run by this process so far (>= 1); the ETA assumes their mean time.
+    """
+    eta = elapsed / max(done, 1) * max(epochs - int(row["epoch"]), 0)
+    return (f"epoch {row['epoch']}/{epochs} train_loss {row['train_loss']:.4g} "
+            f"val_rel_l2 {row['val_rel_l2']:.4g} lr {row['lr']:.3g} "
+            f"time {row['seconds']:.2f}s eta {_duration(eta)}")
+
+
+@torch.no_grad()
+def _predict_one(sur: torch.nn.Module, graph: Data, device: torch.device) -> torch.Tensor:
+    from torch_geometric.data import Batch
+
+    sur.eval()
+    return sur(Batch.from_data_list([graph]).to(device)).float().cpu()
 
 
 def train(cfg: RunConfig, *, resume: bool = False, train_data: list[Data] | None = None,
@@ -213,7 +243,9 @@ def _train(cfg: RunConfig, info: D.DistInfo, *, resume: bool, train_data: list[D
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg_dict, sort_keys=False))
         _write_csv(run_dir / "metrics.csv", rows)
-        writer = _tensorboard(run_dir)
+        writer = open_tensorboard(run_dir, enabled=cfg.train.tensorboard,
+                                  log_every=cfg.train.log_every,
+                                  image_every=cfg.train.tensorboard_image_every)
     show = cfg.train.progress and info.is_main and sys.stderr.isatty()
     problem = None
     if cfg.train.physics_weight > 0:
@@ -255,9 +287,13 @@ def _train(cfg: RunConfig, info: D.DistInfo, *, resume: bool, train_data: list[D
         if info.is_main:
             rows.append(row)
             _write_csv(run_dir / "metrics.csv", rows)
-            if writer is not None and (epoch + 1) % cfg.train.log_every == 0:
-                for k in ("train_loss", "val_rel_l2", "lr"):
-                    writer.add_scalar(k, row[k], epoch + 1)
+            last = epoch + 1 == o.epochs
+            if (epoch + 1) % cfg.train.log_every == 0 or last:
+                log.info(epoch_line(row, o.epochs, elapsed=time.perf_counter() - t_start,
+                                    done=epoch + 1 - start))
+            if writer is not None:
+                writer.epoch(epoch + 1, row, last=last, sample=val_p[0] if val_p else None,
+                             predict=lambda g: _predict_one(sur, g, info.device))
             save_checkpoint(ckpt_path, {
                 "epoch": epoch, "model": sur.model.state_dict(),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
@@ -269,6 +305,9 @@ def _train(cfg: RunConfig, info: D.DistInfo, *, resume: bool, train_data: list[D
             on_epoch_end(epoch, row)
         if o.patience and bad >= o.patience:
             stopped_early = True
+            if info.is_main:
+                log.info("stopped early after epoch %d: no better val_rel_l2 for %d epochs",
+                         epoch + 1, bad)
             break
     if writer is not None:
         writer.close()

@@ -135,3 +135,56 @@ def test_val_split_from_train_when_missing(toy_model, tmp_path) -> None:
     res = train(_cfg(tmp_path, "split", "data.val_fraction=0.25", "optim.epochs=1"),
                 train_data=make_graphs(8, 0))
     assert (res.metrics["n_train"], res.metrics["n_val"]) == (6, 2)
+
+
+def test_epoch_line_names_loss_val_time_and_eta() -> None:
+    from gnnops.training.trainer import epoch_line
+
+    row = {"epoch": 3, "train_loss": 0.012341, "val_rel_l2": 0.5, "lr": 1e-3, "seconds": 2.5}
+    line = epoch_line(row, 40, elapsed=7.5, done=3)  # 2.5 s / epoch, 37 epochs left
+    assert line == ("epoch 3/40 train_loss 0.01234 val_rel_l2 0.5 lr 0.001 time 2.50s "
+                    "eta 1:32")
+    assert epoch_line(row, 3, elapsed=7.5, done=3).endswith("eta 0:00")
+    assert epoch_line(row, 3000, elapsed=7.5, done=3).endswith("eta 2:04:52")
+
+
+def test_training_logs_one_line_per_epoch_into_a_redirected_file(tmp_path) -> None:
+    """Like ``nohup train.py > log 2>&1``: no terminal, still one INFO line per epoch."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parents[1]
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from training_fixtures import ToyGNN, make_graphs\n"
+        "from gnnops.models import MODELS; MODELS['toy'] = ToyGNN\n"
+        "from gnnops._log import configure_logging; configure_logging()\n"
+        "from gnnops.training.config import load_config\n"
+        "from gnnops.training.trainer import train\n"
+        "cfg = load_config(overrides=['model.name=toy', 'model.kwargs={hidden: 8}',\n"
+        "    'data.generate=null', 'name=r',\n"
+        "    'out_dir=' + sys.argv[2], 'optim.epochs=3', 'data.batch_size=3',\n"
+        "    'train.device=cpu'])\n"
+        "train(cfg, train_data=make_graphs(8, 0), val_data=make_graphs(4, 1))\n")
+    log = tmp_path / "train.log"
+    with open(log, "w") as fh:
+        subprocess.run([sys.executable, "-c", script, str(tests), str(tmp_path)], check=True,
+                       stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                       env={**__import__("os").environ, "OMP_NUM_THREADS": "1"}, timeout=120)
+    lines = [ln for ln in log.read_text().splitlines() if " epoch " in ln]
+    rows = list(csv.DictReader(open(tmp_path / "r" / "metrics.csv")))
+    assert len(lines) == 3 and len(rows) == 3
+    for k, (ln, row) in enumerate(zip(lines, rows, strict=True)):
+        assert f"INFO epoch {k + 1}/3 train_loss {float(row['train_loss']):.4g} " in ln
+        assert f"val_rel_l2 {float(row['val_rel_l2']):.4g} " in ln and " eta " in ln
+    assert "\r" not in log.read_text()  # no progress bar off a terminal
+
+
+def test_training_logs_through_logging_not_print(toy_model, tmp_path, caplog, capsys) -> None:
+    caplog.set_level("INFO", logger="gnnops")
+    train(_cfg(tmp_path, "x", "optim.epochs=2", "train.log_every=2"),
+          train_data=make_graphs(8, 0), val_data=make_graphs(4, 1))
+    msgs = [r.getMessage() for r in caplog.records if r.name == "gnnops.training.trainer"]
+    assert [m.split(" train_loss")[0] for m in msgs] == ["epoch 2/2"]
+    assert capsys.readouterr().out == ""
