@@ -99,13 +99,33 @@ def mesh_edges(blocks: Blocks, num_nodes: int) -> np.ndarray:
     Returns:
         [2, E] int64, sorted by source then target; row 0 source, row 1 target.
     """
-    from scipy.sparse import _sparsetools as st  # coo_tocsr, csr_tocsc, csr_plus_csr
-
     n = num_nodes
     total = sum(len(cells) * len(info.edges) for info, cells in blocks)
     if total == 0 or n == 0:
         return np.zeros((2, 0), dtype=np.int64)
     idx = np.int32 if max(n, 2 * total) < 2**31 - 1 else np.int64  # halve the memory traffic
+    up_ptr, up = _upper_neighbours(blocks, total, n, idx)
+    ptr, both = _all_neighbours(up_ptr, up, n, idx)
+    del up_ptr, up
+    out = np.zeros((2, len(both)), dtype=np.int64)
+    out[1] = both
+    del both
+    src = np.flatnonzero(np.diff(ptr))  # nodes with edges; row 0 = their ids, run-length
+    if len(src):
+        out[0, 0] = src[0]
+        out[0, ptr[src[1:]]] = np.diff(src)
+        np.cumsum(out[0], out=out[0])
+    return out
+
+
+def _upper_neighbours(blocks: Blocks, total: int, n: int,
+                      idx: type) -> tuple[np.ndarray, np.ndarray]:
+    """Per node its larger neighbours, ascending and unique, as CSR ``(ptr [N+1], col [U])``.
+
+    The first two counting sorts and the deduplication of :func:`mesh_edges`.
+    """
+    from scipy.sparse import _sparsetools as st  # coo_tocsr, csr_tocsc
+
     lo, hi = _cell_edge_pairs(blocks, total, idx)
     # all-ones data of the kernels (input and output alike: the same buffer), then
     # the keep mask; one more 0 as a sentinel for reduceat
@@ -118,7 +138,7 @@ def mesh_edges(blocks: Blocks, num_nodes: int) -> np.ndarray:
     cp = np.empty(n + 1, dtype=idx)
     col = lo  # reused: per low node its high neighbours, ascending, duplicates adjacent
     st.csr_tocsc(n, n, ptr, grouped, ones, cp, col, ones)
-    del grouped
+    del grouped, ptr
     keep = flag.view(bool)
     keep[0] = True
     np.not_equal(col[1:], col[:-1], out=keep[1:total])
@@ -130,24 +150,23 @@ def mesh_edges(blocks: Blocks, num_nodes: int) -> np.ndarray:
     ucount[count == 0] = 0
     up_ptr = np.zeros(n + 1, dtype=idx)
     np.cumsum(ucount, out=up_ptr[1:])
-    up = col[keep[:total]]
-    del col, lo, flag, ones, keep
+    return up_ptr, col[keep[:total]]
+
+
+def _all_neighbours(up_ptr: np.ndarray, up: np.ndarray, n: int,
+                    idx: type) -> tuple[np.ndarray, np.ndarray]:
+    """CSR ``(ptr [N+1], col [2U])`` of the symmetric pattern: row i = its smaller then its
+    larger neighbours (the transpose of the upper pattern merged with it)."""
+    from scipy.sparse import _sparsetools as st  # csr_tocsc, csr_plus_csr
+
     u = len(up)
     ones = np.ones(u, dtype=np.int8)
     low_ptr, low, low_x = np.empty(n + 1, dtype=idx), np.empty(u, dtype=idx), np.empty_like(ones)
     st.csr_tocsc(n, n, up_ptr, up, ones, low_ptr, low, low_x)  # per node its low neighbours
+    ptr = np.empty(n + 1, dtype=idx)
     both, both_x = np.empty(2 * u, dtype=idx), np.empty(2 * u, dtype=np.int8)
     st.csr_plus_csr(n, n, low_ptr, low, low_x, up_ptr, up, ones, ptr, both, both_x)  # merge
-    del low, up, low_x, ones, both_x
-    out = np.zeros((2, 2 * u), dtype=np.int64)
-    out[1] = both
-    del both
-    src = np.flatnonzero(np.diff(ptr))  # nodes with edges; row 0 = their ids, run-length
-    if len(src):
-        out[0, 0] = src[0]
-        out[0, ptr[src[1:]]] = np.diff(src)
-        np.cumsum(out[0], out=out[0])
-    return out
+    return ptr, both
 
 
 # comparator networks sorting 1-4 columns elementwise (no per-row np.sort)
