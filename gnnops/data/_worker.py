@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Task", "Context", "init_context", "run_task", "sample_seed", "record_of", "check_done",
+__all__ = ["Task", "Context", "Reference", "reference_solution", "init_context", "run_task",
+           "sample_seed", "record_of", "check_done",
            "mesh_fields", "write_vtu_atomic", "read_vtu"]
 
 
@@ -43,6 +44,15 @@ class Task:
 
 
 @dataclass
+class Reference:
+    """The reference mesh (problem handle) and the P1 transfer matrices ``[N_k, N_ref]``."""
+
+    handle: Any
+    transfer: dict[int, Any]
+    nodes: int
+
+
+@dataclass
 class Context:
     """Per-process state: the problem, the meshes or node counts, the folder."""
 
@@ -54,6 +64,7 @@ class Context:
     meshes: dict[int, Any]
     handles: dict[int, Any]
     node_counts: list[int]
+    reference: Reference | None = None
 
 
 _CTX: Context | None = None
@@ -137,7 +148,10 @@ def run_task(task: Task) -> dict[str, Any]:
         mesh = ctx.meshes[task.resolution]
         inputs = ctx.problem.evaluate_inputs(sample, target)
         t1 = time.perf_counter()
-        outputs = ctx.problem.solve(target, **inputs)
+        if ctx.reference is None:
+            outputs = ctx.problem.solve(target, **inputs)
+        else:
+            outputs = reference_solution(ctx, task, sample, target=task.resolution)
         t2 = time.perf_counter()
         n = len(mesh.points)
         write_vtu_atomic(mesh, path, mesh_fields({**inputs, **outputs}, n))
@@ -158,6 +172,29 @@ def run_task(task: Task) -> dict[str, Any]:
     times.update(inputs=t1 - t0, solve=t2 - t1, write=t3 - t2)
     return {"record": record_of(task, ctx.seed, n), "shapes": _shapes({**inputs, **outputs}),
             "times": times}
+
+
+_REF_CACHE: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+
+
+def reference_solution(ctx: Context, task: Task, sample: Any, *, target: int
+                       ) -> dict[str, np.ndarray]:
+    """The sample solved on the reference mesh, transferred to resolution ``target``.
+
+    The reference solve of a sample is kept (up to 256 samples per process) for the
+    sample's other resolutions.
+    """
+    ref = ctx.reference
+    key = (task.split_id, task.idx)
+    if key not in _REF_CACHE:
+        if len(_REF_CACHE) >= 256:  # ~100 kB each at 12k nodes
+            _REF_CACHE.pop(next(iter(_REF_CACHE)))
+        inputs = ctx.problem.evaluate_inputs(sample, ref.handle)
+        _REF_CACHE[key] = ctx.problem.solve(ref.handle, **inputs)
+    p = ref.transfer[target]
+    return {k: (p @ np.asarray(v).reshape(ref.nodes, -1)).reshape((p.shape[0],)
+                                                                  + np.shape(v)[1:])
+            for k, v in _REF_CACHE[key].items()}
 
 
 def check_done(root: Path, task: Task, nodes: int | None) -> dict[str, list[int]] | None:

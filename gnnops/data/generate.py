@@ -113,6 +113,24 @@ def _meshes(spec: GenerateSpec, root: Path, timings: dict[str, float]) -> dict[i
     return meshes
 
 
+def _reference(spec: GenerateSpec, problem: Any, meshes: dict[int, Any],
+               timings: dict[str, float]) -> W.Reference:
+    """The reference mesh of ``spec.reference_resolution`` and its transfer to each mesh."""
+    from gnnops.problems.transfer import P1Transfer
+
+    t0 = time.perf_counter()
+    ref = _make_mesh(spec.geometry, float(spec.reference_resolution))
+    simplex = [c.data for c in ref.cells if c.type in ("triangle", "tetra")]
+    if not simplex:
+        raise DataError(f"reference_resolution needs a triangle / tetra mesh (geometry "
+                        f"{spec.geometry!r} gave {[c.type for c in ref.cells]})")
+    tr = P1Transfer(ref.points[:, : simplex[-1].shape[1] - 1], simplex[-1])
+    mats = {k: tr.matrix(m.points[:, : simplex[-1].shape[1] - 1]) for k, m in meshes.items()}
+    timings["meshing"] += time.perf_counter() - t0
+    return W.Reference(handle=_mesh_handle(problem, ref), transfer=mats,
+                       nodes=len(ref.points))
+
+
 def _check_existing(root: Path, spec: GenerateSpec) -> dict[str, Any] | None:
     """Refuse a folder holding another spec's samples: the manifest's ``spec``, or (for a
     run interrupted before its manifest) ``.gnnops-spec.json``, written when a run starts."""
@@ -175,10 +193,16 @@ def run_generation(spec: GenerateSpec | dict | str | os.PathLike,
             raise DataError(f"expected node counts (integers) as resolutions of network problem "
                             f"{spec.problem!r} (got {bad})")
         meshes, handles, nodes = {}, {}, [int(r) for r in spec.resolutions]
+    reference = None
+    if spec.reference_resolution is not None:
+        if kind != "mesh":
+            raise DataError(f"reference_resolution needs a mesh problem (got {spec.problem!r}, "
+                            f"a {kind} problem)")
+        reference = _reference(spec, problem, meshes, timings)
     ctx = W.Context(root=root, problem=problem, seed=spec.seed,
                     sample_options=dict(spec.problem_options),
                     family_options=dict(spec.family_options), meshes=meshes, handles=handles,
-                    node_counts=nodes)
+                    node_counts=nodes, reference=reference)
 
     tasks = plan_tasks(spec, kind)
     records: dict[str, dict[str, Any]] = {}

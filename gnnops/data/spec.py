@@ -2,8 +2,11 @@
 
 A spec names a problem, where to evaluate it (a geometry meshed at several sizes
 ``h`` for mesh problems; a graph family at several node counts for network
-problems), how many samples each split gets and the seed. Unknown keys and
-wrong types are :class:`~gnnops.errors.ConfigError` naming the key.
+problems), how many samples each split gets and the seed. It is checked by the one
+config validator (:func:`gnnops._typed.build_dataclass`), standalone (``gnnops generate``,
+:func:`load_spec`) and as ``data.generate`` of a run config alike: unknown keys (with
+"did you mean"), wrong types and bad values are :class:`~gnnops.errors.ConfigError`
+naming the key; :meth:`GenerateSpec.check_problem` checks the options against the problem.
 
 Options are routed as follows:
 
@@ -18,18 +21,24 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import os
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from gnnops.errors import ConfigError
+from gnnops._typed import build_dataclass, did_you_mean
+from gnnops.errors import ConfigError, GnnopsError
 
 __all__ = ["GenerateSpec", "load_spec", "GEOMETRIES", "SPLIT_IDS"]
 
+Geometry = Literal["unit_square", "l_shape", "plate_with_hole", "box"]
+
 #: geometry name -> function of ``gnnops.meshing``
-GEOMETRIES = ("unit_square", "l_shape", "plate_with_hole", "box")
+GEOMETRIES: tuple[str, ...] = typing.get_args(Geometry)
 
 #: split name -> integer mixed into the per-sample seed ``[seed, split_id, idx]``
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
@@ -45,7 +54,7 @@ class GenerateSpec:
         solver_options: keyword arguments of the problem constructor (solver defaults).
         geometry: mesh problems: ``unit_square``, ``l_shape``, ``plate_with_hole``, ``box``.
         resolutions: mesh sizes ``h`` coarsest first (mesh problems) or node counts
-            smallest first (network problems).
+            smallest first (network problems); ints stay ints (the digest depends on it).
         train_resolution: index into ``resolutions`` where train/val samples live.
         n_train: number of training samples.
         n_val: number of validation samples.
@@ -54,13 +63,19 @@ class GenerateSpec:
         family: network problems: graph family of train/val/test graphs.
         test_families: network problems: extra families, one test split ``test_<family>`` each.
         family_options: keyword arguments of ``make_graph`` (shared by all families).
+        reference_resolution: mesh problems: mesh size ``h_ref`` of a reference mesh. When
+            set, every sample is solved once on it and the solution is transferred by P1
+            interpolation (:class:`gnnops.problems.transfer.P1Transfer`) to the mesh of
+            every resolution, so training targets and test references are the converged
+            solution, not each coarse mesh's own discretization error. ``None``: each
+            mesh's own solve (cheap, low fidelity).
     """
 
     problem: str
     problem_options: dict[str, Any] = field(default_factory=dict)
     solver_options: dict[str, Any] = field(default_factory=dict)
-    geometry: str = "unit_square"
-    resolutions: list[float] = field(default_factory=lambda: [0.08, 0.04, 0.02])
+    geometry: Geometry = "unit_square"
+    resolutions: list[int | float] = field(default_factory=lambda: [0.08, 0.04, 0.02])
     train_resolution: int = 0
     n_train: int = 100
     n_val: int = 20
@@ -69,34 +84,24 @@ class GenerateSpec:
     family: str = "erdos_renyi"
     test_families: list[str] = field(default_factory=list)
     family_options: dict[str, Any] = field(default_factory=dict)
+    reference_resolution: float | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_dict(cls, d: Any, *, where: str = "data.generate") -> GenerateSpec:
         """Build and validate a spec from a plain dict (e.g. parsed YAML).
 
+        The same validator as every run-config section (:func:`gnnops._typed.build_dataclass`).
+
         Args:
             d: mapping of field name -> value.
             where: dotted prefix used in error messages.
 
         Raises:
-            ConfigError: not a mapping, unknown key, missing ``problem``, wrong type or
-                invalid value; the message names the key.
+            ConfigError: not a mapping, unknown key (valid ones listed, "did you mean" for a
+                near miss), missing ``problem``, wrong type or invalid value; names the key.
         """
-        if not isinstance(d, dict):
-            raise ConfigError(f"expected a mapping for '{where or 'the spec'}' "
-                              f"(got {type(d).__name__})")
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in d:
-            if key not in names:
-                raise ConfigError(f"unknown key '{_join(where, key)}'; expected one of: "
-                                  f"{', '.join(names)}")
-        if "problem" not in d:
-            raise ConfigError(f"missing required key '{_join(where, 'problem')}'")
-        kw = {k: _check_type(_join(where, k), k, v) for k, v in d.items()}
-        spec = cls(**kw)
-        spec.validate(where=where)
-        return spec
+        return build_dataclass(cls, d, where)
 
     def validate(self, *, where: str = "data.generate") -> None:
         """Check values (types are checked by :meth:`from_dict`).
@@ -113,6 +118,10 @@ class GenerateSpec:
             raise bad("resolutions", "at least one entry (got [])")
         if any(r <= 0 for r in self.resolutions):
             raise bad("resolutions", f"positive numbers (got {self.resolutions})")
+        ref = self.reference_resolution
+        if ref is not None and not 0 < ref <= min(self.resolutions):
+            raise bad("reference_resolution", f"a mesh size in (0, {min(self.resolutions)}] "
+                      f"(finer than every resolution; got {ref})")
         if not 0 <= self.train_resolution < len(self.resolutions):
             raise bad("train_resolution", f"an index in [0, {len(self.resolutions) - 1}] "
                       f"(got {self.train_resolution})")
@@ -122,10 +131,57 @@ class GenerateSpec:
         if self.geometry not in GEOMETRIES:
             raise bad("geometry", f"one of: {', '.join(GEOMETRIES)} (got {self.geometry!r})")
 
+    def check_problem(self, *, where: str = "data.generate") -> None:
+        """Check the problem name and its options against the problem registry (cheap).
+
+        ``solver_options`` are checked against the problem constructor's keyword arguments
+        and the problem is built with them; ``problem_options`` against the keyword
+        arguments of ``sample_inputs`` (a problem taking ``**options`` there draws one
+        sample's parameters, which is cheap by the ``Problem`` contract); network problems
+        also get ``family`` / ``test_families`` checked against ``gnnops.graphs``.
+
+        Raises:
+            ConfigError: unknown problem, unknown or invalid option, unknown family; the
+                message names the key and the valid choices.
+        """
+        import numpy as np
+
+        from gnnops.problems import get, names
+
+        valid = names()
+        if self.problem not in valid:
+            raise ConfigError(f"config key '{_join(where, 'problem')}' expects one of: "
+                              f"{', '.join(valid)}, got {self.problem!r}"
+                              f"{did_you_mean(self.problem, valid)}")
+        cls = type(get(self.problem))
+        key = _join(where, "solver_options")
+        _check_keywords(cls.__init__, self.solver_options, key,
+                        f"problem {self.problem!r} (constructor)")
+        prob = _as_config_error(key, lambda: get(self.problem, **self.solver_options))
+        key = _join(where, "problem_options")
+        sample = prob.sample_inputs
+        if not _check_keywords(sample, self.problem_options, key,
+                               f"problem {self.problem!r} (sample_inputs)"):
+            _as_config_error(key, lambda: sample(np.random.default_rng(0),
+                                                 **self.problem_options))
+        if getattr(prob, "kind", "mesh") == "network":
+            from gnnops.graphs.families import family_names
+
+            fams = family_names()
+            for k, f in [("family", self.family)] + [
+                    (f"test_families[{i}]", f) for i, f in enumerate(self.test_families)]:
+                if f not in fams:
+                    raise ConfigError(f"config key '{_join(where, k)}' expects one of: "
+                                      f"{', '.join(fams)}, got {f!r}{did_you_mean(f, fams)}")
+
     # ------------------------------------------------------------------ helpers
     def to_dict(self) -> dict[str, Any]:
-        """The spec as a JSON-serializable dict (all fields)."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        """The spec as a JSON-serializable dict (all fields; ``reference_resolution`` only when
+        set, so datasets generated before it existed keep their digest)."""
+        d = json.loads(json.dumps(dataclasses.asdict(self)))
+        if d.get("reference_resolution") is None:
+            d.pop("reference_resolution", None)
+        return d
 
     def digest(self) -> str:
         """First 10 hex digits of the SHA-256 of the canonical JSON of :meth:`to_dict`."""
@@ -137,47 +193,14 @@ class GenerateSpec:
         return Path(root) / f"{self.problem}-{self.digest()}"
 
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "problem": (str,), "problem_options": (dict,), "solver_options": (dict,),
-    "geometry": (str,), "resolutions": (list,), "train_resolution": (int,),
-    "n_train": (int,), "n_val": (int,), "n_test": (int,), "seed": (int,),
-    "family": (str,), "test_families": (list,), "family_options": (dict,),
-}
-
-
-def _type_name(types: tuple[type, ...]) -> str:
-    return {dict: "a mapping", list: "a list", int: "an integer", str: "a string"}[types[0]]
-
-
-def _check_type(name: str, key: str, value: Any) -> Any:
-    types = _TYPES[key]
-    ok = isinstance(value, types) and not (isinstance(value, bool) and int in types)
-    if not ok:
-        raise ConfigError(f"expected {_type_name(types)} for '{name}' "
-                          f"(got {type(value).__name__} {value!r})")
-    if key == "resolutions":
-        for i, r in enumerate(value):
-            if isinstance(r, bool) or not isinstance(r, (int, float)):
-                raise ConfigError(f"expected numbers in '{name}' (got {r!r} at index {i})")
-        return [float(r) if isinstance(r, float) else int(r) for r in value]
-    if key == "test_families":
-        for i, f in enumerate(value):
-            if not isinstance(f, str):
-                raise ConfigError(f"expected strings in '{name}' (got {f!r} at index {i})")
-        return list(value)
-    if isinstance(value, dict):
-        for k in value:
-            if not isinstance(k, str):
-                raise ConfigError(f"expected string keys in '{name}' (got {k!r})")
-        return dict(value)
-    return value
-
-
 def load_spec(path: str | os.PathLike) -> GenerateSpec:
     """Read a spec from a YAML file.
 
     The file is either the spec mapping itself, or a run config holding it under
     ``data: generate:`` (or ``generate:``).
+
+    Checked like ``data.generate`` of a run config: keys and types, values, and the
+    problem's options against the problem (:meth:`GenerateSpec.check_problem`).
 
     Raises:
         ConfigError: missing/unreadable file, invalid YAML, or an invalid spec.
@@ -201,10 +224,34 @@ def load_spec(path: str | os.PathLike) -> GenerateSpec:
     if not isinstance(doc, dict):
         raise ConfigError(f"expected a mapping of spec keys in '{p}' (got {type(doc).__name__})")
     try:
-        return GenerateSpec.from_dict(doc, where=where)
+        spec = GenerateSpec.from_dict(doc, where=where)
+        spec.check_problem(where=where)
+        return spec
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from exc
 
 
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
+
+
+def _check_keywords(fn: Callable, options: dict[str, Any], key: str, what: str) -> bool:
+    """ConfigError for an option ``fn`` does not take (its first parameter, ``self`` or
+    ``rng``, skipped); ``False`` when ``fn`` takes ``**kw`` (then only a call can tell)."""
+    params = list(inspect.signature(fn).parameters.values())[1:]  # self / rng
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return False
+    valid = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    for k in options:
+        if k not in valid:
+            raise ConfigError(f"unknown config key '{key}.{k}' for {what}; expected one of: "
+                              f"{', '.join(valid) or 'none'}{did_you_mean(k, valid)}")
+    return True
+
+
+def _as_config_error(key: str, call: Callable[[], Any]) -> Any:
+    """``call()``, with a problem's rejection of the options as a ConfigError naming ``key``."""
+    try:
+        return call()
+    except (GnnopsError, TypeError, ValueError) as exc:
+        raise ConfigError(f"config key '{key}': {' '.join(str(exc).split())}") from None
