@@ -180,36 +180,59 @@ class MultiScale(GraphModel):
             if lvl == self.levels:
                 break
             skips.append(x)
-            # ---- pool level lvl -> lvl + 1 (volume-weighted mean)
-            k = lvl + 1
-            nodes = getattr(data, f"ms{k}_node_index")
-            lut = torch.full((n0,), -1, dtype=torch.long, device=dev)
-            lut[nodes] = torch.arange(nodes.shape[0], device=dev)
-            cross = getattr(data, f"ms{k}_cross_index")
-            cw = getattr(data, f"ms{k}_cross_weight").to(x.dtype)
-            ca = getattr(data, f"ms{k}_cross_attr").to(x.dtype)
-            f_loc, c_loc = lut_prev[cross[0]], lut[cross[1]]
-            nc = nodes.shape[0]
-            wv = vol[f_loc] * cw
-            vol_c = scatter_sum(wv, c_loc, nc)
-            pc = (wv / vol_c.clamp_min(torch.finfo(wv.dtype).tiny)[c_loc]).unsqueeze(1)
-            m = self.pool[lvl](torch.cat([x[f_loc], ca], dim=1))
-            x = scatter_sum(m * pc, c_loc, nc)
-            unpool_info.append((f_loc, c_loc, cw, ca, skips[-1].shape[0]))
-            ei = lut[getattr(data, f"ms{k}_edge_index")]
-            ek = self.edge_encoders[k](getattr(data, f"ms{k}_edge_attr").to(x.dtype))
-            graphs.append(_sorted(ei[0], ei[1], ek, self._coef(vol_c, ei[0], ei[1]), nc))
-            vol, lut_prev = vol_c, lut
+            x, vol, lut_prev, info, graph = self._pool(data, lvl, x, vol, lut_prev)
+            unpool_info.append(info)
+            graphs.append(graph)
         for lvl in range(self.levels - 1, -1, -1):
-            f_loc, c_loc, cw, ca, nf = unpool_info[lvl]
-            m = self.unpool[lvl](torch.cat([x[c_loc], -ca], dim=1))
-            up = scatter_sum(m * cw.unsqueeze(1), f_loc, nf)
-            skip = skips[lvl]
-            x = skip + self.merge[lvl](torch.cat([skip, up], dim=1))
-            s, t, e, coef, srt = graphs[lvl]
-            for blk in self.up[lvl]:
-                x, e = blk(x, e, s, t, coef, edges=srt)
+            x = self._unpool(lvl, x, skips[lvl], unpool_info[lvl], graphs[lvl])
         return self.decoder(x)
+
+    def _pool(self, data: Data, lvl: int, x: Tensor, vol: Tensor,
+              lut_prev: Tensor) -> tuple[Tensor, Tensor, Tensor, tuple, tuple]:
+        """Pool level ``lvl`` -> ``lvl + 1`` (volume-weighted mean over the cross edges).
+
+        Args:
+            data: the prepared graph (``ms{lvl+1}_*`` attributes).
+            lvl: the finer level.
+            x: [N_lvl, latent] node states of level ``lvl``.
+            vol: [N_lvl] node volumes of level ``lvl``.
+            lut_prev: [N] original node -> local index at level ``lvl`` (-1 elsewhere).
+
+        Returns:
+            ``(x [N_c, latent], vol [N_c], lut [N], unpool info, sorted coarse graph)``.
+        """
+        k = lvl + 1
+        dev = x.device
+        nodes = getattr(data, f"ms{k}_node_index")
+        lut = torch.full((data.num_nodes,), -1, dtype=torch.long, device=dev)
+        lut[nodes] = torch.arange(nodes.shape[0], device=dev)
+        cross = getattr(data, f"ms{k}_cross_index")
+        cw = getattr(data, f"ms{k}_cross_weight").to(x.dtype)
+        ca = getattr(data, f"ms{k}_cross_attr").to(x.dtype)
+        f_loc, c_loc = lut_prev[cross[0]], lut[cross[1]]
+        nc = nodes.shape[0]
+        wv = vol[f_loc] * cw
+        vol_c = scatter_sum(wv, c_loc, nc)
+        pc = (wv / vol_c.clamp_min(torch.finfo(wv.dtype).tiny)[c_loc]).unsqueeze(1)
+        m = self.pool[lvl](torch.cat([x[f_loc], ca], dim=1))
+        info = (f_loc, c_loc, cw, ca, x.shape[0])
+        x = scatter_sum(m * pc, c_loc, nc)
+        ei = lut[getattr(data, f"ms{k}_edge_index")]
+        ek = self.edge_encoders[k](getattr(data, f"ms{k}_edge_attr").to(x.dtype))
+        graph = _sorted(ei[0], ei[1], ek, self._coef(vol_c, ei[0], ei[1]), nc)
+        return x, vol_c, lut, info, graph
+
+    def _unpool(self, lvl: int, x: Tensor, skip: Tensor, info: tuple, graph: tuple) -> Tensor:
+        """Level ``lvl + 1`` -> ``lvl``: unpool ``x`` [N_c, latent], merge with the skip
+        [N_lvl, latent] of the way down, run the up blocks; returns [N_lvl, latent]."""
+        f_loc, c_loc, cw, ca, nf = info
+        m = self.unpool[lvl](torch.cat([x[c_loc], -ca], dim=1))
+        up = scatter_sum(m * cw.unsqueeze(1), f_loc, nf)
+        x = skip + self.merge[lvl](torch.cat([skip, up], dim=1))
+        s, t, e, coef, srt = graph
+        for blk in self.up[lvl]:
+            x, e = blk(x, e, s, t, coef, edges=srt)
+        return x
 
 
 def _sorted(src: Tensor, dst: Tensor, e: Tensor, coef: Tensor | None, n: int) -> tuple:
