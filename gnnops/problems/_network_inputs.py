@@ -93,7 +93,7 @@ def positions(graph: Any) -> np.ndarray | None:
     """Node positions ``[N, d]`` (networkx node attribute ``"pos"`` or ``Data.pos``), or None."""
     import networkx as nx
 
-    from gnnops.problems._network import to_numpy
+    from gnnops.problems._graph_ops import to_numpy
 
     if isinstance(graph, nx.Graph):
         pos = [graph.nodes[v].get("pos") for v in graph.nodes]

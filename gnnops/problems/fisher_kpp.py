@@ -2,7 +2,7 @@
 
 The network model of prion-like spreading of misfolded proteins (amyloid-beta, tau) on
 the brain connectome (Kuhl lab): diffusion along the edges (``L = D - A``, convention of
-:mod:`gnnops.problems._network`) plus logistic local growth. The interval ``[0, 1]`` is
+:mod:`gnnops.problems._graph_ops`) plus logistic local growth. The interval ``[0, 1]`` is
 invariant, so ``x0`` must lie in it.
 
 Defaults ``rho = 0.5``, ``alpha = 2``: a seeded region saturates within ``t ~ 2`` and the
@@ -17,7 +17,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from gnnops.errors import ProblemError
-from gnnops.problems._network import NetworkProblem, NumpyGraphOp, laplacian
+from gnnops.problems._graph_ops import NumpyGraphOp, laplacian
+from gnnops.problems._network import NetworkProblem
 from gnnops.problems.base import register
 
 __all__ = ["FisherKPP"]

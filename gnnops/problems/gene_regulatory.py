@@ -2,7 +2,7 @@
 ``dx_i/dt = -b x_i^f + sum_j A_ij x_j^h / (x_j^h + 1)``, defaults ``b = 1, f = 1, h = 2``.
 
 ``A_ij`` is the weight of the regulation ``j -> i`` (convention of
-:mod:`gnnops.problems._network`). States are expression levels, ``x >= 0`` (non-integer
+:mod:`gnnops.problems._graph_ops`). States are expression levels, ``x >= 0`` (non-integer
 ``f`` or ``h`` need it).
 """
 
@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from gnnops.problems._network import NetworkProblem, NumpyGraphOp
+from gnnops.problems._graph_ops import NumpyGraphOp
+from gnnops.problems._network import NetworkProblem
 from gnnops.problems.base import register
 
 __all__ = ["GeneRegulatory"]

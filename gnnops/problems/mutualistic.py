@@ -3,7 +3,7 @@
 defaults ``b = 0.1, k = 5, c = 1, d = 5, e = 0.9, h = 0.1``.
 
 ``A_ij`` is the weight of the edge ``j -> i`` (convention of
-:mod:`gnnops.problems._network`); abundances ``x >= 0``.
+:mod:`gnnops.problems._graph_ops`); abundances ``x >= 0``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from gnnops.problems._network import NetworkProblem, NumpyGraphOp
+from gnnops.problems._graph_ops import NumpyGraphOp
+from gnnops.problems._network import NetworkProblem
 from gnnops.problems.base import register
 
 __all__ = ["Mutualistic"]

@@ -1,6 +1,6 @@
 """Heat diffusion on a network (NDCN): ``dx/dt = -k L x``, ``L = D - A``.
 
-``A[i, j]`` is the weight of edge ``j -> i`` (see :mod:`gnnops.problems._network`);
+``A[i, j]`` is the weight of edge ``j -> i`` (see :mod:`gnnops.problems._graph_ops`);
 ``D`` the weighted in-degree, so constants are steady states and, for an undirected
 graph, ``sum_i x_i`` is conserved. Published default ``k = 1`` (Zang & Wang, KDD 2020).
 """
@@ -13,13 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from gnnops.errors import ProblemError
-from gnnops.problems._network import (
-    NetworkProblem,
-    NumpyGraphOp,
-    adjacency,
-    laplacian,
-    resolve_times,
-)
+from gnnops.problems._graph_ops import NumpyGraphOp, adjacency, laplacian
+from gnnops.problems._network import NetworkProblem, resolve_times
 from gnnops.problems._network_inputs import ndcn_initial_state
 from gnnops.problems.base import register
 

@@ -9,7 +9,7 @@ import pytest
 from gnnops.errors import ProblemError
 from gnnops.graphs.families import make_graph
 from gnnops.problems import get
-from gnnops.problems._network import adjacency, laplacian
+from gnnops.problems._graph_ops import adjacency, laplacian
 
 
 def _rk4(g, x0, t_end, dt, rho, alpha):

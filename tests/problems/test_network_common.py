@@ -12,7 +12,8 @@ from torch_geometric.data import Batch, Data
 
 from gnnops.errors import ProblemError
 from gnnops.problems import get
-from gnnops.problems._network import NumpyGraphOp, adjacency, laplacian, resolve_times
+from gnnops.problems._graph_ops import NumpyGraphOp, adjacency, laplacian
+from gnnops.problems._network import resolve_times
 from gnnops.problems._network_inputs import ndcn_initial_state
 
 NAMES = ["network_diffusion", "fisher_kpp", "gene_regulatory", "mutualistic"]

@@ -8,7 +8,7 @@ import pytest
 import scipy.linalg
 
 from gnnops.problems import get
-from gnnops.problems._network import adjacency, laplacian
+from gnnops.problems._graph_ops import adjacency, laplacian
 from gnnops.problems.network_diffusion import diffusion_exact, ndcn_initial_state
 
 
