@@ -10,7 +10,7 @@ this package is cheap; ``read_mesh`` / ``write_mesh`` never load torch):
 - :func:`radius_graph` -- ball neighbourhoods without torch-cluster (see :mod:`.radius`).
 - :func:`read_network`, :func:`write_network` -- GraphML, GML, node-link JSON, edge lists.
 
-Schema choices for meshes (see also /work/shared/DESIGN.md):
+Schema choices for meshes (the README's "Graph schema" and ARCHITECTURE.md give the overview):
 
 - **Edges** come from the cells of the highest topological dimension present:
   every cell edge in both directions, deduplicated, no self loops. Quads and
