@@ -22,7 +22,8 @@ from typing import Any, Literal
 
 import yaml
 
-from gnnops._typed import build_dataclass
+from gnnops._typed import build_dataclass, did_you_mean
+from gnnops.data.spec import GenerateSpec
 from gnnops.errors import ConfigError
 from gnnops.training.rollout_config import RolloutConfig
 
@@ -37,16 +38,9 @@ __all__ = [
 RESERVED_MODEL_KWARGS = ("in_channels", "out_channels", "edge_dim", "pos_dim")
 
 
-def _default_generate() -> dict[str, Any]:
-    return {
-        "problem": "darcy",
-        "resolutions": [0.08, 0.04, 0.02],
-        "train_resolution": 0,
-        "n_train": 100,
-        "n_val": 10,
-        "n_test": 10,
-        "seed": 0,
-    }
+def _default_generate() -> GenerateSpec:
+    return GenerateSpec(problem="darcy", resolutions=[0.08, 0.04, 0.02], train_resolution=0,
+                        n_train=100, n_val=10, n_test=10, seed=0)
 
 
 # the default model: a small low-rank graph neural operator (resolution-robust)
@@ -61,7 +55,8 @@ class DataConfig:
     """Where the samples come from and how they become model inputs.
 
     Attributes:
-        generate: a ``gnnops.data.GenerateSpec`` as a dict (generated once, cached on disk).
+        generate: the dataset spec (:class:`gnnops.data.spec.GenerateSpec`; generated once,
+            cached on disk), checked key by key like every other section.
         path: a dataset folder or a glob of mesh files (alternative to ``generate``).
         inputs: input field names (default: the problem's input fields).
         targets: target field names (default: the problem's output fields).
@@ -73,7 +68,7 @@ class DataConfig:
         cache_dir: folder holding generated datasets, keyed by the spec.
     """
 
-    generate: dict[str, Any] | None = field(default_factory=_default_generate)
+    generate: GenerateSpec | None = field(default_factory=_default_generate)
     path: str | None = None
     inputs: list[str] | None = None
     targets: list[str] | None = None
@@ -122,6 +117,9 @@ class TrainConfig:
     Attributes:
         bf16: bfloat16 autocast for the forward pass.
         physics_weight: weight of the physics residual term in the loss (0 = off).
+        loss: ``"mse"`` (mean squared error of the normalized targets, MeshGraphNets) or
+            ``"rel_l2"`` (per-sample relative L2 in physical units, volume-weighted: the
+            evaluation metric, so every sample counts alike whatever its amplitude).
         noise_std: Gaussian noise added to the normalized inputs while training.
         device: "auto" (cuda when available), "cpu" or "cuda".
         threads: torch CPU threads (0 = torch's default).
@@ -134,6 +132,7 @@ class TrainConfig:
 
     bf16: bool = False
     physics_weight: float = 0.0
+    loss: Literal["mse", "rel_l2"] = "mse"
     noise_std: float = 0.0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = 0
@@ -277,7 +276,7 @@ def load_config(path: str | Path | None = None,
 
     Returns:
         The validated :class:`RunConfig` (model kwargs checked against the model's
-        constructor when ``gnnops.models`` is available).
+        constructor; ``data.generate``'s problem and its options against the problem).
 
     Raises:
         ConfigError: missing file, invalid YAML, unknown key, wrong type or bad value.
@@ -297,6 +296,8 @@ def load_config(path: str | Path | None = None,
     d = apply_overrides(d, overrides)
     cfg = config_from_dict(d)
     check_model_kwargs(cfg.model.name, cfg.model.kwargs)
+    if cfg.data.generate is not None:
+        cfg.data.generate.check_problem(where="data.generate")
     return cfg
 
 
@@ -323,7 +324,7 @@ def model_class(name: str) -> type:
 
     if name not in MODELS:
         raise ConfigError(f"config key 'model.name': unknown model {name!r}; expected one of: "
-                          f"{', '.join(sorted(MODELS))}")
+                          f"{', '.join(sorted(MODELS))}{did_you_mean(name, MODELS)}")
     return MODELS[name]
 
 
@@ -346,4 +347,4 @@ def check_model_kwargs(name: str, kwargs: dict[str, Any]) -> None:
     for key in kwargs:
         if key not in valid:
             raise ConfigError(f"unknown config key 'model.kwargs.{key}' for model {name!r}; "
-                              f"expected one of: {', '.join(valid)}")
+                              f"expected one of: {', '.join(valid)}{did_you_mean(key, valid)}")

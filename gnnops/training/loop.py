@@ -88,6 +88,18 @@ def per_graph_mean(values: Tensor, batch: Tensor, num_graphs: int) -> Tensor:
     return sums / counts
 
 
+def per_graph_rel_l2(pred: Tensor, batch: Data) -> Tensor:
+    """Volume-weighted relative L2 error per graph of ``pred`` [N, F] against ``batch.y``."""
+    y = batch.y.reshape(pred.shape).float()
+    w = getattr(batch, "node_volume", None)
+    w = torch.ones(pred.shape[0], device=pred.device) if w is None else w.reshape(-1).float()
+    num = torch.zeros(batch.num_graphs, device=pred.device)
+    den = torch.zeros(batch.num_graphs, device=pred.device)
+    num.index_add_(0, batch.batch, w * ((pred - y) ** 2).sum(dim=1))
+    den.index_add_(0, batch.batch, w * (y ** 2).sum(dim=1))
+    return torch.sqrt(num / den.clamp_min(1e-30) + 1e-12)
+
+
 def _split_inputs(x: Tensor, recipe: dict[str, Any]) -> dict[str, Tensor]:
     out, c = {}, 0
     for name, d in zip(recipe["inputs"], recipe["input_dims"], strict=True):
@@ -98,27 +110,33 @@ def _split_inputs(x: Tensor, recipe: dict[str, Any]) -> dict[str, Tensor]:
 
 def batch_loss(net: nn.Module, surrogate: nn.Module, batch: Data, glob: int, info: DistInfo,
                *, bf16: bool = False, noise_std: float = 0.0, physics_weight: float = 0.0,
-               problem: Any = None) -> tuple[Tensor, Tensor]:
+               problem: Any = None, loss: str = "mse") -> tuple[Tensor, Tensor]:
     """Loss of one batch: this rank's share of the global-batch mean, plus the physics term.
 
     Args:
         glob: number of graphs in the global batch (all ranks).
 
     Returns:
-        ``(loss, per-graph data losses [num_graphs])``; the data loss of a graph is the
-        mean over its nodes of the squared normalized error (mean over output columns).
+        ``(loss, per-graph data losses [num_graphs])``; the data loss of a graph is, for
+        ``loss="mse"``, the mean over its nodes of the squared normalized error (mean over
+        output columns); for ``loss="rel_l2"``, the relative L2 error of the graph in
+        physical units, ``sqrt(sum_i w_i |u_i - y_i|^2 / sum_i w_i |y_i|^2)`` with the
+        node volumes ``w`` (1 on networks): the metric the evaluation reports.
     """
     autocast = torch.autocast(info.device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
     with autocast:
         out = net(batch, normalized=True, input_noise=noise_std)
-    err = (out.float() - surrogate.normalize_target(batch.y)) ** 2
-    lg = per_graph_mean(err.mean(dim=1), batch.batch, batch.num_graphs)
-    loss = lg.sum() * (info.world / glob)
+    if loss == "rel_l2":
+        lg = per_graph_rel_l2(surrogate.denormalize(out.float()), batch)
+    else:
+        err = (out.float() - surrogate.normalize_target(batch.y)) ** 2
+        lg = per_graph_mean(err.mean(dim=1), batch.batch, batch.num_graphs)
+    total = lg.sum() * (info.world / glob)
     if physics_weight > 0:
         phys = surrogate.denormalize(out)
         res = problem.residual_torch(batch, phys, **_split_inputs(batch.x, surrogate.recipe))
-        loss = loss + physics_weight * res
-    return loss, lg
+        total = total + physics_weight * res
+    return total, lg
 
 
 def train_epoch(
@@ -135,6 +153,7 @@ def train_epoch(
     noise_std: float = 0.0,
     physics_weight: float = 0.0,
     problem: Any = None,
+    loss: str = "mse",
     epoch: int = 0,
     progress: Any = None,
 ) -> float:
@@ -152,7 +171,7 @@ def train_epoch(
     for step, (batch, (_, glob)) in enumerate(zip(loader, plan, strict=True)):
         batch = batch.to(info.device)
         loss, lg = batch_loss(net, surrogate, batch, glob, info, bf16=bf16, noise_std=noise_std,
-                              physics_weight=physics_weight, problem=problem)
+                              physics_weight=physics_weight, problem=problem, loss=loss)
         finite = float(torch.isfinite(loss.detach()).all())
         if info.world > 1:
             finite = all_reduce_sum([finite], info)[0] / info.world

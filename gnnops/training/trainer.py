@@ -271,7 +271,8 @@ def _train(cfg: RunConfig, info: D.DistInfo, *, resume: bool, train_data: list[D
             train_loss = train_epoch(
                 net, sur, make_loader(train_p, plan), plan, optimizer, scheduler, info,
                 bf16=cfg.train.bf16, grad_clip=o.grad_clip, noise_std=cfg.train.noise_std,
-                physics_weight=cfg.train.physics_weight, problem=problem, epoch=epoch,
+                physics_weight=cfg.train.physics_weight, problem=problem,
+                loss=cfg.train.loss, epoch=epoch,
                 progress=bar)
         finally:
             if bar is not None:

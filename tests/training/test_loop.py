@@ -79,3 +79,18 @@ def test_physics_term_adds_weighted_residual_with_gradient() -> None:
     assert float(plain) == pytest.approx(float(lg.mean()), rel=1e-6)  # mean over the batch
     grads = torch.autograd.grad(with_phys - plain, list(model.parameters()))
     assert sum(float(g.abs().sum()) for g in grads) > 0
+
+
+def test_per_graph_rel_l2_is_the_volume_weighted_relative_error() -> None:
+    from torch_geometric.data import Batch, Data
+
+    from gnnops.training.loop import per_graph_rel_l2
+
+    g1 = Data(y=torch.tensor([[1.0], [2.0]]), node_volume=torch.tensor([1.0, 3.0]),
+              num_nodes=2)
+    g2 = Data(y=torch.tensor([[4.0], [0.0], [3.0]]), node_volume=torch.ones(3), num_nodes=3)
+    b = Batch.from_data_list([g1, g2])
+    pred = torch.tensor([[2.0], [2.0], [4.0], [1.0], [3.0]])
+    # g1: sqrt(1*1 / (1 + 3*4)); g2: sqrt(1 / 25)
+    expected = torch.tensor([(1 / 13) ** 0.5, 0.2])
+    torch.testing.assert_close(per_graph_rel_l2(pred, b), expected, atol=1e-5, rtol=1e-5)
