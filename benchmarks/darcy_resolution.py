@@ -83,12 +83,12 @@ def build_config(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> str:
     """Generate, train at the coarsest mesh, evaluate at all; return the markdown."""
-    from gnnops.data import GenerateSpec, generate, open_dataset
+    from gnnops.data import generate, open_dataset
     from gnnops.evaluation.metrics import as_predictor, evaluate
     from gnnops.training.trainer import train
 
     cfg = build_config(args)
-    spec = GenerateSpec.from_dict(dict(cfg.data.generate), where="data.generate")
+    spec = cfg.data.generate
     t0 = time.perf_counter()
     path = generate(spec, spec.default_dir(cfg.data.cache_dir), workers=args.workers,
                     progress=False)

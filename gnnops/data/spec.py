@@ -109,27 +109,27 @@ class GenerateSpec:
         Raises:
             ConfigError: the first invalid field, named.
         """
-        def bad(key: str, msg: str) -> ConfigError:
-            return ConfigError(f"expected {msg} for '{_join(where, key)}'")
+        def bad(key: str, want: str, got: Any) -> ConfigError:
+            return ConfigError(f"config key '{_join(where, key)}' expects {want}, got {got!r}")
 
         if not self.problem:
-            raise bad("problem", "a problem name (got empty)")
+            raise bad("problem", "a problem name", self.problem)
         if not self.resolutions:
-            raise bad("resolutions", "at least one entry (got [])")
+            raise bad("resolutions", "at least one entry", self.resolutions)
         if any(r <= 0 for r in self.resolutions):
-            raise bad("resolutions", f"positive numbers (got {self.resolutions})")
+            raise bad("resolutions", "positive numbers", self.resolutions)
         ref = self.reference_resolution
         if ref is not None and not 0 < ref <= min(self.resolutions):
             raise bad("reference_resolution", f"a mesh size in (0, {min(self.resolutions)}] "
-                      f"(finer than every resolution; got {ref})")
+                      f"(finer than every resolution)", ref)
         if not 0 <= self.train_resolution < len(self.resolutions):
-            raise bad("train_resolution", f"an index in [0, {len(self.resolutions) - 1}] "
-                      f"(got {self.train_resolution})")
+            raise bad("train_resolution", f"an index in [0, {len(self.resolutions) - 1}]",
+                      self.train_resolution)
         for k in ("n_train", "n_val", "n_test"):
             if getattr(self, k) < 0:
-                raise bad(k, f"a count >= 0 (got {getattr(self, k)})")
+                raise bad(k, "a count >= 0", getattr(self, k))
         if self.geometry not in GEOMETRIES:
-            raise bad("geometry", f"one of: {', '.join(GEOMETRIES)} (got {self.geometry!r})")
+            raise bad("geometry", f"one of: {', '.join(GEOMETRIES)}", self.geometry)
 
     def check_problem(self, *, where: str = "data.generate") -> None:
         """Check the problem name and its options against the problem registry (cheap).

@@ -58,9 +58,9 @@ def field_dims(names: list[str], width: int, known: dict[str, int], what: str) -
 
 
 def _dataset_path(cfg: RunConfig, info: DistInfo) -> Path:
-    from gnnops.data import GenerateSpec, generate
+    from gnnops.data import generate
 
-    spec = GenerateSpec.from_dict(dict(cfg.data.generate or {}), where="data.generate")
+    spec = cfg.data.generate  # checked at config load (gnnops.data.spec.GenerateSpec)
     out = spec.default_dir(cfg.data.cache_dir)
     if info.is_main:
         generate(spec, out, progress=cfg.train.progress)
@@ -87,7 +87,7 @@ def load_sources(cfg: RunConfig, info: DistInfo, *, train_data: list[Data] | Non
     d = cfg.data
     if train_data is not None:
         val = list(val_data) if val_data is not None else []
-        problem = (d.generate or {}).get("problem")
+        problem = d.generate.problem if d.generate is not None else None
         ins, outs, kind = _problem_fields(problem)
         ins, outs = d.inputs or ins, d.targets or outs
         g0 = train_data[0]

@@ -49,13 +49,12 @@ def load_trajectories(cfg: RunConfig) -> RolloutData:
         ConfigError: no data source, or a problem that is not time-dependent.
         DataError: a dataset without a problem or without train samples.
     """
-    from gnnops.data import GenerateSpec, generate, open_dataset
+    from gnnops.data import generate, open_dataset
 
     d = cfg.data
     if d.generate is not None:
-        spec = GenerateSpec.from_dict(dict(d.generate), where="data.generate")
-        path = spec.default_dir(d.cache_dir)
-        generate(spec, path, progress=cfg.train.progress)
+        path = d.generate.default_dir(d.cache_dir)
+        generate(d.generate, path, progress=cfg.train.progress)
     elif d.path is not None:
         path = d.path
     else:

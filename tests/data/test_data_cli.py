@@ -27,6 +27,11 @@ def test_generate_command_errors(tmp_path, capsys):
     bad.write_text("problem: darcy\nn_trian: 3\n")
     assert main(["generate", str(bad), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "unknown key 'n_trian'" in err
+    assert err.count("\n") == 1 and "unknown config key 'n_trian'" in err
+    assert "did you mean 'n_train'?" in err  # the same validator as the run config
+    bad.write_text("problem: darcy\nproblem_options: {kindd: fno}\n")
+    assert main(["generate", str(bad), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'problem_options.kindd' for problem 'darcy'" in err
     assert main(["generate", str(tmp_path / "none.yaml")]) == 2
     assert "not found" in capsys.readouterr().err

@@ -29,21 +29,29 @@ def test_digest_changes_with_any_field():
 
 
 @pytest.mark.parametrize("d, words", [
-    ({"problem": "darcy", "n_trian": 3}, ["unknown key 'data.generate.n_trian'", "n_train"]),
-    ({"n_train": 3}, ["missing required key 'data.generate.problem'"]),
-    ({"problem": "darcy", "n_train": "3"}, ["'data.generate.n_train'", "integer", "str"]),
-    ({"problem": "darcy", "seed": True}, ["'data.generate.seed'", "bool"]),
-    ({"problem": "darcy", "resolutions": [0.1, "a"]}, ["'data.generate.resolutions'",
-                                                       "index 1"]),
+    ({"problem": "darcy", "n_trian": 3}, ["unknown config key 'data.generate.n_trian'",
+                                          "expected one of: problem,", "n_train",
+                                          "did you mean 'n_train'?"]),
+    ({"n_train": 3}, ["missing required config key 'data.generate.problem'"]),
+    ({"problem": "darcy", "n_train": "3"}, ["'data.generate.n_train'", "expects int",
+                                            "got '3'"]),
+    ({"problem": "darcy", "seed": True}, ["'data.generate.seed'", "expects int", "got True"]),
+    ({"problem": "darcy", "resolutions": [0.1, "a"]}, ["'data.generate.resolutions[1]'",
+                                                       "int or float", "got 'a'"]),
     ({"problem": "darcy", "resolutions": []}, ["'data.generate.resolutions'", "at least one"]),
     ({"problem": "darcy", "resolutions": [0.1, -1]}, ["positive"]),
     ({"problem": "darcy", "train_resolution": 3}, ["'data.generate.train_resolution'",
                                                    "[0, 2]", "got 3"]),
     ({"problem": "darcy", "n_test": -1}, ["'data.generate.n_test'", ">= 0"]),
-    ({"problem": "darcy", "geometry": "circle"}, ["'data.generate.geometry'", "l_shape"]),
+    ({"problem": "darcy", "geometry": "circle"}, ["'data.generate.geometry'", "l_shape",
+                                                  "got 'circle'"]),
+    ({"problem": "darcy", "geometry": "l_shap"}, ["did you mean 'l_shape'?"]),
     ({"problem": "darcy", "problem_options": [1]}, ["'data.generate.problem_options'",
                                                     "mapping"]),
-    ({"problem": "darcy", "test_families": ["grid", 3]}, ["'data.generate.test_families'"]),
+    ({"problem": "darcy", "problem_options": {1: 2}}, ["'data.generate.problem_options'",
+                                                       "string keys"]),
+    ({"problem": "darcy", "test_families": ["grid", 3]}, ["'data.generate.test_families[1]'",
+                                                          "expects str"]),
 ])
 def test_bad_dicts_name_the_key(d, words):
     with pytest.raises(ConfigError) as exc:
@@ -53,7 +61,7 @@ def test_bad_dicts_name_the_key(d, words):
 
 
 def test_not_a_mapping():
-    with pytest.raises(ConfigError, match="expected a mapping"):
+    with pytest.raises(ConfigError, match="'data.generate' expects a mapping"):
         GenerateSpec.from_dict(["problem", "darcy"])
 
 
@@ -76,11 +84,13 @@ def test_load_spec_errors(tmp_path):
         load_spec(bad)
     typo = tmp_path / "typo.yaml"
     typo.write_text("problem: darcy\nn_trian: 4\n")
-    with pytest.raises(ConfigError, match=r"typo.yaml: unknown key 'n_trian'"):
+    with pytest.raises(ConfigError, match=r"typo.yaml: unknown config key 'n_trian'; .*"
+                                          r"did you mean 'n_train'\?"):
         load_spec(typo)
     nested = tmp_path / "nested.yaml"
     nested.write_text("data:\n  generate:\n    problem: darcy\n    sed: 1\n")
-    with pytest.raises(ConfigError, match=r"unknown key 'data.generate.sed'"):
+    with pytest.raises(ConfigError, match=r"unknown config key 'data.generate.sed'.*"
+                                          r"did you mean 'seed'\?"):
         load_spec(nested)
 
 
@@ -89,3 +99,53 @@ def test_network_config():
     assert spec.problem == "fisher_kpp" and spec.resolutions == [100, 400]
     assert spec.solver_options == {"t_end": 5.0, "n_times": 51}
     assert spec.test_families == ["grid", "watts_strogatz"]
+    assert isinstance(spec.resolutions[0], int)  # node counts stay ints: same digest as before
+
+
+def test_ints_stay_ints_in_the_digest():
+    # the cache folder of a spec written before the typed validator must not move
+    spec = GenerateSpec.from_dict({"problem": "fisher_kpp", "resolutions": [100, 400]})
+    assert spec.to_dict()["resolutions"] == [100, 400]
+    assert GenerateSpec.from_dict({"problem": "darcy", "resolutions": ["1e-1"]}).resolutions \
+        == [0.1]  # YAML 1.1 reads 1e-1 (no dot) as a string
+
+
+@pytest.mark.parametrize("d, words", [
+    ({"problem": "darcyy"}, ["'data.generate.problem' expects one of: darcy,",
+                             "did you mean 'darcy'?"]),
+    ({"problem": "darcy", "problem_options": {"knd": "fno"}},
+     ["unknown config key 'data.generate.problem_options.knd' for problem 'darcy'",
+      "expected one of: kind, dim,", "did you mean 'kind'?"]),
+    ({"problem": "darcy", "solver_options": {"n_mode": 8}},
+     ["unknown config key 'data.generate.solver_options.n_mode'", "expected one of: box, n_modes",
+      "did you mean 'n_modes'?"]),
+    ({"problem": "elasticity", "solver_options": {"nu": 0.7}},
+     ["config key 'data.generate.solver_options'", "Poisson ratio nu in (-1, 0.5), got 0.7"]),
+    ({"problem": "fisher_kpp", "solver_options": {"t_ned": 3}},
+     ["config key 'data.generate.solver_options'", "['t_ned']", "t_end"]),
+    ({"problem": "fisher_kpp", "problem_options": {"recipe": "region", "hopz": 2}},
+     ["config key 'data.generate.problem_options'", "['hopz']", "hops"]),
+    ({"problem": "fisher_kpp", "test_families": ["grid", "watts_strogats"]},
+     ["'data.generate.test_families[1]' expects one of:", "did you mean 'watts_strogatz'?"]),
+])
+def test_check_problem_names_the_option_and_the_valid_ones(d, words):
+    spec = GenerateSpec.from_dict(d)  # the types are fine; the problem rejects the values
+    with pytest.raises(ConfigError) as exc:
+        spec.check_problem()
+    for w in words:
+        assert w in str(exc.value)
+
+
+def test_check_problem_accepts_the_shipped_specs():
+    for name in ("darcy", "fisher_kpp"):
+        load_spec(REPO / "configs" / "data" / f"{name}.yaml")  # load_spec checks the problem
+    GenerateSpec.from_dict({"problem": "heat", "solver_options": {"t_end": 0.5},
+                            "problem_options": {"amplitude": 2.0}}).check_problem()
+
+
+def test_load_spec_checks_problem_options(tmp_path):
+    p = tmp_path / "opt.yaml"
+    p.write_text("problem: darcy\nproblem_options: {kind: fno, tua: 3}\n")
+    with pytest.raises(ConfigError, match=r"opt.yaml: unknown config key 'problem_options.tua'"
+                                          r".*did you mean 'tau'\?"):
+        load_spec(p)

@@ -35,7 +35,7 @@ def test_overrides_parse_yaml_and_nest() -> None:
     assert cfg.optim.lr == pytest.approx(3e-4) and isinstance(cfg.optim.lr, float)
     assert cfg.model.kwargs == {**RunConfig().model.kwargs, "width": 32}
     assert cfg.train.bf16 is True
-    assert cfg.data.generate["n_train"] == 7
+    assert cfg.data.generate.n_train == 7 and cfg.data.generate.n_val == 10  # rest default
     assert cfg.eval.splits == ["test"]
     cfg = load_config(overrides=["optim.epochs=4"])
     assert isinstance(cfg.optim.epochs, int) and cfg.optim.epochs == 4
@@ -79,6 +79,53 @@ def test_data_path_replaces_default_generate() -> None:
     assert cfg.data.generate is None and cfg.data.path == "meshes/*.vtu"
     with pytest.raises(ConfigError, match="exclusive"):
         load_config(overrides=["data.path=x", "data.generate.n_train=3"])
+
+
+def test_data_generate_is_typed_and_checked_at_load(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_config(overrides=["data.generate.n_trian=3"])
+    msg = str(e.value)
+    assert msg.startswith("unknown config key 'data.generate.n_trian'; expected one of: ")
+    assert "n_train, n_val, n_test" in msg and msg.endswith("did you mean 'n_train'?")
+    p = tmp_path / "typo.yaml"
+    p.write_text("data:\n  generate:\n    problem: darcy\n    resolutins: [0.1]\n")
+    with pytest.raises(ConfigError, match=r"'data.generate.resolutins'.*did you mean "
+                                          r"'resolutions'\?"):
+        load_config(p)
+    with pytest.raises(ConfigError, match=r"'data.generate.n_val' expects int, got 'x'"):
+        load_config(overrides=["data.generate.n_val=x"])
+    with pytest.raises(ConfigError, match=r"'data.generate.train_resolution'.*\[0, 2\]"):
+        load_config(overrides=["data.generate.train_resolution=5"])
+
+
+def test_problem_and_its_options_checked_at_load() -> None:
+    with pytest.raises(ConfigError, match=r"unknown config key "
+                                          r"'data.generate.problem_options.kindd' for problem "
+                                          r"'darcy'.*expected one of: kind, .*did you mean 'kind'"):
+        load_config(overrides=["data.generate.problem_options={kindd: fno}"])
+    with pytest.raises(ConfigError, match=r"'data.generate.solver_options.n_mode' .*"
+                                          r"expected one of: box, n_modes"):
+        load_config(overrides=["data.generate.solver_options={n_mode: 4}"])
+    with pytest.raises(ConfigError, match=r"'data.generate.problem' expects one of: darcy, .*"
+                                          r"did you mean 'darcy'\?"):
+        load_config(overrides=["data.generate.problem=darcyy"])
+    cfg = load_config(overrides=["data.generate.problem_options={kind: lognormal}"])
+    assert cfg.data.generate.problem_options == {"kind": "lognormal"}
+
+
+def test_did_you_mean_in_every_section() -> None:
+    with pytest.raises(ConfigError, match=r"'optim.lrr'.*did you mean 'lr'\?"):
+        load_config(overrides=["optim.lrr=1"])
+    with pytest.raises(ConfigError, match=r"'train.device' expects one of .*got 'cpuu'; "
+                                          r"did you mean 'cpu'\?"):
+        load_config(overrides=["train.device=cpuu"])
+    with pytest.raises(ConfigError, match=r"unknown model 'gnoo'.*did you mean 'gno'\?"):
+        load_config(overrides=["model.name=gnoo", "model.kwargs={}"])
+    with pytest.raises(ConfigError, match=r"'model.kwargs.widht'.*did you mean 'width'\?"):
+        load_config(overrides=["model.kwargs.widht=3"])
+    with pytest.raises(ConfigError) as e:
+        load_config(overrides=["optim.zzz=1"])
+    assert "did you mean" not in str(e.value)  # no near miss, no suggestion
 
 
 def test_override_syntax_errors() -> None:
