@@ -1,10 +1,12 @@
 """Graph neural operator: quadrature weights, resolution consistency, overfit, batching."""
 
 import math
+from functools import partial
 
 import numpy as np
 import pytest
 import torch
+from mesh_fixtures import mesh_data
 from skfem import MeshTri
 from torch_geometric.data import Batch, Data
 
@@ -13,32 +15,9 @@ from gnnops.models import build
 from gnnops.models.gno import GNO
 from gnnops.models.mlp import scatter_sum
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one thread is faster and robust to a busy shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def mesh_data(k: int, f_in: int = 1, seed: int = 0) -> Data:
-    """Unit-square triangle mesh ``MeshTri().refined(k)``; node_volume from the triangles."""
-    m = MeshTri().refined(k)
-    p, t = m.p.T, m.t.T
-    e = np.unique(np.sort(np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]]), 1), axis=0)
-    ei = torch.tensor(np.concatenate([e, e[:, ::-1]]).T)
-    a, b = p[t[:, 1]] - p[t[:, 0]], p[t[:, 2]] - p[t[:, 0]]
-    area = 0.5 * np.abs(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0])
-    vol = np.zeros(len(p))
-    np.add.at(vol, t.ravel(), np.repeat(area / 3, 3))
-    pos = torch.tensor(p, dtype=torch.float32)
-    rel = pos[ei[1]] - pos[ei[0]]
-    g = torch.Generator().manual_seed(seed)
-    return Data(x=torch.randn(len(p), f_in, generator=g), pos=pos, edge_index=ei,
-                edge_attr=torch.cat([rel, rel.norm(dim=1, keepdim=True)], 1),
-                node_volume=torch.tensor(vol, dtype=torch.float32))
+mesh_data = partial(mesh_data, f_in=1)  # the GNO tests use one input channel by default
 
 
 def smooth_input(data: Data) -> Data:

@@ -12,13 +12,7 @@ from gnnops.errors import ModelError
 from gnnops.models import build
 from gnnops.models.ndcn import NDCN, normalized_laplacian, odeint_stacked
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _undirected(edges: np.ndarray, weights: np.ndarray | None = None) -> tuple:

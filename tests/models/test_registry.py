@@ -3,19 +3,11 @@
 import json
 
 import pytest
-import torch
 
 from gnnops.errors import ModelError
 from gnnops.models import MODELS, build, names
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Default-size models initialise faster on one thread on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_names() -> None:
