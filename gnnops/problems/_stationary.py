@@ -19,6 +19,7 @@ from gnnops.errors import ProblemError
 from gnnops.problems._fem import FemMesh, fem_mesh, fem_mesh_from_arrays
 from gnnops.problems._linear import LinearSystem, as_array, direct_solve, pcg, to_torch_sparse
 from gnnops.problems.base import Problem
+from gnnops.problems.estimators import ErrorEstimate, FluxMap, correct, estimate_error
 
 __all__ = ["StationaryFemProblem", "split_batch", "batch_inputs"]
 
@@ -105,6 +106,19 @@ class StationaryFemProblem(Problem):
     def _options_key(self) -> Any:
         return ()
 
+    def _unit_inputs(self, fm: FemMesh) -> dict[str, Any] | None:
+        """Inputs whose operator has coefficient 1 (the mesh's AMG aggregation is built on
+        it once); ``None``: aggregate each system's own matrix."""
+        return None
+
+    def _flux(self, fm: FemMesh, inputs: dict[str, np.ndarray]) -> FluxMap:
+        """The flux map of the error estimator (see :mod:`gnnops.problems.estimators`)."""
+        raise NotImplementedError
+
+    def _unit_matrix(self, fm: FemMesh) -> sp.csr_matrix | None:
+        unit = self._unit_inputs(fm)
+        return None if unit is None else self.system(fm, **unit).A
+
     def _shape_out(self, fm: FemMesh, u: np.ndarray) -> np.ndarray:
         c = self._components(fm)
         return u if c == 1 else u.reshape(fm.n_nodes, c)
@@ -140,6 +154,38 @@ class StationaryFemProblem(Problem):
         """``||Â u - b̂|| / ||b_free||`` (free-dof residual + Dirichlet mismatch)."""
         fm = fem_mesh(mesh_or_graph)
         return self.system(fm, **inputs).residual(self._flat_output(fm, outputs))
+
+    def error_estimate(self, mesh_or_graph: Any, outputs: Any, *, rtol: float = 0.02,
+                       **inputs: Any) -> ErrorEstimate:
+        """Estimated relative L2 error of ``outputs`` against the PDE's solution: an
+        algebraic part (vs this mesh's discrete solution, AMG-CG on the residual equation)
+        and a discretization part (flux recovery); see :mod:`gnnops.problems.estimators`.
+
+        Args:
+            outputs: a dict with the output field, or its array (``[N]`` / ``[N, d]``).
+            rtol: relative accuracy of the algebraic part's AMG-CG.
+        """
+        fm = fem_mesh(mesh_or_graph)
+        clean = self._inputs(fm, inputs)
+        system = self.system(fm, **inputs)
+        return estimate_error(fm, system, self._flat_output(fm, outputs),
+                              self._flux(fm, clean), unit=self._unit_matrix(fm), rtol=rtol)
+
+    def correct(self, mesh_or_graph: Any, outputs: Any, *, cycles: int = 1,
+                **inputs: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """``outputs`` improved by ``cycles`` AMG-CG iterations (one smoothed-aggregation
+        V-cycle each) of this mesh's own system; Dirichlet values set to the data.
+
+        Returns:
+            (outputs, info) with info keys ``cycles``, ``residuals``, ``seconds``.
+        """
+        if not (isinstance(cycles, int) and cycles >= 0):
+            raise ProblemError(f"expected cycles as an integer >= 0, got {cycles!r}")
+        fm = fem_mesh(mesh_or_graph)
+        system = self.system(fm, **inputs)
+        u, info = correct(fm, system, self._flat_output(fm, outputs), cycles,
+                          unit=self._unit_matrix(fm))
+        return {self.output_fields[0]: self._shape_out(fm, u)}, info
 
     def residual_torch(self, data: Any, outputs: Any, **inputs: Any) -> Any:
         """Differentiable relative residual of ``outputs: [N, F_out]``; mean over graphs.

@@ -25,6 +25,7 @@ from gnnops.problems._fem import FemMesh, fem_mesh
 from gnnops.problems._linear import LinearSystem, check_field
 from gnnops.problems._stationary import StationaryFemProblem
 from gnnops.problems.base import InputSample, register
+from gnnops.problems.estimators import FluxMap
 from gnnops.problems.random_fields import evaluate_field, sample_field
 
 __all__ = ["Darcy"]
@@ -96,6 +97,18 @@ class Darcy(StationaryFemProblem):
         n = fm.n_nodes
         return {"a": check_field("a", inputs["a"], n, positive=True),
                 "f": check_field("f", inputs.get("f", 1.0), n)}
+
+    def _unit_inputs(self, fm: FemMesh) -> dict[str, Any]:
+        return {"a": 1.0}
+
+    def _flux(self, fm: FemMesh, inputs: dict[str, np.ndarray]) -> FluxMap:
+        """``a_K grad u`` per quadrature point, coefficient ``a_K``."""
+        a_cell = fm.cell_mean(inputs["a"])
+
+        def flux(grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return a_cell[:, None, None] * grad[:, :, 0, :], a_cell
+
+        return flux
 
     def _system(self, fm: FemMesh, inputs: dict[str, np.ndarray]) -> LinearSystem:
         a = fm.structure("stiffness").matrix(fm.cell_mean(inputs["a"]))

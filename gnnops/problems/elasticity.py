@@ -31,6 +31,7 @@ from gnnops.problems._fem import Assembly, FemMesh, build_assembly, fem_mesh, se
 from gnnops.problems._linear import LinearSystem, check_field
 from gnnops.problems._stationary import StationaryFemProblem
 from gnnops.problems.base import InputSample, register
+from gnnops.problems.estimators import FluxMap
 from gnnops.problems.random_fields import evaluate_field, sample_field
 
 __all__ = ["Elasticity", "elasticity_assembly"]
@@ -138,6 +139,24 @@ class Elasticity(StationaryFemProblem):
             w = np.bincount(facets[sel].ravel(), weights=share, minlength=n)
             b = b + w[:, None] * t
         return b.reshape(-1)
+
+    def _unit_inputs(self, fm: FemMesh) -> dict[str, Any]:
+        return {"E": 1.0}
+
+    def _flux(self, fm: FemMesh, inputs: dict[str, np.ndarray]) -> FluxMap:
+        """The stress ``E_K (lambda tr(eps) I + 2 mu eps)`` per quadrature point, ``[.., d*d]``,
+        coefficient ``E_K``."""
+        e_cell = fm.cell_mean(inputs["E"])
+        nu, d = self.nu, fm.dim
+        lam, mu = nu / ((1 + nu) * (1 - 2 * nu)), 1.0 / (2 * (1 + nu))
+
+        def flux(grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            eps = 0.5 * (grad + grad.swapaxes(2, 3))  # [C, Q, d, d]
+            tr = np.trace(eps, axis1=2, axis2=3)
+            sigma = lam * tr[..., None, None] * np.eye(d) + 2 * mu * eps
+            return e_cell[:, None, None] * sigma.reshape(*sigma.shape[:2], d * d), e_cell
+
+        return flux
 
     def _system(self, fm: FemMesh, inputs: dict[str, np.ndarray]) -> LinearSystem:
         d = fm.dim

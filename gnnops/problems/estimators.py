@@ -1,0 +1,307 @@
+"""A-posteriori error estimates and multigrid correction of the stationary FEM problems.
+
+For a candidate solution ``u`` (e.g. a neural prediction) of a P1 / Q1 problem
+``A u_h = b`` (see :mod:`gnnops.problems._linear`), the error against the solution
+``u*`` of the PDE splits as ``u - u* = (u - u_h) + (u_h - u*)``:
+
+- **algebraic** ``u - u_h``: the residual equation ``A_ff e = r`` (``r = b - A u``
+  on the free dofs; on Dirichlet dofs ``e = g - u`` exactly) solved approximately by
+  conjugate gradients preconditioned with one smoothed-aggregation V-cycle per
+  iteration (pyamg), until the last update is below ``rtol`` of ``||e||``. The
+  aggregation (prolongators) is built once per mesh from the unit-coefficient
+  operator; a new coefficient only recomputes the Galerkin products ``P^T A P``.
+- **discretization** ``u_h - u*``: Zienkiewicz-Zhu flux recovery on
+  ``u_h ~ u + e``: the per-cell flux ``sigma_h`` (darcy ``a grad u``, elasticity the
+  stress) is projected onto the nodes (lumped L2 projection) and the energy-type
+  indicator ``eta_K = ||G sigma_h - sigma_h||_K / k_K`` (``k_K`` the cell's
+  coefficient) is turned into an L2 indicator by the Aubin-Nitsche scaling
+  ``eta_L2,K = L2_CONSTANT * h_K * eta_K`` (``h_K`` the cell diameter).
+  ``L2_CONSTANT`` is one number for every problem and mesh, calibrated on
+  manufactured solutions with closed forms (tests/problems/test_estimators.py).
+
+Both are relative to ``||u_h||`` (lumped-mass L2 norms ``||v||_M^2 = sum_i m_i |v_i|^2``).
+They combine as ``total = sqrt(alg^2 + disc^2)``: the network's error and the mesh's
+error come from independent sources, so their cross term averages to zero and the
+Pythagorean sum estimates ``||u - u*||``; ``alg + disc`` would be the worst-case bound
+(at most sqrt(2) larger). The per-node indicator ``sqrt(e_i^2 + d_i^2)`` (``d_i`` the
+nodal share of the cells' ``eta_L2,K^2``) has ``||indicator||_M`` = the absolute total.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from gnnops.problems._fem import FemMesh
+from gnnops.problems._linear import LinearSystem
+
+__all__ = ["L2_CONSTANT", "ErrorEstimate", "lumped_mass", "cell_diameters", "amg_solver",
+           "amg_cg", "algebraic_error", "recovery_indicators", "estimate_error", "correct"]
+
+# eta_L2,K = L2_CONSTANT * h_K * ||G sigma - sigma||_K / k_K (h_K the cell diameter): the
+# geometric mean of true / estimated L2 error with constant 1 over 29 manufactured solutions
+# (benchmarks/estimator_calibration.py: P1 triangles with a = 1, smooth a, a layered 12/3
+# coefficient across an unaligned interface, the L-shape corner singularity, a plate with a
+# hole; Q1 quads; P1 tetrahedra; 2D elasticity; h = 0.2 .. 0.0125), each within [0.28, 0.76]
+L2_CONSTANT = 0.43
+
+# a flux map: gradients [C, Q, c, d] at the quadrature points -> (flux [C, Q, m], k_K [C])
+FluxMap = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class ErrorEstimate:
+    """Estimated relative L2 error of a candidate solution (see the module docstring).
+
+    Attributes:
+        total: ``sqrt(algebraic^2 + discretization^2)``.
+        algebraic: ``||u - u_h||_M / ||u_h||_M`` (vs the exact discrete solution).
+        discretization: ``||u_h - u*|| / ||u_h||`` estimated by flux recovery.
+        per_node: [N] estimated absolute error at each node (units of ``u``).
+        norm: ``||u_h||_M`` (estimated).
+        iterations: AMG-CG iterations of the algebraic part.
+        converged: the algebraic part reached its tolerance.
+        seconds: wall time of the estimate.
+        correction: [n] the algebraic error ``u_h - u`` (dofs, node-major).
+    """
+
+    total: float
+    algebraic: float
+    discretization: float
+    per_node: np.ndarray
+    norm: float
+    iterations: int
+    converged: bool
+    seconds: float
+    correction: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able numbers (no arrays)."""
+        return {"total": self.total, "algebraic": self.algebraic,
+                "discretization": self.discretization, "iterations": self.iterations,
+                "converged": self.converged, "seconds": self.seconds}
+
+
+def lumped_mass(fm: FemMesh) -> np.ndarray:
+    """[N] row sums of the consistent mass matrix (the node's share of the volume)."""
+    return fm.cached("lumped_mass", lambda: np.asarray(fm.mass().sum(axis=1)).ravel())
+
+
+def cell_diameters(fm: FemMesh) -> np.ndarray:
+    """[C] longest distance between two nodes of each cell."""
+    def build() -> np.ndarray:
+        x = fm.points[fm.cells]  # [C, k, d]
+        k = x.shape[1]
+        i, j = np.triu_indices(k, 1)
+        return np.linalg.norm(x[:, i] - x[:, j], axis=2).max(axis=1)
+
+    return fm.cached("diameters", build)
+
+
+def _digest(mask: np.ndarray) -> str:
+    return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=8).hexdigest()
+
+
+def _near_nullspace(fm: FemMesh, free: np.ndarray, components: int) -> np.ndarray:
+    """[n_free, m] constants (scalar) or rigid-body modes (vector, c = d) on the free dofs."""
+    if components == 1:
+        return np.ones((int(free.sum()), 1))
+    d, n = fm.dim, fm.n_nodes
+    x = fm.points - fm.points.mean(axis=0)
+    modes = [np.kron(np.ones(n), np.eye(d)[k]) for k in range(d)]
+    for a, b in ([(0, 1)] if d == 2 else [(0, 1), (1, 2), (0, 2)]):
+        rot = np.zeros((n, d))
+        rot[:, a], rot[:, b] = -x[:, b], x[:, a]
+        modes.append(rot.reshape(-1))
+    return np.stack(modes, axis=1)[free]
+
+
+def _blocked(a: sp.spmatrix, free: np.ndarray, components: int) -> Any:
+    """BSR with node blocks when every node's dofs are all free or all fixed, else CSR."""
+    if components > 1 and (free.reshape(-1, components).all(1)
+                           | ~free.reshape(-1, components).any(1)).all():
+        return sp.bsr_matrix(a, blocksize=(components, components))
+    return sp.csr_matrix(a)
+
+
+def _prolongators(fm: FemMesh, system: LinearSystem, unit: sp.csr_matrix) -> list[Any]:
+    """Smoothed-aggregation prolongators of the unit-coefficient operator (once per mesh
+    and Dirichlet set)."""
+    def build() -> list[Any]:
+        import pyamg
+
+        free = system.free
+        a = _blocked(unit[free][:, free], free, system.components)
+        ml = pyamg.smoothed_aggregation_solver(
+            a, B=_near_nullspace(fm, free, system.components), max_coarse=10)
+        return [lvl.P for lvl in ml.levels[:-1]]
+
+    return fm.cached(f"amg:{system.components}:{_digest(system.fixed)}", build)
+
+
+def amg_solver(fm: FemMesh, system: LinearSystem, unit: sp.csr_matrix | None = None) -> Any:
+    """pyamg ``MultilevelSolver`` of the free-dof matrix of ``system`` (cached on it).
+
+    Args:
+        fm: the mesh of the system.
+        system: the assembled system.
+        unit: the same operator with coefficient 1 (whose aggregation is reused for every
+            coefficient on this mesh); ``None``: aggregate ``system.A`` itself.
+    """
+    cached = system.__dict__.get("_amg_solver")
+    if cached is not None:
+        return cached
+    from pyamg.multilevel import MultilevelSolver
+    from pyamg.relaxation.smoothing import change_smoothers
+
+    free = system.free
+    a = _blocked(system.A[free][:, free], free, system.components)
+    levels = []
+    for p in _prolongators(fm, system, system.A if unit is None else unit):
+        lvl = MultilevelSolver.Level()
+        r = p.T
+        lvl.A, lvl.P, lvl.R = a, p, (r.tocsr() if r.format == "csc" else r)
+        levels.append(lvl)
+        a = lvl.R @ a @ p
+    last = MultilevelSolver.Level()
+    last.A = a
+    levels.append(last)
+    ml = MultilevelSolver(levels, coarse_solver="pinv")
+    gs = ("block_gauss_seidel", {"sweep": "symmetric"})
+    change_smoothers(ml, gs, gs)
+    system.__dict__["_amg_solver"] = ml
+    return ml
+
+
+def amg_cg(a: sp.spmatrix, b: np.ndarray, ml: Any, *, x0: np.ndarray | None = None,
+           cycles: int = 20, rtol: float | None = None, weights: np.ndarray | None = None,
+           min_cycles: int = 1) -> tuple[np.ndarray, dict[str, Any]]:
+    """Conjugate gradients preconditioned by one V-cycle of ``ml`` per iteration.
+
+    Stops after ``cycles`` iterations, or earlier (not before ``min_cycles``) when the last
+    update's weighted norm ``||dx||_W`` is ``<= rtol * ||x - x0||_W`` (``W = diag(weights)``).
+
+    Returns:
+        ``x: [n]`` and info: ``cycles`` (iterations run), ``converged`` (``rtol`` met),
+        ``residuals`` (``||b - A x||`` before each iteration and after the last).
+    """
+    w = np.ones(len(b)) if weights is None else weights
+    x = np.zeros(len(b)) if x0 is None else np.asarray(x0, dtype=np.float64).copy()
+    dx_total = np.zeros(len(b))
+    r = b - a @ x
+    m = ml.aspreconditioner(cycle="V")
+    res, p, rz, k, converged = [float(np.linalg.norm(r))], None, 0.0, 0, False
+    while k < cycles and res[-1] > 0:
+        z = m @ r
+        rz_new = float(r @ z)
+        p = z if p is None else z + (rz_new / rz) * p
+        rz = rz_new
+        ap = a @ p
+        alpha = rz / float(p @ ap)
+        step = alpha * p
+        x += step
+        dx_total += step
+        r -= alpha * ap
+        res.append(float(np.linalg.norm(r)))
+        k += 1
+        if rtol is not None and k >= min_cycles:
+            if np.sqrt(w @ step**2) <= rtol * np.sqrt(w @ dx_total**2):
+                converged = True
+                break
+    return x, {"cycles": k, "converged": converged or res[-1] == 0, "residuals": res}
+
+
+def algebraic_error(fm: FemMesh, system: LinearSystem, u: np.ndarray, *,
+                    unit: sp.csr_matrix | None = None, rtol: float = 0.02,
+                    max_cycles: int = 30) -> tuple[np.ndarray, dict[str, Any]]:
+    """``e ~ u_h - u`` (``[n]`` dofs): AMG-CG on ``A_ff e = b_f - A_f: u``, ``g - u`` on
+    Dirichlet dofs; info as :func:`amg_cg`."""
+    free = system.free
+    e = np.where(system.fixed, system.g - u, 0.0)
+    a_ff = system.A[free][:, free]
+    r = system.b[free] - system.A[free] @ (u + e)
+    w = np.repeat(lumped_mass(fm), system.components)[free]
+    x, info = amg_cg(a_ff, r, amg_solver(fm, system, unit), cycles=max_cycles, rtol=rtol,
+                     weights=w, min_cycles=2)
+    e[free] = x
+    return e, info
+
+
+def recovery_indicators(fm: FemMesh, u: np.ndarray, flux: FluxMap) -> np.ndarray:
+    """Per-cell L2 indicators ``eta_L2,K`` ``[C]`` of the discrete solution ``u: [N, c]``.
+
+    ``flux`` maps the gradients ``[C, Q, c, d]`` at the quadrature points to the flux
+    ``[C, Q, m]`` and the cell coefficient ``k_K [C]``.
+    """
+    vals, grads, dx, edofs = fm.shape_data()  # [k, C, Q], [k, d, C, Q], [C, Q], [C, k]
+    grad = np.einsum("ckj,kdcq->cqjd", u[edofs], grads, optimize=True)  # [C, Q, c, d]
+    sigma, coef = flux(grad)  # [C, Q, m], [C]
+    vdx = vals * dx[None]  # [k, C, Q]
+    contrib = np.einsum("kcq,cqm->kcm", vdx, sigma).reshape(-1, sigma.shape[2])
+    idx = edofs.T.ravel()
+    num = np.stack([np.bincount(idx, weights=contrib[:, j], minlength=fm.n_nodes)
+                    for j in range(contrib.shape[1])], axis=1)
+    den = np.bincount(edofs.T.ravel(), weights=vdx.sum(axis=2).ravel(), minlength=fm.n_nodes)
+    g = num / np.where(den > 0, den, 1.0)[:, None]
+    g_q = np.einsum("kcq,ckm->cqm", vals, g[edofs], optimize=True)
+    eta2 = np.einsum("cq,cqm->c", dx, (g_q - sigma) ** 2) / coef**2
+    return L2_CONSTANT * cell_diameters(fm) * np.sqrt(eta2)
+
+
+def _cells_to_nodes(fm: FemMesh, eta2: np.ndarray) -> np.ndarray:
+    """Nodal density ``d_i^2`` with ``sum_i m_i d_i^2 = sum_K eta2_K`` (shares by volume)."""
+    k = fm.cells.shape[1]
+    share = np.bincount(fm.cells.ravel(), weights=np.repeat(eta2 / k, k),
+                        minlength=fm.n_nodes)
+    m = lumped_mass(fm)
+    return share / np.where(m > 0, m, 1.0)
+
+
+def estimate_error(fm: FemMesh, system: LinearSystem, u: np.ndarray, flux: FluxMap, *,
+                   unit: sp.csr_matrix | None = None, rtol: float = 0.02,
+                   max_cycles: int = 30) -> ErrorEstimate:
+    """The estimate of the module docstring for the candidate ``u: [n]`` (dofs).
+
+    Args:
+        fm, system: the mesh and its assembled system.
+        u: candidate solution, node-major dofs.
+        flux: the problem's flux map (see :func:`recovery_indicators`).
+        unit: the unit-coefficient operator (see :func:`amg_solver`).
+        rtol, max_cycles: AMG-CG stopping rule of the algebraic part.
+    """
+    t0 = time.perf_counter()
+    c = system.components
+    e, info = algebraic_error(fm, system, u, unit=unit, rtol=rtol, max_cycles=max_cycles)
+    uh = (u + e).reshape(-1, c)
+    m = lumped_mass(fm)
+    norm = float(np.sqrt(m @ (uh**2).sum(axis=1)))
+    eta = recovery_indicators(fm, uh, flux)
+    e2 = (e.reshape(-1, c) ** 2).sum(axis=1)
+    d2 = _cells_to_nodes(fm, eta**2)
+    den = norm if norm > 0 else 1.0
+    alg = float(np.sqrt(m @ e2)) / den
+    disc = float(np.sqrt((eta**2).sum())) / den
+    return ErrorEstimate(total=float(np.hypot(alg, disc)), algebraic=alg, discretization=disc,
+                         per_node=np.sqrt(e2 + d2), norm=norm, iterations=int(info["cycles"]),
+                         converged=bool(info["converged"]), seconds=time.perf_counter() - t0,
+                         correction=e)
+
+
+def correct(fm: FemMesh, system: LinearSystem, u: np.ndarray, cycles: int, *,
+            unit: sp.csr_matrix | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """``u`` improved by ``cycles`` AMG-CG iterations (one V-cycle each) on this mesh's own
+    system; Dirichlet dofs are set to their data. Info as :func:`amg_cg` plus ``seconds``."""
+    t0 = time.perf_counter()
+    free = system.free
+    out = np.where(system.fixed, system.g, np.asarray(u, dtype=np.float64))
+    a_ff, rhs = system.reduced()
+    x, info = amg_cg(a_ff, rhs, amg_solver(fm, system, unit), x0=out[free], cycles=cycles)
+    out[free] = x
+    info["seconds"] = time.perf_counter() - t0
+    return out, info
