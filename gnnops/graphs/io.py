@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import meshio
 import numpy as np
 
-from gnnops.errors import MeshError
+from gnnops._atomic import make_temp_dir
+from gnnops.errors import GnnopsError, MeshError, MissingDependencyError
 
-__all__ = ["read_mesh", "write_mesh", "mesh_format"]
+__all__ = ["read_mesh", "write_mesh", "mesh_format", "sniff_mesh_format"]
 
 
 def _extensions() -> dict[str, list[str]]:
@@ -66,30 +66,121 @@ def _check_gmsh_end(p: Path) -> None:
                          f"(last bytes {tail[-40:]!r})")
 
 
+#: (leading bytes, meshio format): content that names its format, whatever the extension.
+_SIGNATURES = (
+    (b"# vtk DataFile", "vtk"), (b"$MeshFormat", "gmsh"), (b"MeshVersionFormatted", "medit"),
+    (b"CDF\x01", "exodus"), (b"CDF\x02", "exodus"), (b"ply\n", "ply"), (b"ply\r\n", "ply"),
+    (b"OFF", "off"),
+)
+_XML_ROOTS = ((b"<VTKFile", "vtu"), (b"<Xdmf", "xdmf"), (b"<dolfin", "dolfin-xml"))
+#: import name of an optional package -> (what needs it, gnnops install extra)
+_OPTIONAL = {"netCDF4": ("reading Exodus files", "exodus")}
+
+
+def sniff_mesh_format(path: str | os.PathLike) -> str | None:
+    """The meshio format the first bytes of ``path`` name (None when they name none).
+
+    Recognised: VTU / XDMF / dolfin XML (root element), legacy VTK, gmsh, medit, netCDF
+    (Exodus), PLY, OFF.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    body = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    for sig, fmt in _SIGNATURES:
+        if body.startswith(sig):
+            return fmt
+    if body.startswith(b"<"):
+        for tag, fmt in _XML_ROOTS:
+            if tag in head:
+                return fmt
+    return None
+
+
+def _candidates(p: Path, file_format: str | None) -> list[str]:
+    """Formats to try: the given one, else the sniffed one, then the extension's."""
+    if file_format is not None:
+        return [file_format]
+    sniffed = sniff_mesh_format(p)
+    try:
+        by_ext = _formats(p)
+    except MeshError:
+        if sniffed is None:
+            raise
+        by_ext = []
+    return [sniffed] + [f for f in by_ext if f != sniffed] if sniffed else by_ext
+
+
+def _read_one(p: Path, fmt: str, src: str) -> meshio.Mesh:
+    """One meshio reader on ``p`` with the declared sizes checked first."""
+    from meshio._helpers import reader_map
+
+    from gnnops.graphs.prescan import install_guards, prescan
+    from gnnops.graphs.safety import ByteBudget, byte_budget, check_xml_prolog
+    from gnnops.graphs.xdmf_reader import read_xdmf
+
+    if fmt == "xdmf":
+        return read_xdmf(p, src)
+    if fmt in ("vtu", "dolfin-xml"):
+        check_xml_prolog(p, src)
+    install_guards()
+    prescan(p, fmt, src)
+    with byte_budget(ByteBudget(src)):
+        mesh = reader_map[fmt](str(p))
+    if fmt.startswith("gmsh"):
+        _check_gmsh_end(p)
+    return mesh
+
+
+def _missing_dependency(exc: ImportError, fmt: str) -> GnnopsError:
+    name = (exc.name or str(exc)).split(".")[0]
+    if name in _OPTIONAL:
+        feature, extra = _OPTIONAL[name]
+        return MissingDependencyError(feature, name, extra)
+    return MeshError(f"reading {fmt} files needs the Python package '{name}', which is not "
+                     f"installed; install it with: pip install {name}")
+
+
+def _check_size(mesh: meshio.Mesh, src: str) -> None:
+    from gnnops.graphs.safety import check_count
+
+    check_count(len(mesh.points), "max_nodes", src)
+    check_count(sum(len(b.data) for b in mesh.cells), "max_cells", src)
+
+
 def read_mesh(path: str | os.PathLike, *, file_format: str | None = None) -> meshio.Mesh:
-    """Read a mesh file with meshio.
+    """Read a mesh file with meshio, treating it as untrusted input.
 
     meshio's own ``read`` prints and calls ``sys.exit`` when every candidate
-    reader fails, so the readers are called directly here.
+    reader fails, so the readers are called directly here. The format is the one the
+    file's first bytes name (:func:`sniff_mesh_format`), else the extension's. Sizes are
+    checked against :func:`gnnops.graphs.safety.get_limits` before allocation, files named
+    inside the mesh (XDMF data items) are read only from the mesh's own folder, and XML
+    with a DTD is refused (see :mod:`gnnops.graphs.safety`).
 
     Args:
         path: file in any format meshio reads (.msh, .vtu, .vtk, .xdmf, .mesh, ...).
-        file_format: meshio format name, when the extension does not tell it.
+        file_format: meshio format name, when neither content nor extension tells it.
 
     Returns:
         The ``meshio.Mesh``.
 
     Raises:
-        MeshError: the file is missing, its format unknown, or it cannot be parsed.
+        MeshError: the file is missing or not a regular file, its format unknown, it
+            cannot be parsed, it exceeds a size limit or refers to files it may not.
+        MissingDependencyError: the format needs an optional package (Exodus: netCDF4).
     """
     from meshio._helpers import reader_map
+
+    from gnnops.graphs.safety import check_regular_file
 
     p = Path(path)
     if not p.exists():
         raise MeshError(f"mesh file not found: '{p}'")
     if p.is_dir():
         raise MeshError(f"expected a mesh file, got the folder '{p}'")
-    formats = [file_format] if file_format is not None else _formats(p)
+    src = f"'{p}'"
+    check_regular_file(p, src)
+    formats = _candidates(p, file_format)
     unknown = [f for f in formats if f not in reader_map]
     if unknown:
         raise MeshError(
@@ -99,13 +190,17 @@ def read_mesh(path: str | os.PathLike, *, file_format: str | None = None) -> mes
     problems: list[tuple[str, Exception]] = []
     for fmt in formats:
         try:
-            mesh = reader_map[fmt](str(p))
-            if fmt.startswith("gmsh"):
-                _check_gmsh_end(p)
-            return mesh
+            mesh = _read_one(p, fmt, src)
+        except GnnopsError:
+            raise
         except Exception as exc:  # meshio, h5py, xml and number parsers raise many kinds
             problems.append((fmt, exc))
+            continue
+        _check_size(mesh, src)
+        return mesh
     fmt, exc = problems[0]
+    if isinstance(exc, ImportError):
+        raise _missing_dependency(exc, fmt) from exc
     raise MeshError(
         f"cannot read '{p}' as a {' or '.join(f for f, _ in problems)} mesh "
         f"(truncated or corrupt?): {type(exc).__name__}: {exc}"
@@ -167,7 +262,7 @@ def write_mesh(
     if not p.parent.exists():
         raise MeshError(f"cannot write '{p}': folder '{p.parent}' does not exist")
     mesh = _copy_for(mesh, fmt)
-    tmpdir = Path(tempfile.mkdtemp(prefix=".tmp-", dir=p.parent))
+    tmpdir = make_temp_dir(p.parent)  # owned: a killed writer's folder is cleaned later
     try:
         target = tmpdir / p.name
         try:
