@@ -1,8 +1,10 @@
-"""``gnnops generate CONFIG.yaml [--out DIR] [--workers N] [--quiet]``."""
+"""``gnnops generate CONFIG.yaml [--out DIR] [--workers N] [--quiet | --verbose]``."""
 
 from __future__ import annotations
 
 import argparse
+
+from gnnops._log import add_verbosity_arguments, progress_enabled
 
 __all__ = ["add_arguments", "run"]
 
@@ -15,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dataset folder (default: datasets/<problem>-<spec hash>)")
     parser.add_argument("--workers", type=int, default=1, metavar="N",
                         help="processes solving samples in parallel (default 1)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_verbosity_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from gnnops.data.spec import load_spec
 
     spec = load_spec(args.config)
-    res = run_generation(spec, args.out, workers=args.workers, progress=not args.quiet)
+    res = run_generation(spec, args.out, workers=args.workers, progress=progress_enabled(args))
     print(f"{res.path}: {res.new + res.skipped} samples ({res.new} new, {res.skipped} skipped)"
           f" at {len(res.nodes_per_resolution)} resolution(s), nodes "
           f"{res.nodes_per_resolution}")

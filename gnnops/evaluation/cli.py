@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gnnops._log import add_verbosity_arguments
+
 __all__ = ["add_arguments", "run"]
 
 
@@ -19,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-samples", type=int, default=None,
                         help="at most this many samples per split and resolution")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    add_verbosity_arguments(parser, quiet_help="only warnings and errors")
 
 
 def run(args: argparse.Namespace) -> int:

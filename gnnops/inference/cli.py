@@ -7,6 +7,12 @@ was skipped because its output exists), 1 when some failed (a prediction with Na
 values is not written: status ``non_finite``), 2 for usage / artifact errors, 130 when
 interrupted: the first Ctrl-C lets running files finish, starts no new one and writes the
 summary (unfinished files: status ``interrupted``); rerunning skips the finished outputs.
+
+Usage errors are found before any file is predicted or written (exit 2, one line on
+stderr): malformed options, an unknown ``--format``, a ``--set`` field the model does not
+take, ``--steps`` on a steady (non-rollout) model, and an input field that is neither
+given by ``--set`` nor stored in the first input file. Only ``argparse`` and light
+modules are imported until :func:`run` starts, so ``gnnops predict --help`` is fast.
 """
 
 from __future__ import annotations
@@ -26,9 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from gnnops._atomic import atomic_open
-from gnnops.errors import ConfigError
-from gnnops.inference.batch import run_pool
-from gnnops.inference.files import expand_inputs, output_paths, parse_shard, select_shard
+from gnnops._log import add_verbosity_arguments, progress_enabled
+from gnnops.errors import ConfigError, GnnopsError, MissingDependencyError
 
 __all__ = ["add_arguments", "run", "SUMMARY_COLUMNS"]
 
@@ -59,7 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "networks get node attributes <state>_t000..., meshes one VTU "
                              "per step and a .pvd")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (there is none when stderr is not a terminal)")
+    add_verbosity_arguments(parser)
 
 
 def _scalar_inputs(items: list[str]) -> dict[str, float]:
@@ -116,43 +123,63 @@ def _summaries(rows: list[dict[str, Any]], out_dir: Path, shard: tuple[int, int]
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``gnnops predict``; returns 0 (all ok), 1 (some failed)."""
-    from tqdm import tqdm
+    """Run ``gnnops predict``; returns 0 (all ok), 1 (some failed), 130 (interrupted).
 
+    Raises:
+        GnnopsError: a usage or artifact error, before any file is predicted or written.
+    """
     from gnnops.inference import Predictor
+    from gnnops.inference.input_files import expand_inputs, output_paths, select_shard
 
-    shard = parse_shard(args.shard)
-    if args.jobs < 1:
-        raise ConfigError(f"expected --jobs >= 1 (got {args.jobs})")
-    inputs = _scalar_inputs(args.set)
+    shard, inputs = _check_options(args)
     predictor = Predictor.from_artifact(args.artifact)
+    _check_request(predictor, args, inputs)
     files = expand_inputs(args.inputs)
+    mine = select_shard(files, shard)
+    if mine:
+        _check_first_input(predictor, files[mine[0]], inputs)
     out_dir = Path(args.out)
     _check_out_dir(out_dir)
     outs = output_paths(files, out_dir, args.format)
-    mine = select_shard(files, shard)
+    rows, todo = _plan(files, outs, mine, overwrite=args.overwrite)
 
+    def work(k: int) -> dict[str, Any]:
+        return _predict_one(predictor, files[k], outs[k], args, inputs)
+
+    interrupted = _run_batch(work, todo, rows, jobs=args.jobs, progress=progress_enabled(args))
+    return _report([rows[k] for k in mine], out_dir, shard, interrupted=interrupted)
+
+
+def _plan(files: list[Path], outs: list[Path], mine: list[int], *,
+          overwrite: bool) -> tuple[dict[int, dict[str, Any]], list[int]]:
+    """Summary rows of this shard's files and the indices still to predict."""
     rows: dict[int, dict[str, Any]] = {}
     todo = []
     for k in mine:
         rows[k] = {"file": str(files[k]), "output": str(outs[k]), "status": "ok", "nodes": None,
                    "seconds": None, "residual": None, "flags": [], "iterations": None,
                    "zero_iterations": None, "error": None}
-        if outs[k].exists() and not args.overwrite:
+        if outs[k].exists() and not overwrite:
             rows[k].update(status="skipped", error="output exists (use --overwrite)")
         else:
             todo.append(k)
+    return rows, todo
 
-    def work(k: int) -> dict[str, Any]:
-        return _predict_one(predictor, files[k], outs[k], args, inputs)
 
-    bar = tqdm(total=len(todo), unit="file", disable=args.no_progress, file=sys.stderr)
+def _run_batch(work: Any, todo: list[int], rows: dict[int, dict[str, Any]], *, jobs: int,
+               progress: bool) -> bool:
+    """Predict ``todo`` in a thread pool, filling ``rows``; returns whether interrupted."""
+    from tqdm import tqdm
+
+    from gnnops.inference.batch import run_pool
+
+    bar = tqdm(total=len(todo), unit="file", disable=not progress, file=sys.stderr)
     finished: set[int] = set()
     stop = threading.Event()
     interrupted = False
     with _stop_on_sigint(stop):
         try:
-            for res in run_pool(work, todo, workers=args.jobs, stop=stop):
+            for res in run_pool(work, todo, workers=jobs, stop=stop):
                 row = rows[res.source]
                 row["seconds"] = round(res.seconds, 6)
                 if res.ok:
@@ -164,13 +191,16 @@ def run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:  # a second Ctrl-C, or no handler could be installed
             interrupted = True
     bar.close()
-    interrupted = interrupted or stop.is_set()
     for k in todo:
         if k not in finished:
             rows[k].update(status="interrupted", error="not finished: interrupted (rerun the "
                            "same command to continue; finished outputs are skipped)")
+    return interrupted or stop.is_set()
 
-    ordered = [rows[k] for k in mine]
+
+def _report(ordered: list[dict[str, Any]], out_dir: Path, shard: tuple[int, int], *,
+            interrupted: bool) -> int:
+    """Write the summaries, print the outcome line; returns the exit code."""
     summary = _summaries(ordered, out_dir, shard)
     n_err = sum(r["status"] in ("error", "non_finite") for r in ordered)
     n_skip = sum(r["status"] == "skipped" for r in ordered)
@@ -183,6 +213,113 @@ def run(args: argparse.Namespace) -> int:
     print(f"predicted {n_ok} of {len(ordered)} files "
           f"({n_err} failed, {n_skip} skipped); summary: {summary}")
     return 1 if n_err else 0
+
+
+# ------------------------------------------------------------ usage checks (exit 2)
+def _check_options(args: argparse.Namespace) -> tuple[tuple[int, int], dict[str, float]]:
+    """Checks that need no artifact: shard, jobs, steps, refine, format, ``--set`` values.
+
+    Returns:
+        ``(shard, scalar inputs)``.
+    """
+    from gnnops.inference.input_files import parse_shard
+
+    shard = parse_shard(args.shard)
+    if args.jobs < 1:
+        raise ConfigError(f"expected --jobs >= 1 (got {args.jobs})")
+    if args.steps is not None and args.steps < 1:
+        raise ConfigError(f"expected --steps >= 1 (got {args.steps})")
+    if args.compare_zero and args.refine is None:
+        raise ConfigError("--compare-zero compares against the --refine solve; expected "
+                          "--refine TOL as well")
+    _check_format(args.format)
+    return shard, _scalar_inputs(args.set)
+
+
+def _check_format(fmt: str) -> None:
+    """ConfigError unless meshio writes ``.<fmt>``; MissingDependencyError for Exodus
+    without netCDF4."""
+    import importlib.util
+
+    import meshio
+
+    ext = "." + fmt.lstrip(".").lower()
+    known = sorted(meshio.extension_to_filetypes)
+    if ext not in known:
+        raise ConfigError(f"unknown output format {fmt!r}; expected a mesh file extension: "
+                          f"{', '.join(e.lstrip('.') for e in known)}")
+    if ext in (".e", ".exo", ".ex2") and importlib.util.find_spec("netCDF4") is None:
+        raise MissingDependencyError("writing Exodus files (--format " + fmt + ")", "netCDF4",
+                                     "exodus")
+
+
+def _rollout_layout(predictor: Any) -> Any:
+    """The recipe's rollout layout (``None`` for a steady model); the recipe may be the
+    typed ``Recipe`` or its plain-dict form."""
+    recipe = predictor.recipe
+    return recipe.get("rollout") if isinstance(recipe, dict) else recipe.rollout
+
+
+def model_inputs(predictor: Any) -> list[str]:
+    """Names of the input fields ``predictor`` takes (rollout models: initial state, static
+    fields)."""
+    layout = _rollout_layout(predictor)
+    if isinstance(layout, dict):
+        return [layout["initial"], *layout["static"]]
+    if layout is not None:
+        return [layout.initial, *layout.static]
+    return list(predictor.inputs)
+
+
+def _check_request(predictor: Any, args: argparse.Namespace, inputs: dict[str, float]) -> None:
+    """``--set`` names and ``--steps`` against the loaded artifact."""
+    names = model_inputs(predictor)
+    unknown = sorted(set(inputs) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown input field {unknown[0]!r}; this model takes: "
+                          f"{', '.join(names) or 'no inputs'} (from --set "
+                          f"{unknown[0]}={inputs[unknown[0]]:g})")
+    if args.steps is not None and _rollout_layout(predictor) is None:
+        raise ConfigError(f"--steps is only for time-dependent (rollout) models; this artifact "
+                          f"predicts {', '.join(predictor.targets) or 'its targets'} directly "
+                          f"(its recipe has no 'rollout' entry)")
+
+
+def _stored_fields(path: Path) -> list[str] | None:
+    """Point-data / node-attribute names stored in ``path`` (``None``: unreadable, left to
+    the batch to report)."""
+    from gnnops.inference.sources import is_network_path
+
+    try:
+        if is_network_path(path):
+            from gnnops.graphs import read_network
+
+            graph = read_network(path)
+            return sorted(set().union(*(d.keys() for _, d in graph.nodes(data=True))))
+        from gnnops.graphs.io import read_mesh
+
+        return sorted(read_mesh(path).point_data)
+    except (GnnopsError, OSError, ValueError):
+        return None
+
+
+def _check_first_input(predictor: Any, path: Path, inputs: dict[str, float]) -> None:
+    """ConfigError when an input field is neither set nor stored in the first file.
+
+    Only the first file of the batch is probed (later files that lack a field fail on
+    their own, exit 1); a file that cannot be read is left to the batch.
+    """
+    need = [k for k in model_inputs(predictor) if k not in inputs]
+    have = _stored_fields(path) if need else None
+    if have is None:
+        return
+    missing = [k for k in need if k not in have]
+    if missing:
+        where = "node attributes" if path.suffix.lower() in (".graphml", ".gml") else "point data"
+        raise ConfigError(f"input field {missing[0]!r} is missing: neither --set "
+                          f"{missing[0]}=VALUE nor {where} of '{path}' (has: "
+                          f"{', '.join(have) or 'none'}); this model takes: "
+                          f"{', '.join(model_inputs(predictor))}")
 
 
 def _check_out_dir(out_dir: Path) -> None:

@@ -27,7 +27,7 @@ class Prediction:
         inputs: input name -> per-node array the model was given.
         residual: relative physics residual of ``fields`` (``None`` without a problem).
         per_node_residual: absolute residual per node ``[N]`` (or ``None``).
-        flags: out-of-distribution / sanity flags (see :mod:`gnnops.inference.flags`).
+        flags: out-of-distribution / sanity flags (see :mod:`gnnops.inference.reliability_flags`).
         timings: seconds spent in ``"graph"``, ``"model"`` and ``"residual"``.
         source: the path predicted on, or a description of the in-memory object.
         kind: ``"mesh"`` or ``"network"``.

@@ -21,7 +21,6 @@ from torch_geometric.data import Data
 
 from gnnops.errors import GnnopsError, ProblemError
 from gnnops.inference.batch import BatchResult, run_pool
-from gnnops.inference.flags import compute_flags
 from gnnops.inference.partition import (
     max_edge_length,
     predict_partitioned,
@@ -29,6 +28,7 @@ from gnnops.inference.partition import (
 )
 from gnnops.inference.prediction import Prediction
 from gnnops.inference.refine import Refinement, refine_prediction
+from gnnops.inference.reliability_flags import compute_flags
 from gnnops.inference.sources import Source, load_source, split_columns
 
 __all__ = ["Predictor"]

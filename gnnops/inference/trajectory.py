@@ -90,7 +90,7 @@ def predict_rollout(predictor: Any, source: Any, *, steps: int | None = None,
     Raises:
         ConfigError: ``steps`` < 1; GraphError: missing initial state or input.
     """
-    from gnnops.inference.flags import compute_flags
+    from gnnops.inference.reliability_flags import compute_flags
     from gnnops.inference.sources import load_source
     from gnnops.inference.timeseries import TimeSeriesPrediction
     from gnnops.surrogate.stepping import rollout, state_times, step_input_names, step_inputs

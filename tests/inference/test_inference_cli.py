@@ -12,7 +12,7 @@ from inference_fixtures import coefficient, square_mesh
 
 from gnnops.cli import main
 from gnnops.graphs import write_mesh
-from gnnops.inference.files import expand_inputs, output_paths, select_shard
+from gnnops.inference.input_files import expand_inputs, output_paths, select_shard
 
 FORMATS = (".vtu", ".msh", ".xdmf", ".vtk")
 
@@ -134,3 +134,81 @@ def test_info(artifact, capsys):
     assert d["inputs"] == {"a": 1} and d["targets"] == {"u": 1} and d["receptive_hops"] == 2
     assert d["train_stats"]["spacing_min"] == pytest.approx((4 * 0.125 + 2 * 0.125 * 2**0.5)
                                                             / 6, rel=0.05)
+
+
+@pytest.fixture
+def one_mesh(tmp_path):
+    """A folder with one mesh that stores the input 'a' and one that stores nothing."""
+    d = tmp_path / "in"
+    d.mkdir()
+    m = square_mesh(6)
+    m.point_data["a"] = coefficient(m)
+    meshio.write(d / "with_a.vtu", m)
+    meshio.write(tmp_path / "bare.vtu", square_mesh(6))
+    return d
+
+
+def _usage_error(argv, out, capsys) -> str:
+    """Run ``gnnops`` expecting exit 2, one stderr line and no output folder; the line."""
+    rc = main([str(a) for a in argv])
+    cap = capsys.readouterr()
+    lines = cap.err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and cap.out == "", (rc, cap.err, cap.out)
+    assert lines[0].startswith("gnnops predict: error: ")
+    assert not out.exists()  # found before the output folder (or any file) was written
+    return lines[0]
+
+
+def test_missing_required_input_is_a_usage_error(artifact, one_mesh, tmp_path, capsys):
+    out = tmp_path / "out"
+    line = _usage_error(["predict", artifact, tmp_path / "bare.vtu", "--out", out], out, capsys)
+    assert "input field 'a' is missing: neither --set a=VALUE nor point data of" in line
+    assert "bare.vtu' (has: none); this model takes: a" in line
+    # given by --set, the same file predicts
+    assert main(["predict", str(artifact), str(tmp_path / "bare.vtu"), "--out", str(out),
+                 "--set", "a=7.5"]) == 0
+
+
+def test_unknown_set_field_is_a_usage_error(artifact, one_mesh, tmp_path, capsys):
+    out = tmp_path / "out"
+    line = _usage_error(["predict", artifact, one_mesh, "--out", out, "--set", "b=1"], out,
+                        capsys)
+    assert line.endswith("unknown input field 'b'; this model takes: a (from --set b=1)")
+
+
+def test_unknown_format_is_a_usage_error(artifact, one_mesh, tmp_path, capsys):
+    out = tmp_path / "out"
+    line = _usage_error(["predict", artifact, one_mesh, "--out", out, "--format", "bogus"],
+                        out, capsys)
+    assert "unknown output format 'bogus'; expected a mesh file extension: " in line
+    assert " vtu, " in line and " xdmf" in line
+
+
+def test_steps_on_a_steady_model_is_a_usage_error(artifact, one_mesh, tmp_path, capsys):
+    out = tmp_path / "out"
+    line = _usage_error(["predict", artifact, one_mesh, "--out", out, "--steps", "3"], out,
+                        capsys)
+    assert line.endswith("--steps is only for time-dependent (rollout) models; this artifact "
+                         "predicts u directly (its recipe has no 'rollout' entry)")
+
+
+def test_other_option_errors_exit_2_before_work(artifact, one_mesh, tmp_path, capsys):
+    out = tmp_path / "out"
+    line = _usage_error(["predict", artifact, one_mesh, "--out", out, "--steps", "0"], out,
+                        capsys)
+    assert line.endswith("expected --steps >= 1 (got 0)")
+    line = _usage_error(["predict", artifact, one_mesh, "--out", out, "--compare-zero"], out,
+                        capsys)
+    assert "expected --refine TOL as well" in line
+
+
+def test_exodus_output_without_netcdf4_names_the_extra(artifact, one_mesh, tmp_path, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("netCDF4") is not None:
+        pytest.skip("netCDF4 is installed: Exodus output works")
+    out = tmp_path / "out"
+    line = _usage_error(["predict", artifact, one_mesh, "--out", out, "--format", "exo"], out,
+                        capsys)
+    assert line.endswith("writing Exodus files (--format exo) needs the optional package "
+                         "'netCDF4'; install it with: pip install 'gnnops[exodus]'")
