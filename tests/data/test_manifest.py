@@ -1,0 +1,56 @@
+"""manifest.json (data/manifest.py): deterministic atomic write, read-back, format checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gnnops.data.manifest import FORMAT, VERSION, read_manifest, write_manifest
+from gnnops.errors import DataError
+
+
+def _manifest(**change):
+    return {"format": FORMAT, "version": VERSION, "problem": "darcy", "input_fields": ["a"],
+            "output_fields": ["u"], "resolutions": [0.2], "splits": {"train": {"count": 1}},
+            "samples": [{"file": "train/res0/00000.vtu", "split": "train", "resolution": 0,
+                         "index": 0, "seed": 7, "rng": [2, 0, 0], "nodes": 36}], **change}
+
+
+def test_round_trip_is_exact_and_deterministic(tmp_path):
+    man = _manifest(field_dims={"u": 1, "a": 1})
+    path = write_manifest(tmp_path, man)
+    assert path == tmp_path / "manifest.json"
+    assert read_manifest(tmp_path) == man
+    first = path.read_bytes()
+    write_manifest(tmp_path, dict(reversed(list(man.items()))))  # key order does not matter
+    assert path.read_bytes() == first
+    assert first.endswith(b"}\n") and json.loads(first)["field_dims"] == {"a": 1, "u": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]  # no temporary left
+
+
+@pytest.mark.parametrize("change,msg", [
+    ({"format": "other"}, r"not a gnnops dataset manifest: expected format 'gnnops-dataset' "
+                          r"\(got 'other'\)"),
+    ({"version": 99}, r"dataset version 99; this gnnops reads version 1"),
+])
+def test_other_format_or_version(tmp_path, change, msg):
+    (tmp_path / "manifest.json").write_text(json.dumps(_manifest(**change)))
+    with pytest.raises(DataError, match=msg):
+        read_manifest(tmp_path)
+
+
+def test_missing_keys_unreadable_and_absent(tmp_path):
+    man = _manifest()
+    del man["samples"], man["splits"]
+    (tmp_path / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(DataError, match=r"lacks the key\(s\) \['splits', 'samples'\]"):
+        read_manifest(tmp_path)
+    (tmp_path / "manifest.json").write_text("[1, 2]")
+    with pytest.raises(DataError, match=r"expected format 'gnnops-dataset' \(got 'list'\)"):
+        read_manifest(tmp_path)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(DataError, match="cannot read .* as JSON"):
+        read_manifest(tmp_path)
+    with pytest.raises(DataError, match="no manifest.json in"):
+        read_manifest(tmp_path / "nowhere")
