@@ -37,6 +37,11 @@ def format_info(d: dict[str, Any]) -> str:
         f"trained on: {_num(st.get('nodes_min'))}-{_num(st.get('nodes_max'))} nodes, "
         f"mean edge length {_num(st.get('spacing_min'))}-{_num(st.get('spacing_max'))}",
         f"input range: {_num(st.get('input_min'))} .. {_num(st.get('input_max'))}",
+        "resolution: " + ("independent (no spacing flag)" if d.get("resolution_independent")
+                          else "dependent (flagged outside the training spacing)"),
+        "error estimate: " + (f"yes (algebraic + discretization; flagged above "
+                              f"{_num(d.get('flag_threshold'))})" if d.get("error_estimate")
+                              else "no (training-range flags only)"),
     ]
     metrics = d.get("metrics", {}) or {}
     for k in sorted(metrics):

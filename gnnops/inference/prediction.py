@@ -12,10 +12,12 @@ from torch_geometric.data import Data
 
 from gnnops.errors import GraphError
 
-__all__ = ["Prediction", "RESIDUAL_FIELD"]
+__all__ = ["Prediction", "RESIDUAL_FIELD", "INDICATOR_FIELD"]
 
 # name of the per-node residual in written files
 RESIDUAL_FIELD = "residual"
+# name of the per-node error indicator (estimated |u - u_exact|, units of u) in written files
+INDICATOR_FIELD = "error_indicator"
 
 
 @dataclass
@@ -27,7 +29,15 @@ class Prediction:
         inputs: input name -> per-node array the model was given.
         residual: relative physics residual of ``fields`` (``None`` without a problem).
         per_node_residual: absolute residual per node ``[N]`` (or ``None``).
-        flags: out-of-distribution / sanity flags (see :mod:`gnnops.inference.reliability_flags`).
+        flags: reasons to distrust the prediction: estimated error above the threshold,
+            an estimate that cannot vouch, out-of-distribution / sanity flags (see
+            :mod:`gnnops.inference.trust`).
+        notes: training-range facts the error estimate has checked (not flags).
+        error_estimate: estimated relative L2 error against the PDE's exact solution
+            (``sqrt(error_algebraic^2 + error_discretization^2)``), or None.
+        error_algebraic: its part vs this mesh's exact discrete solution.
+        error_discretization: its part from the mesh's own discretization error.
+        error_indicator: ``[N]`` estimated absolute error per node (units of the field).
         timings: seconds spent in ``"graph"``, ``"model"`` and ``"residual"``.
         source: the path predicted on, or a description of the in-memory object.
         kind: ``"mesh"`` or ``"network"``.
@@ -42,6 +52,11 @@ class Prediction:
     residual: float | None = None
     per_node_residual: np.ndarray | None = None
     flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error_estimate: float | None = None
+    error_algebraic: float | None = None
+    error_discretization: float | None = None
+    error_indicator: np.ndarray | None = None
     timings: dict[str, float] = field(default_factory=dict)
     source: str | None = None
     kind: str = "mesh"
@@ -56,11 +71,14 @@ class Prediction:
         return int(next(iter(self.fields.values())).shape[0]) if self.fields else 0
 
     def point_fields(self, *, include_inputs: bool = False) -> dict[str, np.ndarray]:
-        """The per-node arrays written to files: predictions and the per-node residual."""
+        """The per-node arrays written to files: predictions, the per-node residual and the
+        error indicator."""
         out = dict(self.inputs) if include_inputs else {}
         out.update(self.fields)
         if self.per_node_residual is not None and RESIDUAL_FIELD not in out:
             out[RESIDUAL_FIELD] = self.per_node_residual
+        if self.error_indicator is not None and INDICATOR_FIELD not in out:
+            out[INDICATOR_FIELD] = self.error_indicator
         return out
 
     def to_meshio(self, *, include_inputs: bool = False) -> Any:
@@ -106,12 +124,16 @@ class Prediction:
                           file_format=file_format)
 
     def summary(self) -> dict[str, Any]:
-        """A JSON-able summary: nodes, residual, flags, timings."""
+        """A JSON-able summary: nodes, residual, error estimate, flags, notes, timings."""
         return {
             "source": self.source,
             "nodes": self.num_nodes,
             "residual": self.residual,
+            "error_estimate": self.error_estimate,
+            "error_algebraic": self.error_algebraic,
+            "error_discretization": self.error_discretization,
             "flags": list(self.flags),
+            "notes": list(self.notes),
             "timings": dict(self.timings),
             "fields": {k: list(v.shape) for k, v in self.fields.items()},
         }

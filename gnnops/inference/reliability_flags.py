@@ -3,7 +3,9 @@
 Each flag is one string ``"<code>: <explanation>"``; codes:
 
 - ``spacing_out_of_range``: mean edge length outside the training range (by more than
-  ``SPACING_TOL``, relative);
+  ``SPACING_TOL``, relative); only for models that are not resolution-independent (a
+  model whose ``resolution_independent`` attribute is true, e.g. the GNO with its physical
+  radius and quadrature weights, approximates the same operator on every mesh);
 - ``input_out_of_range``: an input column's values leave the training range (by more
   than ``INPUT_TOL`` of the range's width);
 - ``too_many_nodes`` / ``too_few_nodes``: more than ``NODES_FACTOR`` x the largest (or
@@ -12,17 +14,21 @@ Each flag is one string ``"<code>: <explanation>"``; codes:
 
 The training ranges come from the recipe's ``train_stats`` (``nodes_min``,
 ``nodes_max``, ``spacing_min``, ``spacing_max``, ``input_min``, ``input_max``); a
-statistic that is absent is not checked.
+statistic that is absent is not checked. With a verified error estimate these
+training-range codes become notes and the estimate decides (:mod:`gnnops.inference.trust`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch_geometric.data import Data
+
+from gnnops.surrogate.recipe import TrainStats
 
 __all__ = ["SPACING_TOL", "INPUT_TOL", "NODES_FACTOR", "mean_spacing", "compute_flags"]
 
@@ -50,26 +56,30 @@ def _fmt(v: float) -> str:
 def compute_flags(
     data: Data,
     outputs: torch.Tensor | np.ndarray | None,
-    train_stats: Mapping[str, Any] | None,
+    train_stats: TrainStats | Mapping[str, Any] | None,
     *,
     kind: str = "mesh",
     input_names: Sequence[str] = (),
     input_dims: Sequence[int] = (),
+    resolution_independent: bool = False,
 ) -> list[str]:
     """Flags of one prediction.
 
     Args:
         data: raw graph; ``x`` [N, F_in] raw inputs.
         outputs: predicted [N, F_out] (or ``None`` before the model ran).
-        train_stats: the recipe's training statistics.
+        train_stats: the recipe's training statistics (``recipe.train_stats``, or a mapping
+            of the same names).
         kind: ``"mesh"`` (spacing checked) or ``"network"``.
         input_names: names of the raw inputs (for messages).
         input_dims: widths of the raw inputs.
+        resolution_independent: the model is resolution-independent (no spacing check).
 
     Returns:
         The flag strings, empty when the prediction is in distribution.
     """
-    st = dict(train_stats or {})
+    st = (dataclasses.asdict(train_stats) if isinstance(train_stats, TrainStats)
+          else dict(train_stats or {}))
     flags: list[str] = []
     n = int(data.num_nodes)
     if st.get("nodes_max") and n > NODES_FACTOR * float(st["nodes_max"]):
@@ -78,7 +88,8 @@ def compute_flags(
     if st.get("nodes_min") and n < float(st["nodes_min"]) / NODES_FACTOR:
         flags.append(f"too_few_nodes: {n} nodes, fewer than 1/{NODES_FACTOR:g} of the smallest "
                      f"training graph ({int(st['nodes_min'])})")
-    if kind == "mesh" and st.get("spacing_min") is not None and st.get("spacing_max") is not None:
+    if (kind == "mesh" and not resolution_independent and st.get("spacing_min") is not None
+            and st.get("spacing_max") is not None):
         h = mean_spacing(data)
         lo, hi = float(st["spacing_min"]), float(st["spacing_max"])
         if h is not None and not lo * (1 - SPACING_TOL) <= h <= hi * (1 + SPACING_TOL):

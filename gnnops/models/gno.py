@@ -133,6 +133,9 @@ class GNO(GraphModel):
     """
 
     name = "gno"
+    # ball integrals of a physical radius with quadrature weights: the same operator on every
+    # mesh, so inference raises no spacing flag for it (gnnops.inference.reliability_flags)
+    resolution_independent = True
 
     def __init__(
         self,
