@@ -136,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     _check_request(predictor, args, inputs)
     files = expand_inputs(args.inputs)
     mine = select_shard(files, shard)
+    _check_readers([files[k] for k in mine])
     if mine:
         _check_first_input(predictor, files[mine[0]], inputs)
     out_dir = Path(args.out)
@@ -258,6 +259,17 @@ def _rollout_layout(predictor: Any) -> Any:
     typed ``Recipe`` or its plain-dict form."""
     recipe = predictor.recipe
     return recipe.get("rollout") if isinstance(recipe, dict) else recipe.rollout
+
+
+def _check_readers(files: list[Path]) -> None:
+    """MissingDependencyError when an input format needs an optional package that is
+    absent (Exodus: netCDF4), before any file is read."""
+    import importlib.util
+
+    exodus = [f for f in files if f.suffix.lower() in (".e", ".exo", ".ex2")]
+    if exodus and importlib.util.find_spec("netCDF4") is None:
+        raise MissingDependencyError(f"reading Exodus files ('{exodus[0]}')", "netCDF4",
+                                     "exodus")
 
 
 def model_inputs(predictor: Any) -> list[str]:

@@ -212,3 +212,17 @@ def test_exodus_output_without_netcdf4_names_the_extra(artifact, one_mesh, tmp_p
                         capsys)
     assert line.endswith("writing Exodus files (--format exo) needs the optional package "
                          "'netCDF4'; install it with: pip install 'gnnops[exodus]'")
+
+
+def test_exodus_input_without_netcdf4_names_the_extra(artifact, tmp_path, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("netCDF4") is not None:
+        pytest.skip("netCDF4 is installed: Exodus input works")
+    (tmp_path / "plate.exo").write_bytes(b"CDF\x01 not read")
+    out = tmp_path / "out"
+    line = _usage_error(["predict", artifact, tmp_path / "plate.exo", "--out", out], out,
+                        capsys)
+    assert line.endswith(f"reading Exodus files ('{tmp_path / 'plate.exo'}') needs the "
+                         "optional package 'netCDF4'; install it with: pip install "
+                         "'gnnops[exodus]'")
