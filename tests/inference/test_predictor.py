@@ -1,4 +1,4 @@
-"""Predictor: sources, inputs, flags, partitioned prediction, safety of loading."""
+"""Predictor: sources agree, flags, partitioned prediction, writing, networks, safety of loading."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 from inference_fixtures import coefficient, make_artifact, make_network_artifact, square_mesh
 
 import gnnops
-from gnnops.errors import ArtifactError, GraphError
+from gnnops.errors import ArtifactError
 from gnnops.graphs import from_meshio
 from gnnops.inference import Predictor
 
@@ -37,25 +37,6 @@ def test_predict_from_path_mesh_and_data_agree(artifact, tmp_path):
     np.testing.assert_allclose(p_kw.fields["u"], u, atol=1e-6)
     assert set(p_path.timings) == {"graph", "model", "residual"}
     assert p_path.residual is None and p_path.per_node_residual is None  # no problem named
-
-
-def test_scalar_input_broadcasts(artifact):
-    model = gnnops.load(artifact)
-    m = square_mesh(9)
-    p1 = model.predict(m, a=5.0)
-    p2 = model.predict(m, a=np.full(81, 5.0))
-    np.testing.assert_array_equal(p1.fields["u"], p2.fields["u"])
-    np.testing.assert_array_equal(p1.inputs["a"], np.full(81, 5.0))
-
-
-def test_missing_and_unknown_inputs_are_named(artifact):
-    model = gnnops.load(artifact)
-    with pytest.raises(GraphError, match="input field 'a'"):
-        model.predict(square_mesh(5))
-    with pytest.raises(GraphError, match="unknown input field 'b'"):
-        model.predict(square_mesh(5), a=1.0, b=2.0)
-    with pytest.raises(GraphError, match="has 3 values; expected one per node \\(25\\)"):
-        model.predict(square_mesh(5), a=[1.0, 2.0, 3.0])
 
 
 def test_flags_finer_mesh_and_input_range(artifact):
