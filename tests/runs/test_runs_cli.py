@@ -30,3 +30,24 @@ def test_train_py_no_traceback(tmp_path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert "model.kwargs.widht" in proc.stderr
+
+
+def test_train_py_verbosity_flags(capsys) -> None:
+    import logging
+
+    import pytest
+
+    logger = logging.getLogger("gnnops")
+    old = logger.level, list(logger.handlers)
+    try:
+        for flag, level in (("-q", logging.WARNING), ("--verbose", logging.DEBUG),
+                            (None, logging.INFO)):
+            assert main([*([flag] if flag else []), "optim.lrr=1"]) == 2
+            assert logger.level == level
+            assert len(capsys.readouterr().err.splitlines()) == 1
+        with pytest.raises(SystemExit) as info:
+            main(["--quiet", "--verbose"])
+        assert info.value.code == 2
+    finally:
+        logger.setLevel(old[0])
+        logger.handlers[:] = old[1]
