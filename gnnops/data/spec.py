@@ -205,15 +205,12 @@ def load_spec(path: str | os.PathLike) -> GenerateSpec:
     Raises:
         ConfigError: missing/unreadable file, invalid YAML, or an invalid spec.
     """
-    import yaml
+    from gnnops._yaml import read_yaml
 
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"data config not found: '{p}' (expected a YAML file)")
-    try:
-        doc = yaml.safe_load(p.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read '{p}' as YAML: {exc}") from exc
+    doc = read_yaml(p, "data config")
     where = "data.generate"
     if isinstance(doc, dict) and isinstance(doc.get("data"), dict) and "generate" in doc["data"]:
         doc = doc["data"]["generate"]

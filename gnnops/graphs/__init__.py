@@ -9,6 +9,8 @@ this package is cheap; ``read_mesh`` / ``write_mesh`` never load torch):
 - :func:`from_networkx`, :func:`to_networkx` -- network <-> ``Data`` / predictions.
 - :func:`radius_graph` -- ball neighbourhoods without torch-cluster (see :mod:`.radius`).
 - :func:`read_network`, :func:`write_network` -- GraphML, GML, node-link JSON, edge lists.
+- :func:`set_limits`, :func:`get_limits`, :func:`reset_limits` -- per-input size limits of
+  every file read (nodes, cells, decompressed bytes; see :mod:`.safety`).
 
 Schema choices for meshes (the README's "Graph schema" and ARCHITECTURE.md give the overview):
 
@@ -70,6 +72,9 @@ _LAZY = {
     "read_network": "network_io",
     "write_network": "network_io",
     "radius_graph": "radius",
+    "set_limits": "safety",
+    "get_limits": "safety",
+    "reset_limits": "safety",
 }
 
 __all__ = [
@@ -84,6 +89,9 @@ __all__ = [
     "write_network",
     "radius_graph",
     "TAG_KEYS",
+    "set_limits",
+    "get_limits",
+    "reset_limits",
 ]
 
 if TYPE_CHECKING:  # static analysers and IDEs see the real objects
@@ -92,6 +100,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the real objects
     from gnnops.graphs.network import from_networkx, to_networkx
     from gnnops.graphs.network_io import read_network, write_network
     from gnnops.graphs.radius import radius_graph
+    from gnnops.graphs.safety import get_limits, reset_limits, set_limits
     from gnnops.graphs.writeback import to_meshio
 
 

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from gnnops._typed import build_dataclass, did_you_mean
+from gnnops._yaml import load_yaml, read_yaml
 from gnnops.data.spec import GenerateSpec
 from gnnops.errors import ConfigError
 from gnnops.training.rollout_config import RolloutConfig
@@ -243,10 +242,7 @@ def apply_overrides(d: dict[str, Any], overrides: typing.Iterable[str]) -> dict[
             raise ConfigError(f"expected an override of the form key.sub=value, got {item!r}")
         key, raw = item.split("=", 1)
         key = key.strip()
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config key '{key}': cannot parse value {raw!r} ({exc})") from None
+        value = load_yaml(raw, f"the value of config key '{key}'") if raw.strip() else None
         parts = key.split(".")
         node = d
         for i, part in enumerate(parts[:-1]):
@@ -302,10 +298,7 @@ def load_config(path: str | Path | None = None,
 
 
 def _read_yaml(p: Path) -> dict[str, Any]:
-    try:
-        d = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file '{p}' is not valid YAML ({exc})") from None
+    d = read_yaml(p, "config file")
     if d is None:
         return {}
     if not isinstance(d, dict):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import meshio
 import numpy as np
 import pytest
 
-from gnnops.errors import MeshError
+from gnnops.errors import MeshError, MissingDependencyError
 from gnnops.graphs import from_meshio, read_mesh, write_mesh
-from gnnops.graphs.io import mesh_format
+from gnnops.graphs.io import mesh_format, sniff_mesh_format
 
 
 def _square() -> meshio.Mesh:
@@ -83,3 +84,35 @@ def test_msh_defaults_to_gmsh22_and_keeps_fields(tmp_path: Path) -> None:
     assert data.edge_index.shape[1] == 10  # 5 undirected triangle edges
     with pytest.raises(MeshError, match="as gmsh to"):
         write_mesh(mesh, tmp_path / "m41.msh", file_format="gmsh")
+
+
+def test_content_names_the_format_when_the_extension_lies(tmp_path: Path) -> None:
+    write_mesh(_square(), tmp_path / "a.vtu")
+    write_mesh(_square(), tmp_path / "b.msh")
+    write_mesh(_square(), tmp_path / "c.vtk")
+    lies = {"a.vtu": "really_vtu.vtk", "b.msh": "really_gmsh.mesh", "c.vtk": "really_vtk.dat"}
+    for src, dst in lies.items():
+        (tmp_path / dst).write_bytes((tmp_path / src).read_bytes())
+        assert sniff_mesh_format(tmp_path / dst) == {"a.vtu": "vtu", "b.msh": "gmsh",
+                                                     "c.vtk": "vtk"}[src]
+        np.testing.assert_allclose(read_mesh(tmp_path / dst).point_data["u"].ravel(),
+                                   np.arange(4.0))
+    (tmp_path / "d.txt").write_bytes((tmp_path / "a.vtu").read_bytes())  # unknown extension
+    assert len(read_mesh(tmp_path / "d.txt").points) == 4
+    assert sniff_mesh_format(tmp_path / "b.msh") == "gmsh"
+    (tmp_path / "plain.vtu").write_text("1 2 3\n")
+    assert sniff_mesh_format(tmp_path / "plain.vtu") is None
+
+
+@pytest.mark.parametrize("name,head", [("m.e", b"CDF\x01" + bytes(60)),
+                                       ("m.exo", b"\x89HDF\r\n\x1a\n" + bytes(60)),
+                                       ("netcdf_named.vtu", b"CDF\x02" + bytes(60))])
+def test_exodus_without_netcdf4_names_the_extra(tmp_path: Path, monkeypatch, name: str,
+                                                head: bytes) -> None:
+    monkeypatch.setitem(sys.modules, "netCDF4", None)  # as if not installed
+    (tmp_path / name).write_bytes(head)
+    with pytest.raises(MissingDependencyError) as exc:
+        read_mesh(tmp_path / name)
+    msg = str(exc.value)
+    assert "reading Exodus files needs the optional package 'netCDF4'" in msg
+    assert "pip install 'gnnops[exodus]'" in msg and "corrupt" not in msg
