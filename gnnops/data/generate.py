@@ -14,7 +14,9 @@ layout and :mod:`gnnops.data._network` for network samples.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -27,6 +29,8 @@ from gnnops.data import _worker as W
 from gnnops.data.manifest import FORMAT, VERSION, read_manifest, write_manifest
 from gnnops.data.spec import SPLIT_IDS, GenerateSpec, load_spec
 from gnnops.errors import DataError, GnnopsError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["generate", "run_generation", "GenerateResult", "plan_tasks"]
 
@@ -217,6 +221,9 @@ def run_generation(spec: GenerateSpec | dict | str | os.PathLike,
             shapes.setdefault(name, shp)
         records[t.file] = W.record_of(t, spec.seed, nodes[t.resolution])
     result = GenerateResult(path=root, skipped=len(tasks) - len(todo), nodes_per_resolution=nodes)
+    if todo:
+        log.info("generating %d of %d %s samples into %s (%d worker(s))", len(todo), len(tasks),
+                 problem.name, root, workers)
     for out in _execute(ctx, todo, workers=workers, progress=progress, total=len(tasks)):
         records[out["record"]["file"]] = out["record"]
         shapes.update(out["shapes"])
@@ -239,7 +246,7 @@ def generate(spec: GenerateSpec | dict | str | os.PathLike,
         spec: a :class:`GenerateSpec`, its dict, or a YAML file.
         out_dir: target folder; default ``datasets/<problem>-<spec digest>``.
         workers: processes solving samples in parallel (1: inline).
-        progress: show a tqdm progress bar on stderr.
+        progress: show a tqdm progress bar on stderr (only when it is a terminal).
 
     Returns:
         The dataset folder (holding ``manifest.json``).
@@ -257,7 +264,8 @@ def _execute(ctx: W.Context, todo: list[W.Task], *, workers: int, progress: bool
     """Yield the result of every task in ``todo`` (inline or in a bounded process pool)."""
     from tqdm import tqdm
 
-    bar = tqdm(total=total, initial=total - len(todo), disable=not progress,
+    show = progress and sys.stderr.isatty()  # no bar in a log file / pipe
+    bar = tqdm(total=total, initial=total - len(todo), disable=not show,
                desc=f"generate {ctx.problem.name}", unit="sample")
     try:
         if workers == 1 or len(todo) <= 1:
