@@ -20,7 +20,7 @@ from gnnops.graphs.cells import CELLS, CellInfo, cell_info, cell_measures
 from gnnops.graphs.io import read_mesh
 from gnnops.graphs.topology import boundary_mask, mesh_edges, node_volume
 
-__all__ = ["from_meshio", "load_mesh", "TAG_KEYS"]
+__all__ = ["from_meshio", "load_mesh", "TAG_KEYS", "coincident_points", "COINCIDENT_TOL"]
 
 #: Integer cell tags read for ``node_type``, first present wins.
 TAG_KEYS = ("gmsh:physical", "medit:ref", "CellEntityIds", "cell_tags", "tags", "ref")
@@ -289,3 +289,48 @@ def _attach_cells(data: Data, blocks: list[tuple[CellInfo, np.ndarray]]) -> None
         data.cell_type = info.name
     else:
         data.mesh_cells = [(info.name, torch.from_numpy(c)) for info, c in blocks]
+
+
+#: Points closer than this times the mesh extent count as coincident.
+COINCIDENT_TOL = 1e-10
+
+
+def coincident_points(pos: np.ndarray | torch.Tensor,
+                      cells: Sequence[np.ndarray | torch.Tensor]) -> int:
+    """How many points used by ``cells`` repeat the position of another used point.
+
+    A mesh exported without merging its nodes (each part, or each cell, with its own copy
+    of shared points) has non-degenerate cells but a graph cut at every copy; predictions
+    on it are garbage. Coordinates are binned on an integer grid (62 bits over the d
+    axes) and points of equal bins are compared: exact duplicates are always found, points
+    within ``COINCIDENT_TOL`` of the extent unless a bin border separates them.
+
+    Args:
+        pos: [N, d] point coordinates.
+        cells: connectivity blocks [C, k] (indices into ``pos``).
+
+    Returns:
+        The count; a group of m coincident points counts m - 1.
+    """
+    pos = np.asarray(pos, dtype=np.float64)
+    used = np.zeros(len(pos), dtype=bool)
+    for c in cells:
+        used[np.asarray(c, dtype=np.int64).ravel()] = True
+    p = pos[used]
+    if len(p) < 2:
+        return 0
+    lo = p.min(axis=0)
+    extent = float(np.ptp(p, axis=0).max())
+    if extent == 0.0:
+        return len(p) - 1
+    bits = 62 // p.shape[1]
+    q = np.floor((p - lo) * (((1 << bits) - 1) / extent)).astype(np.int64)
+    key = q[:, 0]
+    for c in range(1, p.shape[1]):
+        key = (key << bits) | q[:, c]
+    order = np.argsort(key, kind="stable")
+    same = np.flatnonzero(key[order[1:]] == key[order[:-1]])
+    if len(same) == 0:
+        return 0
+    a, b = order[same], order[same + 1]
+    return int(np.count_nonzero(np.linalg.norm(p[a] - p[b], axis=1) <= COINCIDENT_TOL * extent))

@@ -223,3 +223,19 @@ def test_missing_field_lists_available() -> None:
         from_meshio(bad, targets=("u",))
     with pytest.raises(MeshError, match="expected a meshio.Mesh or a path, got int"):
         from_meshio(3)
+
+
+def test_coincident_points_counts_copies_used_by_cells() -> None:
+    from gnnops.graphs.mesh import coincident_points
+
+    pts = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [1, 0], [1, 1], [2, 0], [1, 1 + 1e-13]])
+    two = np.array([[0, 1, 2], [0, 2, 3]])
+    assert coincident_points(pts, [two]) == 0  # the unused copies do not count
+    seam = np.array([[0, 1, 2], [0, 2, 3], [4, 6, 5]])
+    assert coincident_points(pts, [seam]) == 2  # points 4, 5 repeat points 1, 2
+    assert coincident_points(pts, [seam, np.array([[6, 7, 4]])]) == 3  # 7 within 1e-13
+    assert coincident_points(torch.tensor(pts), [torch.tensor(seam)]) == 2
+    far = pts.copy()
+    far[7, 1] = 1 + 1e-6
+    assert coincident_points(far, [seam, np.array([[6, 7, 4]])]) == 2
+    assert coincident_points(np.zeros((3, 3)), [np.array([[0, 1, 2]])]) == 2
