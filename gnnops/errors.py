@@ -19,6 +19,7 @@ __all__ = [
     "ArtifactError",
     "ModelError",
     "MissingDependencyError",
+    "StorageError",
 ]
 
 
@@ -78,3 +79,14 @@ class MissingDependencyError(GnnopsError):
 
     def __reduce__(self):  # picklable across worker processes
         return (type(self), (self.feature, self.package, self.extra))
+
+
+class StorageError(GnnopsError):
+    """An output could not be written: disk full, quota, read-only folder, no permission.
+
+    The command lines exit with :attr:`exit_code` 74 (``EX_IOERR``), not 2: the input was
+    fine, the machine could not take the result. The previous version of the file (e.g. the
+    last checkpoint) is left intact.
+    """
+
+    exit_code = 74

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gnnops._atomic import atomic_open
+from gnnops._atomic import atomic_open, clean_stale_temps, storage_error
 from gnnops.errors import ArtifactError
 
 __all__ = ["rng_state", "set_rng_state", "save_checkpoint", "load_checkpoint", "seed_everything"]
@@ -63,12 +63,18 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
     """Write ``state`` to ``path`` atomically (temporary file in the same folder, then rename).
 
     A process killed while saving leaves the previous ``path`` intact (plus a hidden
-    ``.<name>.*.tmp`` file, removed by the next save): "latest" is never half-written.
+    ``.<name>.<host>-<pid>-*.tmp`` file, removed by the next save once that process is
+    gone; a live writer's temporary is never touched): "latest" is never half-written.
+
+    Raises:
+        StorageError: disk full or no permission (the previous checkpoint is intact).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a save killed mid-write
-        stale.unlink(missing_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, path.parent, "create the folder") from None
+    clean_stale_temps(path.parent, prefix=f"{path.name}.")  # left by saves killed mid-write
     with atomic_open(path, "wb", fsync=True) as fh:
         torch.save(state, fh)
     return path
