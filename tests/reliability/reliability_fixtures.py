@@ -5,6 +5,7 @@ Self-contained (no helpers of other test folders), so the bad-input corpus stand
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import meshio
@@ -16,6 +17,7 @@ import yaml
 from gnnops.graphs import from_meshio, from_networkx, write_mesh
 from gnnops.models import build
 from gnnops.surrogate.artifact import save_artifact
+from gnnops.surrogate.integrity import INTEGRITY_KEY, content_digest
 from gnnops.surrogate.recipe import make_recipe
 from gnnops.surrogate.surrogate import Surrogate
 
@@ -58,6 +60,15 @@ def make_artifact(path: Path, *, normalizers: dict | None = None) -> Path:
                     normalizers=norms)
     return save_artifact(path, sur.to_artifact(problem=None, config={"name": "fixture"},
                                                metrics={}))
+
+
+def reseal(payload: dict) -> dict:
+    """Recompute the integrity digest of an edited artifact payload (``torch.load``-ed), as
+    someone rewriting the file would: the edit then reaches the later validation checks."""
+    meta = json.loads(payload["meta"])
+    meta[INTEGRITY_KEY] = content_digest(meta, payload["state_dict"], payload["normalizers"])
+    payload["meta"] = json.dumps(meta)
+    return payload
 
 
 def make_network_artifact(path: Path) -> Path:

@@ -8,6 +8,7 @@ from torch_geometric.data import Batch
 from training_fixtures import ToyGNN, make_graphs
 
 from gnnops.errors import ArtifactError
+from gnnops.models import MODELS
 from gnnops.surrogate.artifact import load_artifact, save_artifact
 from gnnops.surrogate.recipe import make_recipe
 from gnnops.surrogate.surrogate import Surrogate
@@ -91,7 +92,8 @@ class _EdgeSum(torch.nn.Module):
         return self.w * (data.x[:, :1] + agg)
 
 
-def test_edge_normalizers_standardize_edge_attr_and_round_trip(tmp_path) -> None:
+def test_edge_normalizers_standardize_edge_attr_and_round_trip(tmp_path, monkeypatch) -> None:
+    monkeypatch.setitem(MODELS, "toy", _EdgeSum)  # load_artifact rebuilds the model (meta)
     sur, batch = _surrogate()
     e_mean, e_std = torch.tensor([0.1, -0.2, 0.3]), torch.tensor([0.5, 2.0, 4.0])
     model = _EdgeSum()
