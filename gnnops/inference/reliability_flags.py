@@ -10,9 +10,7 @@ Each flag is one string ``"<code>: <explanation>"``; codes:
   than ``INPUT_TOL`` of the range's width);
 - ``too_many_nodes`` / ``too_few_nodes``: more than ``NODES_FACTOR`` x the largest (or
   fewer than 1 / ``NODES_FACTOR`` x the smallest) training graph;
-- ``non_finite_input`` / ``non_finite_output``: NaN or inf values;
-- ``duplicate_points``: mesh points used by the cells sit where another used point is (a
-  mesh exported without merging its nodes: the graph is cut there), with the count.
+- ``non_finite_input`` / ``non_finite_output``: NaN or inf values.
 
 The training ranges come from the recipe's ``train_stats`` (``nodes_min``,
 ``nodes_max``, ``spacing_min``, ``spacing_max``, ``input_min``, ``input_max``); a
@@ -22,15 +20,12 @@ training-range codes become notes and the estimate decides (:mod:`gnnops.inferen
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch_geometric.data import Data
-
-from gnnops.surrogate.recipe import TrainStats
 
 __all__ = ["SPACING_TOL", "INPUT_TOL", "NODES_FACTOR", "mean_spacing", "compute_flags"]
 
@@ -58,7 +53,7 @@ def _fmt(v: float) -> str:
 def compute_flags(
     data: Data,
     outputs: torch.Tensor | np.ndarray | None,
-    train_stats: TrainStats | Mapping[str, Any] | None,
+    train_stats: Mapping[str, Any] | None,
     *,
     kind: str = "mesh",
     input_names: Sequence[str] = (),
@@ -70,8 +65,7 @@ def compute_flags(
     Args:
         data: raw graph; ``x`` [N, F_in] raw inputs.
         outputs: predicted [N, F_out] (or ``None`` before the model ran).
-        train_stats: the recipe's training statistics (``recipe.train_stats``, or a mapping
-            of the same names).
+        train_stats: the recipe's training statistics.
         kind: ``"mesh"`` (spacing checked) or ``"network"``.
         input_names: names of the raw inputs (for messages).
         input_dims: widths of the raw inputs.
@@ -80,8 +74,7 @@ def compute_flags(
     Returns:
         The flag strings, empty when the prediction is in distribution.
     """
-    st = (dataclasses.asdict(train_stats) if isinstance(train_stats, TrainStats)
-          else dict(train_stats or {}))
+    st = dict(train_stats or {})
     flags: list[str] = []
     n = int(data.num_nodes)
     if st.get("nodes_max") and n > NODES_FACTOR * float(st["nodes_max"]):
@@ -112,32 +105,12 @@ def compute_flags(
             for c in np.flatnonzero((xmin < lo - tol) | (xmax > hi + tol)):
                 flags.append(f"input_out_of_range: '{cols[c]}' spans [{_fmt(xmin[c])}, "
                              f"{_fmt(xmax[c])}], training range [{_fmt(lo[c])}, {_fmt(hi[c])}]")
-    if kind == "mesh":
-        flags += _duplicate_flag(data)
     if outputs is not None:
         out = torch.as_tensor(outputs)
         if not bool(torch.isfinite(out).all()):
             bad = int((~torch.isfinite(out)).any(dim=-1).sum()) if out.dim() > 1 else -1
             flags.append(f"non_finite_output: {bad} nodes have NaN or inf predictions")
     return flags
-
-
-def _duplicate_flag(data: Data) -> list[str]:
-    """``duplicate_points`` when cells use coincident points (see
-    :func:`gnnops.graphs.mesh.coincident_points`)."""
-    from gnnops.graphs.mesh import coincident_points
-
-    pos = getattr(data, "pos", None)
-    ci = getattr(data, "cell_index", None)
-    cells = [ci.t()] if ci is not None else [c for _, c in getattr(data, "mesh_cells", [])]
-    if pos is None or not cells:
-        return []
-    k = coincident_points(pos.double(), cells)
-    if not k:
-        return []
-    return [f"duplicate_points: {k} mesh points used by the cells coincide with another "
-            f"used point (nodes not merged: the graph is cut there); merge duplicate nodes "
-            f"before predicting"]
 
 
 def _column_names(names: Sequence[str], dims: Sequence[int], width: int) -> list[str]:
