@@ -10,7 +10,9 @@ Each flag is one string ``"<code>: <explanation>"``; codes:
   than ``INPUT_TOL`` of the range's width);
 - ``too_many_nodes`` / ``too_few_nodes``: more than ``NODES_FACTOR`` x the largest (or
   fewer than 1 / ``NODES_FACTOR`` x the smallest) training graph;
-- ``non_finite_input`` / ``non_finite_output``: NaN or inf values.
+- ``non_finite_input`` / ``non_finite_output``: NaN or inf values;
+- ``duplicate_points``: mesh points used by the cells sit where another used point is (a
+  mesh exported without merging its nodes: the graph is cut there), with the count.
 
 The training ranges come from the recipe's ``train_stats`` (``nodes_min``,
 ``nodes_max``, ``spacing_min``, ``spacing_max``, ``input_min``, ``input_max``); a
@@ -105,12 +107,32 @@ def compute_flags(
             for c in np.flatnonzero((xmin < lo - tol) | (xmax > hi + tol)):
                 flags.append(f"input_out_of_range: '{cols[c]}' spans [{_fmt(xmin[c])}, "
                              f"{_fmt(xmax[c])}], training range [{_fmt(lo[c])}, {_fmt(hi[c])}]")
+    if kind == "mesh":
+        flags += _duplicate_flag(data)
     if outputs is not None:
         out = torch.as_tensor(outputs)
         if not bool(torch.isfinite(out).all()):
             bad = int((~torch.isfinite(out)).any(dim=-1).sum()) if out.dim() > 1 else -1
             flags.append(f"non_finite_output: {bad} nodes have NaN or inf predictions")
     return flags
+
+
+def _duplicate_flag(data: Data) -> list[str]:
+    """``duplicate_points`` when cells use coincident points (see
+    :func:`gnnops.graphs.mesh.coincident_points`)."""
+    from gnnops.graphs.mesh import coincident_points
+
+    pos = getattr(data, "pos", None)
+    ci = getattr(data, "cell_index", None)
+    cells = [ci.t()] if ci is not None else [c for _, c in getattr(data, "mesh_cells", [])]
+    if pos is None or not cells:
+        return []
+    k = coincident_points(pos.double(), cells)
+    if not k:
+        return []
+    return [f"duplicate_points: {k} mesh points used by the cells coincide with another "
+            f"used point (nodes not merged: the graph is cut there); merge duplicate nodes "
+            f"before predicting"]
 
 
 def _column_names(names: Sequence[str], dims: Sequence[int], width: int) -> list[str]:
