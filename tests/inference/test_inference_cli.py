@@ -12,7 +12,7 @@ from inference_fixtures import coefficient, square_mesh
 
 from gnnops.cli import main
 from gnnops.graphs import write_mesh
-from gnnops.inference.input_files import expand_inputs, output_paths, select_shard
+from gnnops.inference.input_files import expand_inputs, select_shard
 
 FORMATS = (".vtu", ".msh", ".xdmf", ".vtk")
 
@@ -98,16 +98,6 @@ def test_overwrite_semantics(artifact, tmp_path):
     assert meshio.read(target).point_data["u"].shape == (36,)
     assert _summary(out)[0]["status"] == "ok"
     assert not [f for f in out.iterdir() if f.name.startswith(".")]  # no temp files left
-
-
-def test_output_names_do_not_collide(tmp_path):
-    from pathlib import Path
-
-    files = [Path("a/x.msh"), Path("a/x.vtu"), Path("b/x.vtu"), Path("a/y.vtk"),
-             Path("n/g.graphml")]
-    names = [p.name for p in output_paths(files, tmp_path, "vtu")]
-    assert names[3] == "y.vtu" and names[4] == "g.graphml" and names[0] == "x.msh.vtu"
-    assert len(set(names)) == 5
 
 
 def test_usage_and_artifact_errors_exit_2(artifact, tmp_path, capsys):
