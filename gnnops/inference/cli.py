@@ -37,8 +37,10 @@ from gnnops.errors import ConfigError, GnnopsError, MissingDependencyError
 
 __all__ = ["add_arguments", "run", "SUMMARY_COLUMNS"]
 
-SUMMARY_COLUMNS = ["file", "output", "status", "nodes", "seconds", "residual", "flags",
-                   "iterations", "zero_iterations", "error"]
+SUMMARY_COLUMNS = ["file", "output", "status", "nodes", "seconds", "residual", "error_estimate",
+                   "error_algebraic", "error_discretization", "flags", "notes", "iterations",
+                   "zero_iterations", "error"]
+_ESTIMATE_KEYS = ("error_estimate", "error_algebraic", "error_discretization")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="process only files with sorted index %% N == I (0 <= I < N)")
     parser.add_argument("--refine", type=float, default=None, metavar="TOL",
                         help="hybrid solve: run the iterative solver from the prediction to TOL")
+    parser.add_argument("--correct", type=int, default=None, metavar="K",
+                        help="improve each prediction by K AMG cycles of the problem's own "
+                             "discretization (written as the field, the network's as "
+                             "<field>_gnn), with the new error estimate")
+    parser.add_argument("--flag-threshold", type=float, default=None, metavar="T",
+                        help="flag predictions whose estimated relative L2 error exceeds T "
+                             "(default 0.2)")
     parser.add_argument("--compare-zero", action="store_true",
                         help="with --refine, also solve from zero and report its iterations")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -92,11 +101,18 @@ def _predict_one(predictor: Any, path: Path, out: Path, args: argparse.Namespace
     steps = getattr(args, "steps", None)
     pred = predictor.predict(path, **inputs, **({} if steps is None else {"steps": steps}))
     row: dict[str, Any] = {"nodes": pred.num_nodes, "residual": pred.residual,
-                           "flags": list(pred.flags)}
+                           "flags": list(pred.flags), "notes": list(pred.notes),
+                           **{k: getattr(pred, k) for k in _ESTIMATE_KEYS}}
     if any(f.startswith("non_finite_output") for f in pred.flags):
         # never written as if it were fine: flagged in the summary, counted as failed
         row.update(status="non_finite", error="prediction has NaN or inf values; not written")
         return row
+    if getattr(args, "correct", None) is not None:
+        fixed = predictor.correct(pred, cycles=args.correct)
+        fixed.fields = {**fixed.fields, **{f"{k}_gnn": v for k, v in pred.fields.items()}}
+        pred = fixed
+        row.update(residual=pred.residual, flags=list(pred.flags), notes=list(pred.notes),
+                   **{k: getattr(pred, k) for k in _ESTIMATE_KEYS})
     if args.refine is not None:
         ref = predictor.refine(pred, tol=args.refine, compare=args.compare_zero)
         row["iterations"] = ref.iterations
@@ -115,8 +131,8 @@ def _summaries(rows: list[dict[str, Any]], out_dir: Path, shard: tuple[int, int]
     w = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: (";".join(r[k]) if k == "flags" else ("" if r.get(k) is None else r[k]))
-                    for k in SUMMARY_COLUMNS})
+        w.writerow({k: (";".join(r.get(k) or []) if k in ("flags", "notes")
+                        else ("" if r.get(k) is None else r[k])) for k in SUMMARY_COLUMNS})
     _write_atomic(out_dir / f"{stem}.csv", buf.getvalue())
     _write_atomic(out_dir / f"{stem}.json", json.dumps(rows, indent=1) + "\n")
     return out_dir / f"{stem}.csv"
@@ -132,7 +148,16 @@ def run(args: argparse.Namespace) -> int:
     from gnnops.inference.input_files import expand_inputs, output_paths, select_shard
 
     shard, inputs = _check_options(args)
-    predictor = Predictor.from_artifact(args.artifact)
+    if getattr(args, "correct", None) is not None and args.correct < 0:
+        raise ConfigError(f"expected --correct K with K >= 0 AMG cycles (got {args.correct})")
+    threshold = getattr(args, "flag_threshold", None)
+    if threshold is not None and not threshold > 0:
+        raise ConfigError(f"expected --flag-threshold > 0 (a relative error), got {threshold}")
+    predictor = Predictor.from_artifact(
+        args.artifact, **({} if threshold is None else {"flag_threshold": threshold}))
+    if getattr(args, "correct", None) is not None and not hasattr(predictor.problem, "correct"):
+        raise ConfigError(f"--correct needs a stationary mesh problem with a multigrid "
+                          f"correction; this artifact's problem is {predictor.problem_name!r}")
     _check_request(predictor, args, inputs)
     files = expand_inputs(args.inputs)
     mine = select_shard(files, shard)
@@ -158,7 +183,9 @@ def _plan(files: list[Path], outs: list[Path], mine: list[int], *,
     todo = []
     for k in mine:
         rows[k] = {"file": str(files[k]), "output": str(outs[k]), "status": "ok", "nodes": None,
-                   "seconds": None, "residual": None, "flags": [], "iterations": None,
+                   "seconds": None, "residual": None, "flags": [], "notes": [],
+                   "error_estimate": None, "error_algebraic": None,
+                   "error_discretization": None, "iterations": None,
                    "zero_iterations": None, "error": None}
         if outs[k].exists() and not overwrite:
             rows[k].update(status="skipped", error="output exists (use --overwrite)")

@@ -30,6 +30,15 @@ from gnnops.inference.prediction import Prediction
 from gnnops.inference.refine import Refinement, refine_prediction
 from gnnops.inference.reliability_flags import compute_flags
 from gnnops.inference.sources import Source, load_source, split_columns
+from gnnops.inference.trust import (
+    DEFAULT_THRESHOLD,
+    check_threshold,
+    correct_prediction,
+    estimate,
+    estimate_fields,
+    resolution_independent,
+    trust_flags,
+)
 
 __all__ = ["Predictor"]
 
@@ -52,12 +61,15 @@ class Predictor:
         max_nodes: graphs larger than this are predicted in halo'd partitions of at most
             this many core nodes (bounded memory; see :mod:`gnnops.inference.partition`).
         source_path: the artifact path (for messages).
+        flag_threshold: estimated relative L2 error above which a prediction is flagged
+            (``error_estimate_high``; see :mod:`gnnops.inference.trust`).
     """
 
     def __init__(self, surrogate: torch.nn.Module, *, recipe: Mapping[str, Any],
                  problem: str | None = None, metrics: Mapping[str, Any] | None = None,
                  config: Mapping[str, Any] | None = None, max_nodes: int = DEFAULT_MAX_NODES,
-                 source_path: str | None = None) -> None:
+                 source_path: str | None = None,
+                 flag_threshold: float = DEFAULT_THRESHOLD) -> None:
         self.surrogate = surrogate.eval()
         self.recipe = dict(recipe)
         self.problem_name = problem if problem is not None else self.recipe.get("problem")
@@ -65,6 +77,7 @@ class Predictor:
         self.config = dict(config or {})
         self.max_nodes = int(max_nodes)
         self.source_path = source_path
+        self.flag_threshold = check_threshold(flag_threshold)
         self._problem: Any = None
 
     # ------------------------------------------------------------- construction
@@ -190,16 +203,24 @@ class Predictor:
         fields = split_columns(out.double().numpy(), self.targets,
                                self.recipe.get("target_dims", [1] * len(self.targets)))
         flags = compute_flags(src.data, out, self.recipe.get("train_stats"), kind=src.kind,
-                              input_names=self.inputs, input_dims=self.recipe.get("input_dims", []))
-        rel = per_node = None
+                              input_names=self.inputs, input_dims=self.recipe.get("input_dims", []),
+                              resolution_independent=resolution_independent(self.model))
+        rel = per_node = est = None
         if residual and "non_finite_output" not in " ".join(flags):
             rel, per_node, note = self._residual(src, fields)
             if note:
                 flags.append(note)
         t3 = time.perf_counter()
+        note = None
+        if rel is not None:
+            est, note = estimate(self.problem, src.data, fields, src.inputs)
+        flags, notes = trust_flags(flags, est, self.flag_threshold, note)
+        timings = {"graph": t1 - t0, "model": t2 - t1, "residual": t3 - t2}
+        if rel is not None:
+            timings["estimate"] = time.perf_counter() - t3
         return Prediction(
             fields=fields, inputs=src.inputs, residual=rel, per_node_residual=per_node,
-            flags=flags, timings={"graph": t1 - t0, "model": t2 - t1, "residual": t3 - t2},
+            flags=flags, notes=notes, **estimate_fields(est), timings=timings,
             source=src.name, kind=src.kind, data=src.data, mesh=src.mesh, graph=src.graph,
             problem=self.problem_name,
         )
@@ -247,6 +268,25 @@ class Predictor:
             pred = self.predict(pred, residual=False, **inputs)
         return refine_prediction(self.problem, pred, tol=tol, compare=compare, maxiter=maxiter)
 
+    def correct(self, prediction_or_source: Any, /, cycles: int = 1, **inputs: Any
+                ) -> Prediction:
+        """The prediction improved by ``cycles`` AMG cycles of the problem's own
+        discretization (AMG-CG, one smoothed-aggregation V-cycle per cycle), with its new
+        residual, error estimate and flags (see :func:`gnnops.inference.trust.correct_prediction`).
+
+        Args:
+            prediction_or_source: a :class:`Prediction`, or a source to predict on first.
+            cycles: AMG cycles (0: only Dirichlet values set to the data).
+            **inputs: input fields (when a source is given).
+
+        Raises:
+            ProblemError: the artifact names no stationary mesh problem; bad ``cycles``.
+        """
+        pred = prediction_or_source
+        if not isinstance(pred, Prediction):
+            pred = self.predict(pred, **inputs)
+        return correct_prediction(self.problem, pred, cycles, self.flag_threshold)
+
     def describe(self) -> dict[str, Any]:
         """JSON-able description: model, problem, fields, training ranges, metrics."""
         model = self.model
@@ -262,5 +302,8 @@ class Predictor:
             "features": list(self.recipe.get("features", [])),
             "train_stats": dict(self.recipe.get("train_stats", {}) or {}),
             "receptive_hops": receptive_hops(model),
+            "resolution_independent": resolution_independent(model),
+            "error_estimate": hasattr(self.problem, "error_estimate"),
+            "flag_threshold": self.flag_threshold,
             "metrics": self.metrics,
         }
