@@ -119,6 +119,11 @@ class TrainConfig:
         loss: ``"mse"`` (mean squared error of the normalized targets, MeshGraphNets) or
             ``"rel_l2"`` (per-sample relative L2 in physical units, volume-weighted: the
             evaluation metric, so every sample counts alike whatever its amplitude).
+        augment: move each training graph by a random rotation / reflection about its
+            centroid every step (:mod:`gnnops.training.augment`; isotropic problems with
+            scalar fields: teaches the model the invariance, so it transfers to rotated
+            and new geometries).
+        augment_shift: largest random translation per axis with ``augment`` (domain units).
         noise_std: Gaussian noise added to the normalized inputs while training.
         device: "auto" (cuda when available), "cpu" or "cuda".
         threads: torch CPU threads (0 = torch's default).
@@ -132,6 +137,8 @@ class TrainConfig:
     bf16: bool = False
     physics_weight: float = 0.0
     loss: Literal["mse", "rel_l2"] = "mse"
+    augment: bool = False
+    augment_shift: float = 0.0
     noise_std: float = 0.0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = 0
@@ -219,8 +226,11 @@ def _validate_values(cfg: RunConfig) -> None:
             for part in key.split("."):
                 value = getattr(value, part)
             raise ConfigError(f"config key '{key}' expects {want}, got {value!r}")
-    if not cfg.name or "/" in cfg.name or "\\" in cfg.name:
-        raise ConfigError(f"config key 'name' expects a non-empty folder name, got {cfg.name!r}")
+    if (not cfg.name or cfg.name in (".", "..") or any(c in cfg.name for c in "/\\\0")
+            or len(cfg.name.encode("utf-8", "surrogateescape")) > 200):
+        # the run folder is out_dir/name: '..' or a path would write outside out_dir
+        raise ConfigError(f"config key 'name' expects a plain folder name inside out_dir "
+                          f"(no '/', '\\', '..', at most 200 bytes), got {cfg.name!r:.80}")
     if cfg.task == "rollout" and cfg.train.physics_weight > 0:
         raise ConfigError("config key 'train.physics_weight' expects 0 with task 'rollout' "
                           "(the residual is evaluated on rollouts), got "

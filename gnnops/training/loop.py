@@ -22,6 +22,8 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 
 from gnnops.errors import GnnopsError
+from gnnops.surrogate.recipe import Recipe
+from gnnops.training.augment import rigid_motion
 from gnnops.training.distributed import DistInfo, all_reduce_sum
 
 __all__ = ["TrainingError", "plan_batches", "make_loader", "lr_lambda", "per_graph_mean",
@@ -100,9 +102,9 @@ def per_graph_rel_l2(pred: Tensor, batch: Data) -> Tensor:
     return torch.sqrt(num / den.clamp_min(1e-30) + 1e-12)
 
 
-def _split_inputs(x: Tensor, recipe: dict[str, Any]) -> dict[str, Tensor]:
+def _split_inputs(x: Tensor, recipe: Recipe) -> dict[str, Tensor]:
     out, c = {}, 0
-    for name, d in zip(recipe["inputs"], recipe["input_dims"], strict=True):
+    for name, d in zip(recipe.inputs, recipe.input_dims, strict=True):
         out[name] = x[:, c] if d == 1 else x[:, c:c + d]
         c += d
     return out
@@ -154,6 +156,8 @@ def train_epoch(
     physics_weight: float = 0.0,
     problem: Any = None,
     loss: str = "mse",
+    augment: bool = False,
+    augment_shift: float = 0.0,
     epoch: int = 0,
     progress: Any = None,
 ) -> float:
@@ -170,6 +174,8 @@ def train_epoch(
     total, count = 0.0, 0
     for step, (batch, (_, glob)) in enumerate(zip(loader, plan, strict=True)):
         batch = batch.to(info.device)
+        if augment:
+            batch = rigid_motion(batch, shift=augment_shift)
         loss, lg = batch_loss(net, surrogate, batch, glob, info, bf16=bf16, noise_std=noise_std,
                               physics_weight=physics_weight, problem=problem, loss=loss)
         finite = float(torch.isfinite(loss.detach()).all())

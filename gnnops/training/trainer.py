@@ -34,6 +34,7 @@ from gnnops.surrogate.normalizer import fit_normalizer
 from gnnops.surrogate.recipe import make_recipe, prepare_graph
 from gnnops.surrogate.surrogate import Surrogate
 from gnnops.training import distributed as D
+from gnnops.training.augment import check_augmentable
 from gnnops.training.checkpoint import (
     load_checkpoint,
     rng_state,
@@ -85,6 +86,8 @@ def build_surrogate(cfg: RunConfig, src: Sources) -> tuple[Surrogate, list[Data]
     recipe = make_recipe(src.train, inputs=src.inputs, input_dims=src.input_dims,
                          targets=src.targets, target_dims=src.target_dims,
                          features=cfg.data.features, problem=src.problem, kind=src.kind)
+    if cfg.train.augment:
+        check_augmentable(recipe, src.problem, normalize_edges=cfg.data.normalize_edges)
     g0 = src.train[0]
     in_channels = prepare_graph(g0, recipe).x.shape[1]
     ea, pos = getattr(g0, "edge_attr", None), getattr(g0, "pos", None)
@@ -272,7 +275,8 @@ def _train(cfg: RunConfig, info: D.DistInfo, *, resume: bool, train_data: list[D
                 net, sur, make_loader(train_p, plan), plan, optimizer, scheduler, info,
                 bf16=cfg.train.bf16, grad_clip=o.grad_clip, noise_std=cfg.train.noise_std,
                 physics_weight=cfg.train.physics_weight, problem=problem,
-                loss=cfg.train.loss, epoch=epoch,
+                loss=cfg.train.loss, augment=cfg.train.augment,
+                augment_shift=cfg.train.augment_shift, epoch=epoch,
                 progress=bar)
         finally:
             if bar is not None:
