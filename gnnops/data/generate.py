@@ -161,14 +161,64 @@ def _check_existing(root: Path, spec: GenerateSpec) -> dict[str, Any] | None:
 
 
 def _as_spec(spec: GenerateSpec | dict | str | os.PathLike) -> GenerateSpec:
-    if isinstance(spec, GenerateSpec):
+    if isinstance(spec, GenerateSpec):  # built in Python: the checks a loaded spec had
         spec.validate()
+        spec.check_problem()  # unknown problem_options -> ConfigError before anything is written
         return spec
     if isinstance(spec, dict):
         return GenerateSpec.from_dict(spec)
     if isinstance(spec, (str, os.PathLike)):
         return load_spec(spec)
     raise DataError(f"expected a GenerateSpec, dict or YAML path (got {type(spec).__name__})")
+
+
+def _context(spec: GenerateSpec, problem: Any, root: Path,
+             timings: dict[str, float]) -> W.Context:
+    """The workers' context: meshes (written once) and their problem handles, or the node
+    counts of a network problem, and the reference mesh when the spec asks for one.
+
+    Raises:
+        DataError: non-integer node counts of a network problem, or a reference resolution
+            for a network problem.
+    """
+    kind = problem.kind
+    if kind == "mesh":
+        meshes = _meshes(spec, root, timings)
+        nodes = [len(meshes[k].points) for k in sorted(meshes)]
+        handles = {k: _mesh_handle(problem, m) for k, m in meshes.items()}
+    else:
+        bad = [r for r in spec.resolutions if not float(r).is_integer()]
+        if bad:
+            raise DataError(f"expected node counts (integers) as resolutions of network problem "
+                            f"{spec.problem!r} (got {bad})")
+        meshes, handles, nodes = {}, {}, [int(r) for r in spec.resolutions]
+    reference = None
+    if spec.reference_resolution is not None:
+        if kind != "mesh":
+            raise DataError(f"reference_resolution needs a mesh problem (got {spec.problem!r}, "
+                            f"a {kind} problem)")
+        reference = _reference(spec, problem, meshes, timings)
+    return W.Context(root=root, problem=problem, seed=spec.seed,
+                     sample_options=dict(spec.problem_options),
+                     family_options=dict(spec.family_options), meshes=meshes, handles=handles,
+                     node_counts=nodes, reference=reference)
+
+
+def _finished(root: Path, tasks: list[W.Task], seed: int, nodes: list[int], kind: str,
+              shapes: dict[str, list[int]]) -> tuple[list[W.Task], dict[str, dict[str, Any]]]:
+    """``(tasks still to do, manifest records of the samples already on disk)``; the field
+    shapes of finished samples are added to ``shapes``."""
+    records: dict[str, dict[str, Any]] = {}
+    todo = []
+    for t in tasks:
+        found = W.check_done(root, t, nodes[t.resolution] if kind == "mesh" else None)
+        if found is None:
+            todo.append(t)
+            continue
+        for name, shp in found.items():
+            shapes.setdefault(name, shp)
+        records[t.file] = W.record_of(t, seed, nodes[t.resolution])
+    return todo, records
 
 
 def run_generation(spec: GenerateSpec | dict | str | os.PathLike,
@@ -187,39 +237,11 @@ def run_generation(spec: GenerateSpec | dict | str | os.PathLike,
     old = _check_existing(root, spec)
     timings = dict.fromkeys(("meshing", "inputs", "solve", "write", "graph"), 0.0)
     wall0 = time.perf_counter()
-    if kind == "mesh":
-        meshes = _meshes(spec, root, timings)
-        nodes = [len(meshes[k].points) for k in sorted(meshes)]
-        handles = {k: _mesh_handle(problem, m) for k, m in meshes.items()}
-    else:
-        bad = [r for r in spec.resolutions if not float(r).is_integer()]
-        if bad:
-            raise DataError(f"expected node counts (integers) as resolutions of network problem "
-                            f"{spec.problem!r} (got {bad})")
-        meshes, handles, nodes = {}, {}, [int(r) for r in spec.resolutions]
-    reference = None
-    if spec.reference_resolution is not None:
-        if kind != "mesh":
-            raise DataError(f"reference_resolution needs a mesh problem (got {spec.problem!r}, "
-                            f"a {kind} problem)")
-        reference = _reference(spec, problem, meshes, timings)
-    ctx = W.Context(root=root, problem=problem, seed=spec.seed,
-                    sample_options=dict(spec.problem_options),
-                    family_options=dict(spec.family_options), meshes=meshes, handles=handles,
-                    node_counts=nodes, reference=reference)
-
+    ctx = _context(spec, problem, root, timings)
+    nodes = ctx.node_counts
     tasks = plan_tasks(spec, kind)
-    records: dict[str, dict[str, Any]] = {}
     shapes: dict[str, list[int]] = dict((old or {}).get("field_shapes", {}))
-    todo = []
-    for t in tasks:
-        found = W.check_done(root, t, nodes[t.resolution] if kind == "mesh" else None)
-        if found is None:
-            todo.append(t)
-            continue
-        for name, shp in found.items():
-            shapes.setdefault(name, shp)
-        records[t.file] = W.record_of(t, spec.seed, nodes[t.resolution])
+    todo, records = _finished(root, tasks, spec.seed, nodes, kind, shapes)
     result = GenerateResult(path=root, skipped=len(tasks) - len(todo), nodes_per_resolution=nodes)
     if todo:
         log.info("generating %d of %d %s samples into %s (%d worker(s))", len(todo), len(tasks),
