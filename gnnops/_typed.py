@@ -73,7 +73,7 @@ def type_name(tp: Any) -> str:
 
 
 def coerce(value: Any, tp: Any, key: str, *, error: type[GnnopsError] = ConfigError,
-           label: str = "config key") -> Any:
+           label: str = "config key", strict: bool = False) -> Any:
     """Return ``value`` checked against ``tp`` (ints widen to float), else ``error``.
 
     Args:
@@ -82,23 +82,27 @@ def coerce(value: Any, tp: Any, key: str, *, error: type[GnnopsError] = ConfigEr
         key: full dotted key, for messages.
         error: exception class raised (``ConfigError`` for configs).
         label: what a key is called in messages (``"config key"``, ``"recipe field"``).
+        strict: no strings for floats (JSON has real numbers; YAML 1.1 does not).
     """
     origin = typing.get_origin(tp)
+    kw = {"error": error, "label": label, "strict": strict}
     bad = error(f"{label} '{key}' expects {type_name(tp)}, got {value!r}")
     if tp is Any:
         return value
     if dataclasses.is_dataclass(tp):
-        return build_dataclass(tp, value, key, error=error, label=label)
+        return value if isinstance(value, tp) else build_dataclass(tp, value, key, **kw)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
         classes = [a for a in args if dataclasses.is_dataclass(a)]
+        if any(isinstance(value, c) for c in classes):  # already built
+            return value
         if isinstance(value, dict) and len(classes) == 1:  # keep the section's own message
-            return build_dataclass(classes[0], value, key, error=error, label=label)
+            return build_dataclass(classes[0], value, key, **kw)
         for arg in args:
             try:
-                return coerce(value, arg, key, error=error, label=label)
+                return coerce(value, arg, key, **kw)
             except error:
                 continue
         raise bad
@@ -115,16 +119,14 @@ def coerce(value: Any, tp: Any, key: str, *, error: type[GnnopsError] = ConfigEr
         if not isinstance(value, list | tuple):
             raise bad
         (item,) = typing.get_args(tp) or (Any,)
-        return [coerce(v, item, f"{key}[{i}]", error=error, label=label)
-                for i, v in enumerate(value)]
+        return [coerce(v, item, f"{key}[{i}]", **kw) for i, v in enumerate(value)]
     if origin is dict or tp is dict:
         if not isinstance(value, dict):
             raise bad
         k_tp, v_tp = typing.get_args(tp) or (Any, Any)
         if k_tp is str and not all(isinstance(k, str) for k in value):
             raise error(f"{label} '{key}' expects a mapping with string keys, got {value!r}")
-        return {k: coerce(v, v_tp, f"{key}.{k}", error=error, label=label)
-                for k, v in value.items()}
+        return {k: coerce(v, v_tp, f"{key}.{k}", **kw) for k, v in value.items()}
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -136,7 +138,7 @@ def coerce(value: Any, tp: Any, key: str, *, error: type[GnnopsError] = ConfigEr
     if tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
-        if isinstance(value, str):  # YAML 1.1 reads "3e-4" (no dot) as a string
+        if isinstance(value, str) and not strict:  # YAML 1.1 reads "3e-4" as a string
             try:
                 return float(value)
             except ValueError:
@@ -150,7 +152,8 @@ def coerce(value: Any, tp: Any, key: str, *, error: type[GnnopsError] = ConfigEr
 
 
 def build_dataclass(cls: type, values: Any, prefix: str, *,
-                    error: type[GnnopsError] = ConfigError, label: str = "config key") -> Any:
+                    error: type[GnnopsError] = ConfigError, label: str = "config key",
+                    strict: bool = False) -> Any:
     """Build dataclass ``cls`` from a mapping, checking keys and types recursively.
 
     Missing keys take the field defaults; a field without a default is required. After
@@ -162,6 +165,7 @@ def build_dataclass(cls: type, values: Any, prefix: str, *,
         prefix: dotted key of the section (``""`` = top level), for messages.
         error: exception class raised (``ConfigError`` for configs).
         label: what a key is called in messages (``"config key"``, ``"recipe field"``).
+        strict: no strings for floats (for JSON input).
 
     Raises:
         error: not a mapping, an unknown key (valid ones listed, near miss suggested), a
@@ -182,7 +186,7 @@ def build_dataclass(cls: type, values: Any, prefix: str, *,
         if key not in names:
             raise error(f"unknown {label} '{full}'; expected one of: {', '.join(names)}"
                         f"{did_you_mean(key, names)}")
-        kwargs[key] = coerce(value, hints[key], full, error=error, label=label)
+        kwargs[key] = coerce(value, hints[key], full, error=error, label=label, strict=strict)
     for f in fields:
         if (f.name not in kwargs and f.default is dataclasses.MISSING
                 and f.default_factory is dataclasses.MISSING):

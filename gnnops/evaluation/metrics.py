@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ def as_predictor(obj: Any) -> Any:
     """A ``Predictor`` from a Predictor, a Surrogate, an ``Artifact`` or an artifact path."""
     from gnnops.inference import Predictor
     from gnnops.surrogate.artifact import Artifact
+    from gnnops.surrogate.recipe import Recipe, as_recipe
 
     if isinstance(obj, Predictor):
         return obj
@@ -58,8 +59,9 @@ def as_predictor(obj: Any) -> Any:
         return Predictor(Surrogate.from_artifact(obj), recipe=obj.recipe, problem=obj.problem,
                          metrics=obj.metrics, config=obj.config)
     recipe = getattr(obj, "recipe", None)
-    if isinstance(obj, torch.nn.Module) and isinstance(recipe, dict):
-        return Predictor(obj, recipe=recipe, problem=recipe.get("problem"))
+    if isinstance(obj, torch.nn.Module) and isinstance(recipe, (Recipe, Mapping)):
+        recipe = as_recipe(recipe)
+        return Predictor(obj, recipe=recipe, problem=recipe.problem)
     raise GnnopsError(f"expected a Surrogate, an Artifact, a Predictor or an artifact path to "
                       f"evaluate (got {type(obj).__name__})")
 
@@ -127,7 +129,7 @@ def _resolution_row(pred_: Any, graphs: list[Any], split: str, k: int, h: float 
     Appends the first sample's arrays to ``examples`` unless that is ``None``.
     """
     targets, problem = pred_.targets, pred_.problem
-    tdims = pred_.recipe.get("target_dims", [1] * len(targets))
+    tdims = pred_.recipe.target_dims or [1] * len(targets)
     errs, res, ref, secs, nodes, flagged = [], [], [], [], [], 0
     for i, g in enumerate(graphs):
         t0 = time.perf_counter()

@@ -21,11 +21,14 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gnnops.errors import DataError
+
+if TYPE_CHECKING:
+    from gnnops.surrogate.recipe import RolloutLayout
 
 __all__ = ["evaluate_rollout", "normalized_l1", "setting_of"]
 
@@ -64,7 +67,7 @@ def _per_time(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return l1, l2
 
 
-def _rollout_sample(sur: Any, g: Any, layout: dict[str, Any], names: list[str],
+def _rollout_sample(sur: Any, g: Any, layout: RolloutLayout, names: list[str],
                     ts: np.ndarray, k: int) -> dict[str, Any]:
     """Roll one sample out ``k`` steps and score it against its stored trajectory.
 
@@ -125,20 +128,20 @@ def _rollout_row(samples: list[dict[str, Any]], split: str, res: int, setting: s
     return row, curve
 
 
-def _rollout_layout(pred_: Any) -> dict[str, Any]:
-    """The predictor's rollout layout (recipe ``"rollout"``).
+def _rollout_layout(pred_: Any) -> RolloutLayout:
+    """The predictor's rollout layout (``recipe.rollout``).
 
     Raises:
         DataError: the model is not a time-dependent (one-step) model.
     """
-    layout = pred_.recipe.get("rollout")
+    layout = pred_.recipe.rollout
     if layout is None:
         raise DataError("rollout evaluation needs a time-dependent (one-step) model; this "
                         "artifact's recipe has no 'rollout' entry")
     return layout
 
 
-def _write_sample(g: Any, sample: dict[str, Any], layout: dict[str, Any], times: np.ndarray,
+def _write_sample(g: Any, sample: dict[str, Any], layout: RolloutLayout, times: np.ndarray,
                   stem: Path) -> Path:
     """Write one scored sample's trajectories to ``stem`` + suffix (see :func:`_write_example`)."""
     return _write_example(g, layout, sample["pred"], sample["true"], times, sample["inputs"],
@@ -152,8 +155,8 @@ def evaluate_rollout(predictor_or_path: Any, dataset: Any, *,
     """Roll a one-step model out on a dataset's test splits (every resolution).
 
     Args:
-        predictor_or_path: Predictor, Surrogate, Artifact or artifact path (recipe with
-            ``"rollout"``).
+        predictor_or_path: Predictor, Surrogate, Artifact or artifact path (recipe with a
+            ``rollout`` layout).
         dataset: a ``gnnops.data`` Dataset or its path.
         splits: splits to evaluate (default: every test split).
         steps: rollout steps (default and maximum: the stored trajectory's).
@@ -180,12 +183,12 @@ def evaluate_rollout(predictor_or_path: Any, dataset: Any, *,
     ts = state_times(layout)
     k_max = len(ts) - 1
     k = k_max if steps is None else min(int(steps), k_max)
-    names = [layout["initial"], *layout["static"]]
+    names = [layout.initial, *layout.static]
     sur = pred_.surrogate.eval()
     rows, curves, written = [], [], []
     for split in splits:
         for res in ds.manifest["splits"][split]["resolutions"]:
-            graphs = ds.load(split, res, inputs=names, targets=[layout["state"]])
+            graphs = ds.load(split, res, inputs=names, targets=[layout.state])
             graphs = graphs[:max_samples] if max_samples else graphs
             samples = [_rollout_sample(sur, g, layout, names, ts, k) for g in graphs]
             if not graphs:
@@ -199,23 +202,23 @@ def evaluate_rollout(predictor_or_path: Any, dataset: Any, *,
             curves.append(curve)
     desc = pred_.describe()
     return {"model": desc["model"], "parameters": desc["parameters"],
-            "problem": layout["problem"], "targets": [layout["state"]],
+            "problem": layout.problem, "targets": [layout.state],
             "dataset": str(getattr(ds, "root", dataset)), "artifact": desc["artifact"],
             "train_stats": desc["train_stats"], "training": dict(pred_.metrics),
             "task": "rollout", "rows": rows, "curves": curves,
             "trajectories": [str(p) for p in written]}
 
 
-def _write_example(g: Any, layout: dict[str, Any], pred: np.ndarray, true: np.ndarray,
+def _write_example(g: Any, layout: RolloutLayout, pred: np.ndarray, true: np.ndarray,
                    times: np.ndarray, inputs: dict[str, np.ndarray], out: Path,
                    stem: str) -> Path:
     from gnnops.inference.timeseries import series_to_networkx, write_mesh_series
 
     out.mkdir(parents=True, exist_ok=True)
-    name = layout["state"]
+    name = layout.state
     series = {name: pred, f"{name}_true": true, f"{name}_error": pred - true}
     if getattr(g, "cell_index", None) is not None or getattr(g, "mesh_cells", None):
-        static = {k: v for k, v in inputs.items() if k != layout["initial"]}
+        static = {k: v for k, v in inputs.items() if k != layout.initial}
         return write_mesh_series(g, series, times, out / f"{stem}.pvd", static=static)
     from gnnops.graphs import write_network
 

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -39,6 +41,7 @@ from gnnops.inference.trust import (
     resolution_independent,
     trust_flags,
 )
+from gnnops.surrogate.recipe import Recipe, as_recipe
 
 __all__ = ["Predictor"]
 
@@ -54,7 +57,8 @@ class Predictor:
         surrogate: a ``gnnops.surrogate.surrogate.Surrogate`` (or any module mapping a
             prepared ``Data`` to ``[N, F_out]`` in physical units, with a ``model``
             attribute or being the model itself).
-        recipe: the graph recipe (inputs, targets, features, train_stats, ...).
+        recipe: the graph recipe (:class:`~gnnops.surrogate.recipe.Recipe`; a mapping is read
+            by ``Recipe.from_json``).
         problem: name of the physical problem, for residuals and ``refine``.
         metrics: training metrics of the artifact (for ``info``).
         config: training config of the artifact.
@@ -65,14 +69,14 @@ class Predictor:
             (``error_estimate_high``; see :mod:`gnnops.inference.trust`).
     """
 
-    def __init__(self, surrogate: torch.nn.Module, *, recipe: Mapping[str, Any],
+    def __init__(self, surrogate: torch.nn.Module, *, recipe: Recipe | Mapping[str, Any],
                  problem: str | None = None, metrics: Mapping[str, Any] | None = None,
                  config: Mapping[str, Any] | None = None, max_nodes: int = DEFAULT_MAX_NODES,
                  source_path: str | None = None,
                  flag_threshold: float = DEFAULT_THRESHOLD) -> None:
         self.surrogate = surrogate.eval()
-        self.recipe = dict(recipe)
-        self.problem_name = problem if problem is not None else self.recipe.get("problem")
+        self.recipe: Recipe = copy.deepcopy(as_recipe(recipe))
+        self.problem_name = problem if problem is not None else self.recipe.problem
         self.metrics = dict(metrics or {})
         self.config = dict(config or {})
         self.max_nodes = int(max_nodes)
@@ -105,12 +109,12 @@ class Predictor:
     @property
     def inputs(self) -> list[str]:
         """Input field names, in model order."""
-        return list(self.recipe.get("inputs", []))
+        return list(self.recipe.inputs)
 
     @property
     def targets(self) -> list[str]:
         """Predicted field names."""
-        return list(self.recipe.get("targets", []))
+        return list(self.recipe.targets)
 
     @property
     def num_parameters(self) -> int:
@@ -188,7 +192,7 @@ class Predictor:
         Raises:
             GnnopsError: unreadable source, missing / unknown input field.
         """
-        if "rollout" in self.recipe:
+        if self.recipe.rollout is not None:
             from gnnops.inference.trajectory import predict_rollout
 
             return predict_rollout(self, source, steps=steps, residual=residual, **inputs)
@@ -201,9 +205,9 @@ class Predictor:
         out = self.forward_graph(src.data)
         t2 = time.perf_counter()
         fields = split_columns(out.double().numpy(), self.targets,
-                               self.recipe.get("target_dims", [1] * len(self.targets)))
-        flags = compute_flags(src.data, out, self.recipe.get("train_stats"), kind=src.kind,
-                              input_names=self.inputs, input_dims=self.recipe.get("input_dims", []),
+                               self.recipe.target_dims or [1] * len(self.targets))
+        flags = compute_flags(src.data, out, self.recipe.train_stats, kind=src.kind,
+                              input_names=self.inputs, input_dims=self.recipe.input_dims,
                               resolution_independent=resolution_independent(self.model))
         rel = per_node = est = None
         if residual and "non_finite_output" not in " ".join(flags):
@@ -292,15 +296,16 @@ class Predictor:
         model = self.model
         return {
             "artifact": self.source_path,
-            "model": getattr(model, "name", type(model).__name__),
+            "model": getattr(self.surrogate, "model_name", None)
+            or getattr(model, "name", type(model).__name__),
             "model_kwargs": dict(getattr(model, "init_kwargs", {}) or {}),
             "parameters": self.num_parameters,
             "problem": self.problem_name,
-            "kind": self.recipe.get("kind"),
-            "inputs": dict(zip(self.inputs, self.recipe.get("input_dims", []), strict=False)),
-            "targets": dict(zip(self.targets, self.recipe.get("target_dims", []), strict=False)),
-            "features": list(self.recipe.get("features", [])),
-            "train_stats": dict(self.recipe.get("train_stats", {}) or {}),
+            "kind": self.recipe.kind,
+            "inputs": dict(zip(self.inputs, self.recipe.input_dims, strict=False)),
+            "targets": dict(zip(self.targets, self.recipe.target_dims, strict=False)),
+            "features": list(self.recipe.features),
+            "train_stats": dataclasses.asdict(self.recipe.train_stats),
             "receptive_hops": receptive_hops(model),
             "resolution_independent": resolution_independent(model),
             "error_estimate": hasattr(self.problem, "error_estimate"),

@@ -22,12 +22,15 @@ training-range codes become notes and the estimate decides (:mod:`gnnops.inferen
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch_geometric.data import Data
+
+from gnnops.surrogate.recipe import TrainStats
 
 __all__ = ["SPACING_TOL", "INPUT_TOL", "NODES_FACTOR", "mean_spacing", "compute_flags"]
 
@@ -55,7 +58,7 @@ def _fmt(v: float) -> str:
 def compute_flags(
     data: Data,
     outputs: torch.Tensor | np.ndarray | None,
-    train_stats: Mapping[str, Any] | None,
+    train_stats: TrainStats | Mapping[str, Any] | None,
     *,
     kind: str = "mesh",
     input_names: Sequence[str] = (),
@@ -67,7 +70,8 @@ def compute_flags(
     Args:
         data: raw graph; ``x`` [N, F_in] raw inputs.
         outputs: predicted [N, F_out] (or ``None`` before the model ran).
-        train_stats: the recipe's training statistics.
+        train_stats: the recipe's training statistics (``recipe.train_stats``, or a mapping
+            of the same names).
         kind: ``"mesh"`` (spacing checked) or ``"network"``.
         input_names: names of the raw inputs (for messages).
         input_dims: widths of the raw inputs.
@@ -76,7 +80,8 @@ def compute_flags(
     Returns:
         The flag strings, empty when the prediction is in distribution.
     """
-    st = dict(train_stats or {})
+    st = (dataclasses.asdict(train_stats) if isinstance(train_stats, TrainStats)
+          else dict(train_stats or {}))
     flags: list[str] = []
     n = int(data.num_nodes)
     if st.get("nodes_max") and n > NODES_FACTOR * float(st["nodes_max"]):

@@ -21,6 +21,7 @@ import torch
 from torch_geometric.data import Data
 
 from gnnops.errors import GraphError
+from gnnops.surrogate.recipe import Recipe, as_recipe
 
 __all__ = ["Source", "NETWORK_SUFFIXES", "load_source", "split_columns", "is_network_path"]
 
@@ -108,13 +109,12 @@ def _stack(fields: Mapping[str, np.ndarray], names: Sequence[str], n: int) -> to
     return torch.from_numpy(np.hstack(cols).astype(np.float32))
 
 
-def _from_mesh(mesh: Any, name: str, recipe: Mapping[str, Any],
-               kwargs: Mapping[str, Any]) -> Source:
+def _from_mesh(mesh: Any, name: str, recipe: Recipe, kwargs: Mapping[str, Any]) -> Source:
     import meshio
 
     from gnnops.graphs import from_meshio
 
-    names, dims = list(recipe.get("inputs", [])), list(recipe.get("input_dims", []))
+    names, dims = list(recipe.inputs), list(recipe.input_dims)
     n = len(mesh.points)
     fields: dict[str, np.ndarray] = {}
     for k, d in zip(names, dims, strict=True):
@@ -135,11 +135,10 @@ def _from_mesh(mesh: Any, name: str, recipe: Mapping[str, Any],
     return Source(name=name, kind="mesh", data=data, inputs=fields, mesh=mesh)
 
 
-def _from_network(graph: Any, name: str, recipe: Mapping[str, Any],
-                  kwargs: Mapping[str, Any]) -> Source:
+def _from_network(graph: Any, name: str, recipe: Recipe, kwargs: Mapping[str, Any]) -> Source:
     from gnnops.graphs import from_networkx
 
-    names, dims = list(recipe.get("inputs", [])), list(recipe.get("input_dims", []))
+    names, dims = list(recipe.inputs), list(recipe.input_dims)
     stored = [k for k in names if k not in kwargs]
     data = from_networkx(graph, inputs=stored) if stored else from_networkx(graph)
     n = int(data.num_nodes)
@@ -154,14 +153,14 @@ def _from_network(graph: Any, name: str, recipe: Mapping[str, Any],
     return Source(name=name, kind="network", data=data, inputs=fields, graph=graph)
 
 
-def _check_network_edges(data: Data, name: str, recipe: Mapping[str, Any]) -> None:
+def _check_network_edges(data: Data, name: str, recipe: Recipe) -> None:
     """GraphError for a network without edges, or a directed one for an undirected model."""
     ei = data.edge_index
     n = int(data.num_nodes)
     if ei.shape[1] == 0:
         raise GraphError(f"network {name} has {n} node(s) and no edges; expected at least one "
                          f"edge for the model to pass messages along")
-    if recipe.get("undirected"):
+    if recipe.undirected:
         keys = ei[0] * n + ei[1]
         one_way = int((~torch.isin(ei[1] * n + ei[0], keys)).sum())
         if one_way:
@@ -170,8 +169,8 @@ def _check_network_edges(data: Data, name: str, recipe: Mapping[str, Any]) -> No
                              f"pass G.to_undirected() or read_network(path, directed=False)")
 
 
-def _from_data(data: Data, recipe: Mapping[str, Any], kwargs: Mapping[str, Any]) -> Source:
-    names, dims = list(recipe.get("inputs", [])), list(recipe.get("input_dims", []))
+def _from_data(data: Data, recipe: Recipe, kwargs: Mapping[str, Any]) -> Source:
+    names, dims = list(recipe.inputs), list(recipe.input_dims)
     n = int(data.num_nodes)
     data = data.clone()
     x = getattr(data, "x", None)
@@ -196,13 +195,14 @@ def _from_data(data: Data, recipe: Mapping[str, Any], kwargs: Mapping[str, Any])
     return Source(name="<Data>", kind=kind, data=data, inputs=fields)
 
 
-def load_source(source: Any, recipe: Mapping[str, Any],
+def load_source(source: Any, recipe: Recipe | Mapping[str, Any],
                 inputs: Mapping[str, Any] | None = None) -> Source:
     """Resolve ``source`` into a :class:`Source`.
 
     Args:
         source: path, ``meshio.Mesh``, networkx graph or ``Data``.
-        recipe: the artifact's graph recipe (``inputs``, ``input_dims``).
+        recipe: the artifact's graph recipe (``inputs``, ``input_dims``, ``undirected``; a
+            mapping is read by ``Recipe.from_json``).
         inputs: keyword input fields overriding stored ones (arrays [N] / [N, d] or scalars).
 
     Raises:
@@ -210,7 +210,8 @@ def load_source(source: Any, recipe: Mapping[str, Any],
         MeshError: unreadable mesh file.
     """
     kwargs = dict(inputs or {})
-    _check_names(kwargs, list(recipe.get("inputs", [])))
+    recipe = as_recipe(recipe)
+    _check_names(kwargs, list(recipe.inputs))
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if is_network_path(path):

@@ -1,4 +1,4 @@
-"""Rollout prediction with one-step artifacts (recipes carrying ``"rollout"``).
+"""Rollout prediction with one-step artifacts (recipes carrying a ``rollout`` layout).
 
 ``Predictor.predict(source, steps=K, **inputs)`` on such an artifact reads the initial
 state (the problem's initial-state field, e.g. node attribute ``x0`` of a GraphML network
@@ -20,11 +20,12 @@ import numpy as np
 import torch
 
 from gnnops.errors import ConfigError, GnnopsError
+from gnnops.surrogate.recipe import Recipe, RolloutLayout
 
 __all__ = ["predict_rollout", "trajectory_residual", "trajectory_problem"]
 
 
-def trajectory_problem(layout: dict[str, Any], steps: int, *,
+def trajectory_problem(layout: RolloutLayout, steps: int, *,
                        times: Any = None) -> tuple[Any, dict[str, Any]]:
     """The problem instance and per-call options whose saved times are the ``steps + 1``
     rollout times ``t0 + dt * k``.
@@ -35,18 +36,18 @@ def trajectory_problem(layout: dict[str, Any], steps: int, *,
     """
     from gnnops.problems import get
 
-    opts = dict(layout.get("problem_options") or {})
+    opts = dict(layout.problem_options)
     if times is None:
-        times = layout["t0"] + layout["dt"] * np.arange(steps + 1)
-    if layout["includes_initial"]:
+        times = layout.t0 + layout.dt * np.arange(steps + 1)
+    if layout.includes_initial:
         for key in ("times", "n_times", "t_end"):
             opts.pop(key, None)
-        return get(layout["problem"], **opts), {"times": times}
-    opts.update(t_end=float(steps * layout["dt"]), n_steps=int(steps), save_every=1)
-    return get(layout["problem"], **opts), {}
+        return get(layout.problem, **opts), {"times": times}
+    opts.update(t_end=float(steps * layout.dt), n_steps=int(steps), save_every=1)
+    return get(layout.problem, **opts), {}
 
 
-def trajectory_residual(layout: dict[str, Any], graph: Any, traj: np.ndarray,
+def trajectory_residual(layout: RolloutLayout, graph: Any, traj: np.ndarray,
                         inputs: dict[str, np.ndarray], *, per_node: bool = False,
                         times: Any = None) -> tuple[float, np.ndarray | None]:
     """Relative residual of a trajectory ``traj: [N, K + 1]`` (column 0 = initial state).
@@ -64,8 +65,8 @@ def trajectory_residual(layout: dict[str, Any], graph: Any, traj: np.ndarray,
     """
     steps = traj.shape[1] - 1
     prob, call = trajectory_problem(layout, steps, times=times)
-    out = traj if layout["includes_initial"] else traj[:, 1:]
-    outputs = {layout["state"]: np.asarray(out, dtype=np.float64)}
+    out = traj if layout.includes_initial else traj[:, 1:]
+    outputs = {layout.state: np.asarray(out, dtype=np.float64)}
     kw = {**{k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()}, **call}
     rel = float(prob.residual(graph, outputs, **kw))
     node = np.asarray(prob.residual_per_node(graph, outputs, **kw)) if per_node else None
@@ -77,7 +78,7 @@ def predict_rollout(predictor: Any, source: Any, *, steps: int | None = None,
     """Roll a one-step artifact out on ``source`` (see the module docstring).
 
     Args:
-        predictor: a :class:`~gnnops.inference.Predictor` whose recipe has ``"rollout"``.
+        predictor: a :class:`~gnnops.inference.Predictor` whose recipe has a ``rollout`` layout.
         source: path (mesh file, ``.graphml`` / ``.gml``), ``meshio.Mesh``, networkx graph
             or ``Data`` (``x`` = ``[initial, *static]`` columns).
         steps: rollout steps (default: the training trajectory's number of steps).
@@ -95,23 +96,23 @@ def predict_rollout(predictor: Any, source: Any, *, steps: int | None = None,
     from gnnops.inference.timeseries import TimeSeriesPrediction
     from gnnops.surrogate.stepping import rollout, state_times, step_input_names, step_inputs
 
-    layout = predictor.recipe["rollout"]
+    layout = predictor.recipe.rollout
     k = len(state_times(layout)) - 1 if steps is None else int(steps)
     if k < 1:
         raise ConfigError(f"expected steps >= 1 (got {steps!r})")
-    names = [layout["initial"], *layout["static"]]
+    names = [layout.initial, *layout.static]
     t0 = time.perf_counter()
-    src = load_source(source, {"inputs": names, "input_dims": [1] * len(names)}, inputs)
+    src = load_source(source, Recipe(inputs=names, input_dims=[1] * len(names)), inputs)
     x = src.data.x.float()
     t1 = time.perf_counter()
     surrogate = predictor.surrogate.eval()
-    traj = rollout(surrogate, src.data, x[:, 0], x[:, 1:], np.full(k, layout["dt"]),
+    traj = rollout(surrogate, src.data, x[:, 0], x[:, 1:], np.full(k, layout.dt),
                    layout=layout)
     t2 = time.perf_counter()
     step0 = copy.copy(src.data)
-    step0.x = step_inputs(x[:, 0], x[:, 1:], layout["dt"], layout)
+    step0.x = step_inputs(x[:, 0], x[:, 1:], layout.dt, layout)
     snames = step_input_names(layout)
-    flags = compute_flags(step0, traj, predictor.recipe.get("train_stats"), kind=src.kind,
+    flags = compute_flags(step0, traj, predictor.recipe.train_stats, kind=src.kind,
                           input_names=snames, input_dims=[1] * len(snames))
     arr = traj.double().numpy()
     rel = per_node = None
@@ -123,9 +124,9 @@ def predict_rollout(predictor: Any, source: Any, *, steps: int | None = None,
             flags.append(f"residual_unavailable: {' '.join(str(exc).split())}")
     t3 = time.perf_counter()
     return TimeSeriesPrediction(
-        fields={layout["state"]: arr}, inputs=src.inputs, residual=rel,
+        fields={layout.state: arr}, inputs=src.inputs, residual=rel,
         per_node_residual=per_node, flags=flags,
         timings={"graph": t1 - t0, "model": t2 - t1, "residual": t3 - t2},
         source=src.name, kind=src.kind, data=src.data, mesh=src.mesh, graph=src.graph,
-        problem=predictor.problem_name or layout["problem"],
-        times=layout["t0"] + layout["dt"] * np.arange(k + 1), state=layout["state"])
+        problem=predictor.problem_name or layout.problem,
+        times=layout.t0 + layout.dt * np.arange(k + 1), state=layout.state)

@@ -32,6 +32,7 @@ import torch
 
 from gnnops._atomic import atomic_open
 from gnnops.errors import ArtifactError
+from gnnops.surrogate.recipe import Recipe, as_recipe
 
 __all__ = ["MAGIC", "FORMAT_VERSION", "Artifact", "save_artifact", "load_artifact",
            "weights_checksum"]
@@ -45,11 +46,13 @@ class Artifact:
     """A loaded model artifact.
 
     Attributes:
-        model_name: registry name of the model (``gnnops.models``).
+        model_name: registry name of the model (``gnnops.models``); the one copy of it:
+            the file's config holds no ``model.name``, the loaded ``config`` gets it from here.
         model_kwargs: constructor arguments of the model.
         state_dict: model weights.
         normalizers: normalizer statistics, name -> tensor.
-        recipe: how to build the model's graph and features from a mesh/network.
+        recipe: how to build the model's graph and features from a mesh/network
+            (:class:`~gnnops.surrogate.recipe.Recipe`; stored as its ``to_json()``).
         problem: name of the physical problem (or ``None``).
         config: the resolved training config (plain dict).
         metrics: training / evaluation metrics (plain dict).
@@ -60,11 +63,17 @@ class Artifact:
     model_kwargs: dict[str, Any]
     state_dict: dict[str, torch.Tensor]
     normalizers: dict[str, torch.Tensor] = field(default_factory=dict)
-    recipe: dict[str, Any] = field(default_factory=dict)
+    recipe: Recipe = field(default_factory=Recipe)
     problem: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     version: str = ""
+
+    def __post_init__(self) -> None:
+        self.recipe = as_recipe(self.recipe)
+        if isinstance(self.config.get("model"), dict):  # derived from model_name, not stored
+            self.config["model"] = {"name": self.model_name, **{
+                k: v for k, v in self.config["model"].items() if k != "name"}}
 
 
 def weights_checksum(state_dict: dict[str, torch.Tensor]) -> str:
@@ -92,9 +101,9 @@ def save_artifact(path: str | os.PathLike, art: Artifact) -> Path:
     meta = {
         "model_name": art.model_name,
         "model_kwargs": art.model_kwargs,
-        "recipe": art.recipe,
+        "recipe": art.recipe.to_json(),
         "problem": art.problem,
-        "config": art.config,
+        "config": _without_model_name(art.config),
         "metrics": art.metrics,
         "version": art.version or __version__,
         "checksum": weights_checksum(state),
@@ -114,6 +123,21 @@ def save_artifact(path: str | os.PathLike, art: Artifact) -> Path:
     with atomic_open(path, "wb", fsync=True) as fh:
         torch.save(payload, fh)
     return path
+
+
+def _without_model_name(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` without ``model.name`` (``meta["model_name"]`` is its one copy)."""
+    if not isinstance(config.get("model"), dict):
+        return config
+    return {**config, "model": {k: v for k, v in config["model"].items() if k != "name"}}
+
+
+def _read_recipe(path: Path, recipe: Any) -> Recipe:
+    """The typed recipe of a loaded artifact (a plain dict of older artifacts reads too)."""
+    try:
+        return Recipe.from_json(recipe)
+    except ArtifactError as exc:
+        raise ArtifactError(f"artifact '{path}' is malformed: {exc}") from None
 
 
 def _json_default(obj: Any) -> Any:
@@ -175,7 +199,7 @@ def load_artifact(path: str | os.PathLike) -> Artifact:
         model_kwargs=meta.get("model_kwargs", {}),
         state_dict=state,
         normalizers=normalizers,
-        recipe=meta.get("recipe", {}),
+        recipe=_read_recipe(path, meta.get("recipe") or {}),
         problem=meta.get("problem"),
         config=meta.get("config", {}),
         metrics=meta.get("metrics", {}),

@@ -1,44 +1,182 @@
 """The graph recipe: raw input fields -> model-ready ``Data``, identical in training and inference.
 
-A recipe is a JSON dict stored in the artifact::
+A :class:`Recipe` is stored in the artifact as a JSON object (:meth:`Recipe.to_json`)::
 
     {"kind": "mesh" | "network", "inputs": [...], "input_dims": [...],
      "targets": [...], "target_dims": [...], "features": [...], "problem": str | None,
      "num_node_types": int,            # width of "node_type_onehot"
+     "undirected": bool,               # trained on graphs whose every edge has its reverse
      "train_stats": {"nodes_min", "nodes_max", "spacing_min", "spacing_max",
-                     "input_min": [...], "input_max": [...]}}
+                     "input_min": [...], "input_max": [...]},
+     "rollout": {...}}                 # time-dependent models only (RolloutLayout)
 
 ``spacing`` is the mean edge length of one graph; ``input_min/max`` are per raw input
 column, so inference can flag a mesh or an input outside what the model was trained on.
+:meth:`Recipe.from_json` reads that object back -- also the plain dicts written before the
+recipe was typed (missing fields take their defaults) -- and checks every field's type
+with the config validator (:mod:`gnnops._typed`), raising
+:class:`~gnnops.errors.ArtifactError` that names the field. Whether edge features are
+standardized is not a recipe field: it is recorded once, by the presence of the
+``e.mean`` / ``e.std`` normalizers (:class:`~gnnops.surrogate.surrogate.Surrogate`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from gnnops.errors import ConfigError, GraphError
+from gnnops._typed import build_dataclass
+from gnnops.errors import ArtifactError, ConfigError, GraphError
 
-__all__ = ["FEATURES", "prepare_graph", "feature_width", "make_recipe", "mean_spacing",
-           "out_of_distribution"]
+__all__ = ["FEATURES", "TrainStats", "RolloutLayout", "Recipe", "as_recipe", "prepare_graph",
+           "feature_width", "make_recipe", "mean_spacing", "out_of_distribution"]
 
 FEATURES = ("pos", "boundary", "node_type_onehot", "node_volume")
 
 
-def feature_width(name: str, data: Data, recipe: dict[str, Any]) -> int:
+@dataclass
+class TrainStats:
+    """Ranges of the training graphs (``None`` / ``[]`` = not recorded, not checked).
+
+    Attributes:
+        nodes_min, nodes_max: smallest / largest node count.
+        spacing_min, spacing_max: smallest / largest mean edge length (graphs with ``pos``).
+        input_min, input_max: ``[sum(input_dims)]`` per raw input column.
+    """
+
+    nodes_min: int | None = None
+    nodes_max: int | None = None
+    spacing_min: float | None = None
+    spacing_max: float | None = None
+    input_min: list[float] = field(default_factory=list)
+    input_max: list[float] = field(default_factory=list)
+
+
+@dataclass
+class RolloutLayout:
+    """How a time-dependent problem's trajectories are laid out (one-step models).
+
+    Built by :func:`gnnops.surrogate.stepping.trajectory_layout`.
+
+    Attributes:
+        problem: registered problem name; ``problem_options``: its constructor options.
+        state: the trajectory field (output); ``initial``: the initial-state input.
+        static: the other inputs, constant in time.
+        times: ``[T]`` times of the stored trajectory; ``t0``: the initial time.
+        includes_initial: the stored trajectory's first column is the state at ``t0``.
+        dt: the training step; ``dt_feature``: ``dt`` is an input column.
+        anchor: constant steady state of anchored increments, or ``None``.
+    """
+
+    problem: str
+    state: str
+    initial: str
+    times: list[float]
+    includes_initial: bool
+    dt: float
+    problem_options: dict[str, Any] = field(default_factory=dict)
+    static: list[str] = field(default_factory=list)
+    t0: float = 0.0
+    dt_feature: bool = True
+    anchor: float | None = None
+
+
+@dataclass
+class Recipe:
+    """What the model reads and predicts, and how a raw graph becomes its input.
+
+    Attributes:
+        kind: ``"mesh"`` or ``"network"``.
+        inputs, input_dims: raw input fields in ``x`` column order and their widths.
+        targets, target_dims: predicted fields and their widths.
+        features: derived features appended to ``x`` (:data:`FEATURES`).
+        problem: the physical problem's registry name, or ``None``.
+        num_node_types: width of the ``node_type_onehot`` feature.
+        undirected: trained on undirected graphs (a directed network is refused).
+        train_stats: ranges of the training graphs (out-of-distribution flags).
+        rollout: the trajectory layout of a time-dependent (one-step) model, else ``None``.
+    """
+
+    kind: Literal["mesh", "network"] = "mesh"
+    inputs: list[str] = field(default_factory=list)
+    input_dims: list[int] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+    target_dims: list[int] = field(default_factory=list)
+    features: list[str] = field(default_factory=list)
+    problem: str | None = None
+    num_node_types: int = 2
+    undirected: bool = False
+    train_stats: TrainStats = field(default_factory=TrainStats)
+    rollout: RolloutLayout | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The recipe as a JSON-compatible dict (``rollout`` left out when ``None``)."""
+        d = json.loads(json.dumps(dataclasses.asdict(self)))
+        if d["rollout"] is None:
+            del d["rollout"]
+        return d
+
+    @classmethod
+    def from_json(cls, d: Recipe | Mapping[str, Any] | str) -> Recipe:
+        """Read a recipe written by :meth:`to_json` (or a plain recipe dict of older artifacts).
+
+        Args:
+            d: the dict, its JSON text, or a ``Recipe`` (returned as is).
+
+        Raises:
+            ArtifactError: not a mapping, an unknown field, a field of the wrong type, or
+                inconsistent fields; the message names the field (``recipe.train_stats...``).
+        """
+        if isinstance(d, Recipe):
+            return d
+        if isinstance(d, str):
+            try:
+                d = json.loads(d)
+            except json.JSONDecodeError as exc:
+                raise ArtifactError(f"expected the recipe as a JSON object ({exc})") from None
+        if isinstance(d, Mapping):
+            d = dict(d)
+        return build_dataclass(cls, d, "recipe", error=ArtifactError, label="recipe field",
+                               strict=True)
+
+    def validate(self, *, where: str = "recipe") -> None:
+        """ArtifactError unless names and widths agree and every width is >= 1."""
+        for names, dims in (("inputs", "input_dims"), ("targets", "target_dims")):
+            a, b = getattr(self, names), getattr(self, dims)
+            if len(a) != len(b):
+                raise ArtifactError(f"expected recipe '{names}' {a} and '{dims}' {b} of equal "
+                                    f"length (field '{where}.{dims}')")
+            for i, w in enumerate(b):
+                if w < 1:
+                    raise ArtifactError(f"recipe field '{where}.{dims}[{i}]' expects an "
+                                        f"integer >= 1, got {w}")
+        if self.num_node_types < 1:
+            raise ArtifactError(f"recipe field '{where}.num_node_types' expects an integer "
+                                f">= 1, got {self.num_node_types}")
+
+
+def as_recipe(recipe: Recipe | Mapping[str, Any]) -> Recipe:
+    """``recipe`` as a :class:`Recipe` (a mapping is read by :meth:`Recipe.from_json`)."""
+    return recipe if isinstance(recipe, Recipe) else Recipe.from_json(recipe)
+
+
+def feature_width(name: str, data: Data, recipe: Recipe) -> int:
     """Number of ``x`` columns the derived feature ``name`` adds for ``data``."""
     if name == "pos":
         return 0 if data.pos is None else int(data.pos.shape[1])
     if name == "node_type_onehot":
-        return int(recipe.get("num_node_types", 2))
+        return int(recipe.num_node_types)
     return 1
 
 
-def _feature(name: str, data: Data, recipe: dict[str, Any]) -> Tensor:
+def _feature(name: str, data: Data, recipe: Recipe) -> Tensor:
     n = data.num_nodes
     if name == "pos":
         if data.pos is None:
@@ -51,7 +189,7 @@ def _feature(name: str, data: Data, recipe: dict[str, Any]) -> Tensor:
         v = getattr(data, "node_volume", None)
         return torch.ones(n, 1) if v is None else v.reshape(n, 1).float()
     if name == "node_type_onehot":
-        k = int(recipe.get("num_node_types", 2))
+        k = int(recipe.num_node_types)
         t = getattr(data, "node_type", None)
         if t is None:
             t = getattr(data, "boundary", torch.zeros(n, dtype=torch.bool)).long()
@@ -60,13 +198,14 @@ def _feature(name: str, data: Data, recipe: dict[str, Any]) -> Tensor:
                       f"{', '.join(FEATURES)}")
 
 
-def prepare_graph(data: Data, recipe: dict[str, Any], *, model: nn.Module | None = None) -> Data:
+def prepare_graph(data: Data, recipe: Recipe | Mapping[str, Any], *,
+                  model: nn.Module | None = None) -> Data:
     """Model-ready copy of ``data``: ``x`` = [raw inputs, derived features], then ``model.prepare``.
 
     Args:
         data: a graph whose ``x`` [N, sum(input_dims)] holds the raw (physical-unit) inputs
-            in ``recipe["inputs"]`` order (``x`` may be absent when there are no inputs).
-        recipe: the graph recipe (module docstring).
+            in ``recipe.inputs`` order (``x`` may be absent when there are no inputs).
+        recipe: the graph recipe (a mapping is read by :meth:`Recipe.from_json`).
         model: when given, its ``prepare(data)`` (radius graphs, hierarchies) is applied.
 
     Returns:
@@ -75,7 +214,8 @@ def prepare_graph(data: Data, recipe: dict[str, Any], *, model: nn.Module | None
     Raises:
         GraphError: ``x`` has the wrong width; ConfigError: an unknown feature name.
     """
-    n_in = int(sum(recipe.get("input_dims", [])))
+    recipe = as_recipe(recipe)
+    n_in = int(sum(recipe.input_dims))
     out = data.clone()
     n = out.num_nodes
     x = getattr(out, "x", None)
@@ -85,8 +225,8 @@ def prepare_graph(data: Data, recipe: dict[str, Any], *, model: nn.Module | None
         x = x.unsqueeze(1)
     if x.shape != (n, n_in):
         raise GraphError(f"expected data.x of shape [{n}, {n_in}] (raw inputs "
-                         f"{recipe.get('inputs')}) (got {list(x.shape)})")
-    cols = [x.float()] + [_feature(f, out, recipe) for f in recipe.get("features", [])]
+                         f"{recipe.inputs}) (got {list(x.shape)})")
+    cols = [x.float()] + [_feature(f, out, recipe) for f in recipe.features]
     out.x = torch.cat(cols, dim=1)
     if model is not None:
         _check_model_widths(out, model)
@@ -135,8 +275,8 @@ def make_recipe(
     target_dims: Sequence[int],
     features: Sequence[str],
     problem: str | None,
-    kind: str = "mesh",
-) -> dict[str, Any]:
+    kind: Literal["mesh", "network"] = "mesh",
+) -> Recipe:
     """The recipe of a training set, with its ``train_stats`` (raw, unprepared graphs).
 
     Raises:
@@ -158,44 +298,44 @@ def make_recipe(
         in_min, in_max = [], []
     types = [int(g.node_type.max()) + 1 for g in graphs
              if getattr(g, "node_type", None) is not None and g.node_type.numel()]
-    return {
-        "kind": kind,
-        "inputs": list(inputs),
-        "input_dims": [int(d) for d in input_dims],
-        "targets": list(targets),
-        "target_dims": [int(d) for d in target_dims],
-        "features": list(features),
-        "problem": problem,
-        "num_node_types": max(types + [2]),
-        "undirected": all(_symmetric(g) for g in graphs),
-        "train_stats": {
-            "nodes_min": min(nodes),
-            "nodes_max": max(nodes),
-            "spacing_min": min(spacings) if spacings else None,
-            "spacing_max": max(spacings) if spacings else None,
-            "input_min": in_min,
-            "input_max": in_max,
-        },
-    }
+    return Recipe(
+        kind=kind,
+        inputs=list(inputs),
+        input_dims=[int(d) for d in input_dims],
+        targets=list(targets),
+        target_dims=[int(d) for d in target_dims],
+        features=list(features),
+        problem=problem,
+        num_node_types=max(types + [2]),
+        undirected=all(_symmetric(g) for g in graphs),
+        train_stats=TrainStats(
+            nodes_min=min(nodes),
+            nodes_max=max(nodes),
+            spacing_min=min(spacings) if spacings else None,
+            spacing_max=max(spacings) if spacings else None,
+            input_min=in_min,
+            input_max=in_max,
+        ),
+    )
 
 
-def out_of_distribution(data: Data, recipe: dict[str, Any], *, tol: float = 0.05) -> list[str]:
+def out_of_distribution(data: Data, recipe: Recipe, *, tol: float = 0.05) -> list[str]:
     """Reasons why a raw graph lies outside the training statistics (empty = inside).
 
     Spacing and input ranges get a relative tolerance ``tol`` of the training range.
     """
-    st = recipe.get("train_stats", {})
+    st = recipe.train_stats
     reasons: list[str] = []
     s = mean_spacing(data)
-    lo, hi = st.get("spacing_min"), st.get("spacing_max")
+    lo, hi = st.spacing_min, st.spacing_max
     if s is not None and lo is not None and hi is not None:
         if s < lo * (1 - tol) or s > hi * (1 + tol):
             reasons.append(f"mean edge length {s:.4g} outside the training range "
                            f"[{lo:.4g}, {hi:.4g}]")
     x = getattr(data, "x", None)
-    if x is not None and st.get("input_min"):
+    if x is not None and st.input_min:
         x = x.reshape(data.num_nodes, -1).float()
-        mn, mx = torch.tensor(st["input_min"]), torch.tensor(st["input_max"])
+        mn, mx = torch.tensor(st.input_min), torch.tensor(st.input_max)
         pad = tol * (mx - mn).clamp_min(1e-12)
         bad = (x.min(0).values < mn - pad) | (x.max(0).values > mx + pad)
         for c in torch.nonzero(bad).flatten().tolist():

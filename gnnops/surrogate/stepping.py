@@ -17,8 +17,9 @@ the state column while it is in training mode and corrects the target to
 ``s_{k+1} - (s_k + eps)``, so the model learns to pull a perturbed state back onto the
 trajectory; in eval mode (validation, evaluation, inference) there is no noise.
 
-The layout of the trajectories is stored in the recipe under ``"rollout"``
-(:func:`trajectory_layout`): problem name and constructor options, ``state`` (the
+The layout of the trajectories is stored in the recipe as ``recipe.rollout``, a
+:class:`~gnnops.surrogate.recipe.RolloutLayout` (:func:`trajectory_layout`): problem name
+and constructor options, ``state`` (the
 trajectory field), ``initial`` (the initial-state input), ``static`` (other inputs),
 ``times`` (the stored trajectory's times), ``t0``, ``includes_initial`` (whether the
 stored trajectory's first column is the state at ``t0``: network ODEs yes, heat no),
@@ -36,6 +37,7 @@ small bias is left for the unstable growth to amplify into premature activation.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -44,6 +46,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from gnnops.errors import ConfigError, DataError
+from gnnops.surrogate.recipe import RolloutLayout, prepare_graph
 from gnnops.surrogate.surrogate import Surrogate
 
 __all__ = ["trajectory_layout", "state_times", "step_input_names", "full_states",
@@ -52,8 +55,8 @@ __all__ = ["trajectory_layout", "state_times", "step_input_names", "full_states"
 
 
 def trajectory_layout(problem: str, solver_options: dict[str, Any] | None = None, *,
-                      dt_feature: bool = True, anchor: float | None = None) -> dict[str, Any]:
-    """The recipe's ``"rollout"`` entry for a time-dependent problem.
+                      dt_feature: bool = True, anchor: float | None = None) -> RolloutLayout:
+    """The recipe's ``rollout`` layout for a time-dependent problem.
 
     Args:
         problem: registered problem name (``time_dependent`` must be true).
@@ -81,27 +84,27 @@ def trajectory_layout(problem: str, solver_options: dict[str, Any] | None = None
     includes = bool(times.size and abs(times[0] - t0) <= 1e-12 * max(1.0, abs(t0)))
     full = times if includes else np.concatenate([[t0], times])
     initial = prob.input_fields[0]
-    return {
-        "problem": problem, "problem_options": opts, "state": prob.output_fields[0],
-        "initial": initial, "static": [f for f in prob.input_fields if f != initial],
-        "times": times.tolist(), "t0": t0, "includes_initial": includes,
-        "dt": float(np.median(np.diff(full))), "dt_feature": bool(dt_feature),
-        "anchor": None if anchor is None else float(anchor),
-    }
+    return RolloutLayout(
+        problem=problem, problem_options=opts, state=prob.output_fields[0],
+        initial=initial, static=[f for f in prob.input_fields if f != initial],
+        times=times.tolist(), t0=t0, includes_initial=includes,
+        dt=float(np.median(np.diff(full))), dt_feature=bool(dt_feature),
+        anchor=None if anchor is None else float(anchor),
+    )
 
 
-def state_times(layout: dict[str, Any]) -> np.ndarray:
+def state_times(layout: RolloutLayout) -> np.ndarray:
     """Times ``[K + 1]`` of the full state sequence (initial state first)."""
-    t = np.asarray(layout["times"], dtype=np.float64)
-    return t if layout["includes_initial"] else np.concatenate([[layout["t0"]], t])
+    t = np.asarray(layout.times, dtype=np.float64)
+    return t if layout.includes_initial else np.concatenate([[layout.t0], t])
 
 
-def step_input_names(layout: dict[str, Any]) -> list[str]:
+def step_input_names(layout: RolloutLayout) -> list[str]:
     """One-step model inputs: ``[state, *static, "dt"]`` (``dt`` when ``dt_feature``)."""
-    return [layout["state"], *layout["static"]] + (["dt"] if layout["dt_feature"] else [])
+    return [layout.state, *layout.static] + (["dt"] if layout.dt_feature else [])
 
 
-def full_states(data: Data, layout: dict[str, Any]) -> tuple[Tensor, Tensor]:
+def full_states(data: Data, layout: RolloutLayout) -> tuple[Tensor, Tensor]:
     """States ``[N, K + 1]`` and static inputs ``[N, F_s]`` of a raw sample.
 
     Args:
@@ -113,22 +116,22 @@ def full_states(data: Data, layout: dict[str, Any]) -> tuple[Tensor, Tensor]:
     """
     n = int(data.num_nodes)
     x = data.x.reshape(n, -1).float()
-    n_in = 1 + len(layout["static"])
+    n_in = 1 + len(layout.static)
     if x.shape[1] != n_in:
-        raise DataError(f"expected inputs {[layout['initial'], *layout['static']]} as {n_in} "
+        raise DataError(f"expected inputs {[layout.initial, *layout.static]} as {n_in} "
                         f"scalar columns (got x of shape {list(x.shape)})")
     y = data.y.reshape(n, -1).float()
-    if y.shape[1] != len(layout["times"]):
-        raise DataError(f"expected trajectory '{layout['state']}' of shape [{n}, "
-                        f"{len(layout['times'])}] (got {list(y.shape)})")
-    s = y if layout["includes_initial"] else torch.cat([x[:, :1], y], dim=1)
+    if y.shape[1] != len(layout.times):
+        raise DataError(f"expected trajectory '{layout.state}' of shape [{n}, "
+                        f"{len(layout.times)}] (got {list(y.shape)})")
+    s = y if layout.includes_initial else torch.cat([x[:, :1], y], dim=1)
     return s, x[:, 1:]
 
 
-def step_inputs(state: Tensor, static: Tensor, dt: float, layout: dict[str, Any]) -> Tensor:
+def step_inputs(state: Tensor, static: Tensor, dt: float, layout: RolloutLayout) -> Tensor:
     """One-step input columns ``[N, 1 + F_s (+1)]`` from ``state [N]`` and ``static [N, F_s]``."""
     cols = [state.reshape(-1, 1).float(), static.float()]
-    if layout["dt_feature"]:
+    if layout.dt_feature:
         cols.append(torch.full((state.shape[0], 1), float(dt)))
     return torch.cat(cols, dim=1)
 
@@ -141,7 +144,7 @@ def _topology(data: Data, keep_pos: bool) -> Data:
     return base
 
 
-def one_step_pairs(data: Data, layout: dict[str, Any], *, keep_pos: bool = True) -> list[Data]:
+def one_step_pairs(data: Data, layout: RolloutLayout, *, keep_pos: bool = True) -> list[Data]:
     """The ``K`` training pairs of one trajectory (topology tensors shared, not copied).
 
     Args:
@@ -200,7 +203,7 @@ class RolloutSurrogate(Surrogate):
     requested units), so the loss against ``y = s_{k+1} - s_k`` trains ``out`` towards
     ``s_{k+1} - (s_k + eps)``. In eval mode it is exactly :class:`Surrogate`.
 
-    With ``recipe["rollout"]["anchor"] = c`` the increment is anchored
+    With ``recipe.rollout.anchor = c`` the increment is anchored
     (:func:`anchored_increment`) in both modes.
 
     Saved artifacts are plain :class:`Surrogate` s (the noise only exists in training; the
@@ -209,7 +212,7 @@ class RolloutSurrogate(Surrogate):
 
     def __init__(self, *args: Any, noise_std: float = 0.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.anchor = (self.recipe.get("rollout") or {}).get("anchor")
+        self.anchor = self.recipe.rollout.anchor if self.recipe.rollout is not None else None
         if not noise_std >= 0:
             raise ConfigError(f"config key 'rollout.noise_std' expects a float >= 0, "
                               f"got {noise_std!r}")
@@ -217,14 +220,14 @@ class RolloutSurrogate(Surrogate):
 
     @classmethod
     def wrap(cls, sur: Surrogate, *, noise_std: float,
-             layout: dict[str, Any] | None = None) -> RolloutSurrogate:
-        """The same model and recipe (plus ``recipe["rollout"] = layout``); the increment
+             layout: RolloutLayout | None = None) -> RolloutSurrogate:
+        """The same model and recipe (plus ``recipe.rollout = layout``); the increment
         normalizer is re-centred at 0 (``y.std`` = root mean square), so a zero model output
         is a zero increment -- a steady state stays steady without learning a bias exactly.
         """
-        recipe = dict(sur.recipe)
+        recipe = sur.recipe
         if layout is not None:
-            recipe["rollout"] = copy.deepcopy(layout)
+            recipe = dataclasses.replace(recipe, rollout=copy.deepcopy(layout))
         norms = sur.normalizers
         rms = torch.sqrt(norms["y.std"] ** 2 + norms["y.mean"] ** 2).clamp_min(1e-12)
         norms["y.mean"], norms["y.std"] = torch.zeros_like(rms), rms
@@ -253,7 +256,7 @@ class RolloutSurrogate(Surrogate):
 
 @torch.no_grad()
 def rollout(surrogate: torch.nn.Module, data: Data, state0: Tensor, static: Tensor,
-            dts: Any, *, layout: dict[str, Any]) -> Tensor:
+            dts: Any, *, layout: RolloutLayout) -> Tensor:
     """Autoregressive rollout ``s_{k+1} = s_k + model([s_k, static, dt_k])``.
 
     Args:
@@ -267,21 +270,18 @@ def rollout(surrogate: torch.nn.Module, data: Data, state0: Tensor, static: Tens
     Returns:
         ``[N, steps + 1]`` states, column 0 = ``state0``.
     """
-    from gnnops.surrogate.recipe import prepare_graph
-
     dts = np.asarray(dts, dtype=np.float64).reshape(-1)
     recipe = surrogate.recipe
-    g = _topology(data, keep_pos="pos" in recipe.get("features", []) or recipe.get("kind")
-                  == "mesh")
-    g.x = step_inputs(state0, static, float(dts[0]) if dts.size else layout["dt"], layout)
+    g = _topology(data, keep_pos="pos" in recipe.features or recipe.kind == "mesh")
+    g.x = step_inputs(state0, static, float(dts[0]) if dts.size else layout.dt, layout)
     model = getattr(surrogate, "model", surrogate)
     prepared = prepare_graph(g, recipe, model=model)
-    dt_col = 1 + len(layout["static"])
-    anchor = layout.get("anchor")
+    dt_col = 1 + len(layout.static)
+    anchor = layout.anchor
     ref: dict[float, Tensor] = {}  # model(anchor state) per dt: constant along the rollout
     states = [state0.reshape(-1).float()]
     for k in range(dts.size):  # loop over time steps
-        if layout["dt_feature"]:
+        if layout.dt_feature:
             prepared.x[:, dt_col] = float(dts[k])
         if anchor is not None and float(dts[k]) not in ref:
             prepared.x[:, 0] = float(anchor)

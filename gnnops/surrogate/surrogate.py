@@ -8,15 +8,16 @@ model and de-normalizes its output. The whole thing round-trips through one arti
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from gnnops.errors import ArtifactError
+from gnnops.errors import ArtifactError, ModelError
 from gnnops.surrogate.artifact import Artifact
-from gnnops.surrogate.recipe import prepare_graph
+from gnnops.surrogate.recipe import Recipe, as_recipe, prepare_graph
 
 __all__ = ["Surrogate"]
 
@@ -30,24 +31,27 @@ class Surrogate(nn.Module):
 
     Args:
         model: the graph model (``forward(data) -> [N, F_out]`` on normalized ``x``).
-        model_name: its registry name in ``gnnops.models``.
+        model_name: its registry name in ``gnnops.models``; default (and it must agree)
+            ``model.name``, the registry name a model class carries.
         model_kwargs: its constructor arguments (``model.config()``).
-        recipe: the graph recipe (:mod:`gnnops.surrogate.recipe`).
+        recipe: the graph recipe (:class:`~gnnops.surrogate.recipe.Recipe`; a mapping is read
+            by ``Recipe.from_json``).
         normalizers: ``x.mean``/``x.std`` [F_in] and ``y.mean``/``y.std`` [F_out]; optionally
             ``e.mean``/``e.std`` [F_edge], then ``edge_attr`` is normalized too.
     """
 
-    def __init__(self, model: nn.Module, *, model_name: str, model_kwargs: dict[str, Any],
-                 recipe: dict[str, Any], normalizers: dict[str, Tensor]) -> None:
+    def __init__(self, model: nn.Module, *, model_name: str | None = None,
+                 model_kwargs: dict[str, Any], recipe: Recipe | Mapping[str, Any],
+                 normalizers: dict[str, Tensor]) -> None:
         super().__init__()
         missing = [k for k in _KEYS if k not in normalizers]
         if missing:
             raise ArtifactError(f"expected normalizers {', '.join(_KEYS)} "
                                 f"(missing {', '.join(missing)})")
         self.model = model
-        self.model_name = model_name
+        self.model_name = _model_name(model, model_name)
         self.model_kwargs = copy.deepcopy(model_kwargs)
-        self.recipe = copy.deepcopy(recipe)
+        self.recipe: Recipe = copy.deepcopy(as_recipe(recipe))
         if any(k in normalizers for k in _EDGE_KEYS) and not all(
                 k in normalizers for k in _EDGE_KEYS):
             raise ArtifactError("expected both edge normalizers e.mean and e.std, or neither")
@@ -80,7 +84,7 @@ class Surrogate(nn.Module):
         """
         xn = (batch.x.to(self.x_mean.dtype) - self.x_mean) / self.x_std
         if input_noise > 0:
-            n_in = int(sum(self.recipe.get("input_dims", [])))
+            n_in = int(sum(self.recipe.input_dims))
             noise = torch.randn_like(xn[:, :n_in]) * input_noise
             xn = torch.cat([xn[:, :n_in] + noise, xn[:, n_in:]], dim=1)
         b = copy.copy(batch)
@@ -138,3 +142,17 @@ class Surrogate(nn.Module):
             config=copy.deepcopy(config),
             metrics=copy.deepcopy(metrics),
         )
+
+
+def _model_name(model: nn.Module, given: str | None) -> str:
+    """The registry name: ``model.name`` (one source of truth), or ``given`` for a model
+    class without one; ModelError when both exist and disagree or neither does."""
+    own = getattr(model, "name", None) or None
+    if given is not None and own is not None and given != own:
+        raise ModelError(f"model_name {given!r} does not match the model's registry name "
+                         f"{own!r} ({type(model).__name__}.name)")
+    name = given if given is not None else own
+    if not name:
+        raise ModelError(f"expected a model_name for {type(model).__name__} (it has no "
+                         f"registry name attribute 'name')")
+    return name

@@ -5,7 +5,7 @@ problem) is loaded at its training resolution; every train / val trajectory beco
 one-step pairs (:func:`gnnops.surrogate.stepping.one_step_pairs`); the ordinary trainer
 fits a :class:`~gnnops.surrogate.stepping.RolloutSurrogate` on them (validation metric:
 relative L2 of the one-step increments). The artifact's recipe carries the rollout
-layout under ``"rollout"``, so prediction knows how to roll the model out.
+layout (``recipe.rollout``), so prediction knows how to roll the model out.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gnnops.errors import ConfigError, DataError
+from gnnops.surrogate.recipe import RolloutLayout
 from gnnops.surrogate.stepping import (
     RolloutSurrogate,
     one_step_pairs,
@@ -27,9 +28,9 @@ from gnnops.training.trainer import TrainResult, train
 __all__ = ["RolloutData", "load_trajectories", "train_rollout", "increment_name"]
 
 
-def increment_name(layout: dict[str, Any]) -> str:
+def increment_name(layout: RolloutLayout) -> str:
     """Name of the one-step target: ``<state>_increment``."""
-    return f"{layout['state']}_increment"
+    return f"{layout.state}_increment"
 
 
 @dataclass
@@ -37,7 +38,7 @@ class RolloutData:
     """The trajectories of a run: dataset, layout and raw train / val samples."""
 
     dataset: Any
-    layout: dict[str, Any]
+    layout: RolloutLayout
     train: list[Any]
     val: list[Any]
 
@@ -66,11 +67,11 @@ def load_trajectories(cfg: RunConfig) -> RolloutData:
     solver = dict((ds.manifest.get("spec") or {}).get("solver_options") or {})
     layout = trajectory_layout(ds.problem, solver, dt_feature=cfg.rollout.dt_feature,
                                anchor=cfg.rollout.anchor)
-    ins = [layout["initial"], *layout["static"]]
+    ins = [layout.initial, *layout.static]
     if "train" not in ds.splits:
         raise DataError(f"dataset '{path}' has no 'train' split (splits: {', '.join(ds.splits)})")
-    train_g = ds.load("train", inputs=ins, targets=[layout["state"]])
-    val_g = ds.load("val", inputs=ins, targets=[layout["state"]]) if "val" in ds.splits else []
+    train_g = ds.load("train", inputs=ins, targets=[layout.state])
+    val_g = ds.load("val", inputs=ins, targets=[layout.state]) if "val" in ds.splits else []
     return RolloutData(ds, layout, train_g, val_g)
 
 

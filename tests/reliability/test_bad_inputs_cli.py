@@ -113,7 +113,8 @@ def test_generate_unknown_problem_and_key(tmp_path, capsys) -> None:
     assert not (tmp_path / "ds").exists()
     p.write_text("problem: darcy\nn_trian: 1\n")
     rc, _, err = cli(["generate", p, "--out", tmp_path / "ds"], capsys)
-    assert rc == 2 and len(err) == 1 and "unknown key 'n_trian'" in err[0]
+    assert rc == 2 and len(err) == 1 and "unknown config key 'n_trian'" in err[0]
+    assert "did you mean 'n_train'?" in err[0]
 
 
 def test_train_unknown_key_and_missing_data(tmp_path, capsys) -> None:

@@ -82,7 +82,7 @@ def _payload(path: Path) -> dict:
 def test_good_artifact_loads_and_predicts(art) -> None:
     """Control: the untouched artifact loads, so every failure below is the damage."""
     a = load_artifact(art)
-    assert a.model_name == "meshgraphnet" and a.recipe["inputs"] == ["a"]
+    assert a.model_name == "meshgraphnet" and a.recipe.inputs == ["a"]
 
 
 def test_wrong_magic(art, tmp_path) -> None:

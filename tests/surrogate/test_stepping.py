@@ -12,6 +12,7 @@ from torch_geometric.data import Batch
 from gnnops.graphs import from_networkx
 from gnnops.problems.network_diffusion import diffusion_exact
 from gnnops.surrogate.normalizer import fit_normalizer
+from gnnops.surrogate.recipe import Recipe, RolloutLayout
 from gnnops.surrogate.stepping import (
     RolloutSurrogate,
     full_states,
@@ -39,20 +40,21 @@ def _norms(fx: int) -> dict[str, torch.Tensor]:
             "y.std": torch.ones(1)}
 
 
-def _recipe(layout: dict) -> dict:
+def _recipe(layout: RolloutLayout) -> Recipe:
     names = step_input_names(layout)
-    return {"kind": "network", "inputs": names, "input_dims": [1] * len(names),
-            "targets": ["x_increment"], "target_dims": [1], "features": [], "rollout": layout}
+    return Recipe(kind="network", inputs=names, input_dims=[1] * len(names),
+                  targets=["x_increment"], target_dims=[1], features=[], rollout=layout)
 
 
 def test_layouts_of_network_and_heat_problems() -> None:
     net = trajectory_layout("fisher_kpp", {"t_end": 2.0, "n_times": 21})
-    assert net["includes_initial"] and net["dt"] == pytest.approx(0.1)
-    assert (net["state"], net["initial"], net["static"]) == ("x", "x0", [])
+    assert isinstance(net, RolloutLayout)
+    assert net.includes_initial and net.dt == pytest.approx(0.1)
+    assert (net.state, net.initial, net.static) == ("x", "x0", [])
     assert step_input_names(net) == ["x", "dt"]
     heat = trajectory_layout("heat", {"t_end": 0.1, "n_steps": 50})
-    assert not heat["includes_initial"] and heat["dt"] == pytest.approx(0.002)
-    assert heat["static"] == ["kappa", "f"] and len(state_times(heat)) == 51
+    assert not heat.includes_initial and heat.dt == pytest.approx(0.002)
+    assert heat.static == ["kappa", "f"] and len(state_times(heat)) == 51
     assert state_times(heat)[0] == 0.0
 
 

@@ -41,7 +41,7 @@ def test_same_seed_same_metrics_and_run_folder(toy_model, tmp_path) -> None:
     assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 3
     art = load_artifact(a.artifact_path)
     assert art.metrics["best_val_rel_l2"] == a.metrics["best_val_rel_l2"]
-    assert art.recipe["inputs"] == ["x0"] and art.config["name"] == "a"
+    assert art.recipe.inputs == ["x0"] and art.config["name"] == "a"
     c = train(_cfg(tmp_path, "c", "seed=12"), train_data=make_graphs(8, 0),
               val_data=make_graphs(4, 1))
     assert c.metrics["best_val_rel_l2"] != a.metrics["best_val_rel_l2"]
