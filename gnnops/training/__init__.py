@@ -2,7 +2,9 @@
 
 Modules (imported on use, so ``import gnnops`` stays fast):
 
-- :mod:`~gnnops.training.config` -- ``RunConfig`` dataclasses, ``load_config(path, overrides)``.
+- :mod:`~gnnops.training.config` -- ``load_config(path, overrides)``: YAML, overrides, the
+  one validator; :mod:`~gnnops.training.config_sections` -- the ``RunConfig`` section
+  dataclasses and their value checks (re-exported by ``config``).
 - :mod:`~gnnops.training.trainer` -- ``train(cfg, *, resume=False) -> TrainResult``.
 - :mod:`~gnnops.training.rollout_train` -- ``train_rollout(cfg)`` for time-dependent problems.
 - :mod:`~gnnops.training.loop`, :mod:`~gnnops.training.checkpoint`,

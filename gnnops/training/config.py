@@ -1,14 +1,17 @@
-"""Typed run configuration: dataclasses loaded from YAML, overridable as ``key.sub=value``.
+"""Loading the run config: YAML, ``key.sub=value`` overrides, the one validator.
 
-Every section is a dataclass; an unknown key anywhere is a :class:`ConfigError`
-naming the full dotted key and the valid ones, and a value of the wrong type
-names the key, the expected type and what arrived::
+Every section is a dataclass (:mod:`gnnops.training.config_sections`, re-exported here);
+:func:`load_config` reads YAML, applies overrides and checks every key with
+:func:`gnnops._typed.build_dataclass` -- ``data.generate`` included -- so an unknown key
+anywhere is a :class:`ConfigError` naming the full dotted key and the valid ones, with
+"did you mean" for a near miss, and a value of the wrong type names the key, the
+expected type and what arrived::
 
     config key 'optim.lr' expects float, got 'abc'
 
 ``load_config()`` without a path returns the built-in small Darcy run
 (``configs/default.yaml`` of the source tree, whose values equal the dataclass
-defaults below).
+defaults).
 """
 
 from __future__ import annotations
@@ -16,15 +19,22 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from gnnops._typed import build_dataclass, did_you_mean
 from gnnops._yaml import load_yaml, read_yaml
-from gnnops.data.spec import GenerateSpec
 from gnnops.errors import ConfigError
-from gnnops.training.rollout_config import RolloutConfig
+from gnnops.training.config_sections import (
+    DataConfig,
+    EvalConfig,
+    ModelConfig,
+    OptimConfig,
+    RolloutConfig,
+    RunConfig,
+    TrainConfig,
+    check_values,
+)
 
 __all__ = [
     "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", "EvalConfig", "RolloutConfig",
@@ -35,150 +45,6 @@ __all__ = [
 
 # constructor arguments the trainer fills in from the data; not settable in model.kwargs
 RESERVED_MODEL_KWARGS = ("in_channels", "out_channels", "edge_dim", "pos_dim")
-
-
-def _default_generate() -> GenerateSpec:
-    return GenerateSpec(problem="darcy", resolutions=[0.08, 0.04, 0.02], train_resolution=0,
-                        n_train=100, n_val=10, n_test=10, seed=0)
-
-
-# the default model: a small low-rank graph neural operator (resolution-robust)
-_DEFAULT_GNO: dict[str, Any] = {
-    "width": 32, "depth": 4, "radius": 0.25, "kernel": "lowrank", "rank": 4,
-    "kernel_hidden": 64, "max_num_neighbors": 32,
-}
-
-
-@dataclass
-class DataConfig:
-    """Where the samples come from and how they become model inputs.
-
-    Attributes:
-        generate: the dataset spec (:class:`gnnops.data.spec.GenerateSpec`; generated once,
-            cached on disk), checked key by key like every other section.
-        path: a dataset folder or a glob of mesh files (alternative to ``generate``).
-        inputs: input field names (default: the problem's input fields).
-        targets: target field names (default: the problem's output fields).
-        features: derived features appended to ``x`` ("pos", "boundary", "node_type_onehot").
-        val_fraction: share of user data (no train/val splits) held out for validation.
-        normalize_edges: standardize ``edge_attr`` with training statistics (mean / std per
-            column, stored in the artifact), as MeshGraphNets does; off by default.
-        batch_size: graphs per optimizer step (global, over all DDP ranks).
-        cache_dir: folder holding generated datasets, keyed by the spec.
-    """
-
-    generate: GenerateSpec | None = field(default_factory=_default_generate)
-    path: str | None = None
-    inputs: list[str] | None = None
-    targets: list[str] | None = None
-    features: list[str] = field(default_factory=list)
-    val_fraction: float = 0.1
-    normalize_edges: bool = False
-    batch_size: int = 4
-    cache_dir: str = "datasets"
-
-
-@dataclass
-class ModelConfig:
-    """Model registry name and constructor arguments (widths are set from the data)."""
-
-    name: str = "gno"
-    kwargs: dict[str, Any] = field(default_factory=lambda: dict(_DEFAULT_GNO))
-
-
-@dataclass
-class OptimConfig:
-    """AdamW, the learning-rate schedule, clipping and early stopping.
-
-    Attributes:
-        scheduler: "cosine" (to ``lr * min_lr_factor``), "step" (times ``gamma`` every
-            ``step_epochs``) or "none"; all after ``warmup_epochs`` of linear warm-up.
-        grad_clip: max global gradient norm (0 = off).
-        patience: stop after this many epochs without a better validation error (0 = off).
-    """
-
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    epochs: int = 20
-    scheduler: Literal["cosine", "step", "none"] = "cosine"
-    warmup_epochs: float = 1.0
-    min_lr_factor: float = 0.01
-    step_epochs: int = 10
-    gamma: float = 0.5
-    grad_clip: float = 1.0
-    patience: int = 0
-
-
-@dataclass
-class TrainConfig:
-    """Numerics and logging of the training loop.
-
-    Attributes:
-        bf16: bfloat16 autocast for the forward pass.
-        physics_weight: weight of the physics residual term in the loss (0 = off).
-        loss: ``"mse"`` (mean squared error of the normalized targets, MeshGraphNets) or
-            ``"rel_l2"`` (per-sample relative L2 in physical units, volume-weighted: the
-            evaluation metric, so every sample counts alike whatever its amplitude).
-        augment: move each training graph by a random rotation / reflection about its
-            centroid every step (:mod:`gnnops.training.augment`; isotropic problems with
-            scalar fields: teaches the model the invariance, so it transfers to rotated
-            and new geometries).
-        augment_shift: largest random translation per axis with ``augment`` (domain units).
-        noise_std: Gaussian noise added to the normalized inputs while training.
-        device: "auto" (cuda when available), "cpu" or "cuda".
-        threads: torch CPU threads (0 = torch's default).
-        log_every: epochs between log lines / TensorBoard points.
-        progress: show a tqdm bar per epoch (only on a terminal).
-        tensorboard: write TensorBoard scalars and field images to ``<run>/tb``
-            (needs ``pip install 'gnnops[tensorboard]'``).
-        tensorboard_image_every: epochs between TensorBoard field images (0 = never).
-    """
-
-    bf16: bool = False
-    physics_weight: float = 0.0
-    loss: Literal["mse", "rel_l2"] = "mse"
-    augment: bool = False
-    augment_shift: float = 0.0
-    noise_std: float = 0.0
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    threads: int = 0
-    log_every: int = 1
-    progress: bool = True
-    tensorboard: bool = False
-    tensorboard_image_every: int = 10
-
-
-@dataclass
-class EvalConfig:
-    """What the evaluation after training covers (``None`` splits = every test split)."""
-
-    splits: list[str] | None = None
-    plots: bool = True
-
-
-@dataclass
-class RunConfig:
-    """A whole training run; written as ``config.yaml`` into the run folder.
-
-    ``task``: ``"steady"`` (inputs -> fields) or ``"rollout"`` (one-step model of a
-    time-dependent problem, evaluated by autoregressive rollout; section ``rollout``).
-    """
-
-    name: str = "darcy_default"
-    seed: int = 0
-    out_dir: str = "runs"
-    task: Literal["steady", "rollout"] = "steady"
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    rollout: RolloutConfig = field(default_factory=RolloutConfig)
-
-    @property
-    def run_dir(self) -> Path:
-        """``out_dir/name``."""
-        return Path(self.out_dir) / self.name
 
 
 def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
@@ -192,52 +58,8 @@ def config_from_dict(d: dict[str, Any]) -> RunConfig:
     if isinstance(data, dict) and data.get("path") is not None and "generate" not in data:
         d = {**d, "data": {**data, "generate": None}}  # a user dataset replaces the default
     cfg = build_dataclass(RunConfig, d, "")
-    _validate_values(cfg)
+    check_values(cfg)
     return cfg
-
-
-def _validate_values(cfg: RunConfig) -> None:
-    checks = [
-        ("seed", cfg.seed >= 0, "an integer >= 0"),
-        ("data.batch_size", cfg.data.batch_size >= 1, "an integer >= 1"),
-        ("data.val_fraction", 0.0 < cfg.data.val_fraction < 1.0, "a float in (0, 1)"),
-        ("optim.lr", cfg.optim.lr > 0, "a float > 0"),
-        ("optim.weight_decay", cfg.optim.weight_decay >= 0, "a float >= 0"),
-        ("optim.epochs", cfg.optim.epochs >= 1, "an integer >= 1"),
-        ("optim.warmup_epochs", cfg.optim.warmup_epochs >= 0, "a float >= 0"),
-        ("optim.step_epochs", cfg.optim.step_epochs >= 1, "an integer >= 1"),
-        ("optim.grad_clip", cfg.optim.grad_clip >= 0, "a float >= 0 (0 = off)"),
-        ("optim.patience", cfg.optim.patience >= 0, "an integer >= 0 (0 = off)"),
-        ("train.physics_weight", cfg.train.physics_weight >= 0, "a float >= 0"),
-        ("train.noise_std", cfg.train.noise_std >= 0, "a float >= 0"),
-        ("train.threads", cfg.train.threads >= 0, "an integer >= 0"),
-        ("train.log_every", cfg.train.log_every >= 1, "an integer >= 1"),
-        ("train.tensorboard_image_every", cfg.train.tensorboard_image_every >= 0,
-         "an integer >= 0"),
-        ("rollout.noise_std", cfg.rollout.noise_std >= 0, "a float >= 0"),
-        ("rollout.steps", cfg.rollout.steps is None or cfg.rollout.steps >= 1,
-         "an integer >= 1 or null"),
-        ("rollout.max_samples", cfg.rollout.max_samples is None or cfg.rollout.max_samples >= 1,
-         "an integer >= 1 or null"),
-    ]
-    for key, ok, want in checks:
-        if not ok:
-            value = cfg
-            for part in key.split("."):
-                value = getattr(value, part)
-            raise ConfigError(f"config key '{key}' expects {want}, got {value!r}")
-    if (not cfg.name or cfg.name in (".", "..") or any(c in cfg.name for c in "/\\\0")
-            or len(cfg.name.encode("utf-8", "surrogateescape")) > 200):
-        # the run folder is out_dir/name: '..' or a path would write outside out_dir
-        raise ConfigError(f"config key 'name' expects a plain folder name inside out_dir "
-                          f"(no '/', '\\', '..', at most 200 bytes), got {cfg.name!r:.80}")
-    if cfg.task == "rollout" and cfg.train.physics_weight > 0:
-        raise ConfigError("config key 'train.physics_weight' expects 0 with task 'rollout' "
-                          "(the residual is evaluated on rollouts), got "
-                          f"{cfg.train.physics_weight}")
-    if cfg.data.generate is not None and cfg.data.path is not None:
-        raise ConfigError("config keys 'data.generate' and 'data.path' are exclusive; "
-                          "set one of them to null")
 
 
 # ---------------------------------------------------------------- overrides
