@@ -160,44 +160,57 @@ def main() -> None:
         print(f"MeshGraphNet latent {args.latent}, depth {args.depth}; partitions of "
               f"<= {args.max_nodes} core nodes; torch threads {torch.get_num_threads()}; "
               f"fp32 matmul 2048^2: {matmul_gflops(torch.get_num_threads()):.0f} GFLOP/s")
-        head = (f"{'mode':>6} {'nodes':>9} {'total s':>8} {'graph s':>8} {'model s':>8} "
-                f"{'nodes/s':>10} {'peak MB':>8} {'B/node':>7}")
-        print(head)
-        print("-" * len(head))
-        results: dict[str, list[dict]] = {"part": [], "whole": []}
-        for side in args.sides:
-            n = side * side
-            modes = [("part", args.max_nodes)]
-            if n <= args.whole_max:
-                modes.append(("whole", 10**12))
-            for mode, mx in modes:
-                # the same number of repeats at every size: best-of-3 at small sizes and
-                # a single run at large ones biased the slope upward on a noisy machine
-                reps = args.repeats
-                out = subprocess.run([sys.executable, __file__, "--one", str(art), str(side),
-                                      str(mx), str(reps), str(args.threads)],
-                                     capture_output=True, text=True,
-                                     check=True)
-                r = json.loads(out.stdout.strip().splitlines()[-1])
-                results[mode].append(r)
-                print(f"{mode:>6} {r['nodes']:>9} {r['seconds']:>8.3f} {r['graph']:>8.3f} "
-                      f"{r['model']:>8.3f} {r['nodes'] / r['seconds']:>10.0f} "
-                      f"{r['peak_bytes'] / 2**20:>8.1f} {r['peak_bytes'] / r['nodes']:>7.0f}",
-                      flush=True)
-        fits = [("all sizes", results["part"]),
-                ("10k .. 1M nodes (the target range)",
-                 [r for r in results["part"] if 10_000 <= r["nodes"] <= 1_000_000]),
-                ("sizes >= 16k", [r for r in results["part"] if r["nodes"] >= 16_000]),
-                (f"partitioned regime, > {args.max_nodes} nodes",
-                 [r for r in results["part"] if r["nodes"] > args.max_nodes])]
-        for label, rows in fits:
-            if len(rows) < 2:
-                continue
-            n = np.log([r["nodes"] for r in rows])
-            slopes = [np.polyfit(n, np.log([r[k] for r in rows]), 1)[0]
-                      for k in ("seconds", "graph", "model")]
-            print(f"log-log slope vs nodes ({label}): total {slopes[0]:.3f}, graph "
-                  f"{slopes[1]:.3f}, model {slopes[2]:.3f}")
+        results = run_sizes(art, args)
+        print_slopes(results, args.max_nodes)
+
+
+def run_sizes(art: Path, args: argparse.Namespace) -> dict[str, list[dict]]:
+    """Each mesh size in a fresh subprocess (partitioned, and whole up to ``--whole-max``);
+    prints one table row per run and returns the rows by mode."""
+    head = (f"{'mode':>6} {'nodes':>9} {'total s':>8} {'graph s':>8} {'model s':>8} "
+            f"{'nodes/s':>10} {'peak MB':>8} {'B/node':>7}")
+    print(head)
+    print("-" * len(head))
+    results: dict[str, list[dict]] = {"part": [], "whole": []}
+    for side in args.sides:
+        n = side * side
+        modes = [("part", args.max_nodes)]
+        if n <= args.whole_max:
+            modes.append(("whole", 10**12))
+        for mode, mx in modes:
+            # the same number of repeats at every size: best-of-3 at small sizes and
+            # a single run at large ones biased the slope upward on a noisy machine
+            reps = args.repeats
+            out = subprocess.run([sys.executable, __file__, "--one", str(art), str(side),
+                                  str(mx), str(reps), str(args.threads)],
+                                 capture_output=True, text=True,
+                                 check=True)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            results[mode].append(r)
+            print(f"{mode:>6} {r['nodes']:>9} {r['seconds']:>8.3f} {r['graph']:>8.3f} "
+                  f"{r['model']:>8.3f} {r['nodes'] / r['seconds']:>10.0f} "
+                  f"{r['peak_bytes'] / 2**20:>8.1f} {r['peak_bytes'] / r['nodes']:>7.0f}",
+                  flush=True)
+    return results
+
+
+def print_slopes(results: dict[str, list[dict]], max_nodes: int) -> None:
+    """Log-log slopes of time against nodes over several size ranges."""
+    fits = [("all sizes", results["part"]),
+            ("10k .. 1M nodes (the target range)",
+             [r for r in results["part"] if 10_000 <= r["nodes"] <= 1_000_000]),
+            ("sizes >= 16k", [r for r in results["part"] if r["nodes"] >= 16_000]),
+            (f"partitioned regime, > {max_nodes} nodes",
+             [r for r in results["part"] if r["nodes"] > max_nodes])]
+    for label, rows in fits:
+        if len(rows) < 2:
+            continue
+        n = np.log([r["nodes"] for r in rows])
+        slopes = [np.polyfit(n, np.log([r[k] for r in rows]), 1)[0]
+                  for k in ("seconds", "graph", "model")]
+        print(f"log-log slope vs nodes ({label}): total {slopes[0]:.3f}, graph "
+              f"{slopes[1]:.3f}, model {slopes[2]:.3f}")
+
 
 if __name__ == "__main__":
     main()
