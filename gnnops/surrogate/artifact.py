@@ -13,8 +13,12 @@ file from a stranger cannot run code)::
 
 ``meta`` holds the model name and constructor arguments, the graph recipe (which
 fields, which features, radius), the problem name, the training config, the
-training metrics, the package version and a SHA-256 checksum of the weights,
-which is checked on load.
+training metrics, the package version, a SHA-256 checksum of the weights and
+``integrity``: a SHA-256 over all of it -- weights, normalizers and metadata
+(:mod:`gnnops.surrogate.integrity`). Both are checked on load, after the checks of
+:mod:`gnnops.surrogate.artifact_checks` (every malformed field is an
+``ArtifactError`` before anything large is allocated). An artifact written before the
+integrity digest existed loads with a warning.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import hashlib
 import json
 import os
 import pickle
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +37,13 @@ import torch
 
 from gnnops._atomic import atomic_open
 from gnnops.errors import ArtifactError
+from gnnops.surrogate.artifact_checks import (
+    check_archive,
+    check_model_fits,
+    check_tensors,
+    parse_meta,
+)
+from gnnops.surrogate.integrity import INTEGRITY_KEY, content_digest
 from gnnops.surrogate.recipe import Recipe, as_recipe
 
 __all__ = ["MAGIC", "FORMAT_VERSION", "Artifact", "save_artifact", "load_artifact",
@@ -110,14 +122,17 @@ def save_artifact(path: str | os.PathLike, art: Artifact) -> Path:
     }
     try:
         meta_json = json.dumps(meta, sort_keys=True, default=_json_default)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ArtifactError(f"artifact metadata must be JSON-serializable ({exc})") from exc
+    normalizers = {k: v.detach().cpu().clone() for k, v in art.normalizers.items()}
+    sealed = json.loads(meta_json)  # the digest covers the metadata exactly as it is read back
+    sealed[INTEGRITY_KEY] = content_digest(sealed, state, normalizers)
     payload = {
         "magic": MAGIC,
         "format_version": FORMAT_VERSION,
-        "meta": meta_json,
+        "meta": json.dumps(sealed, sort_keys=True),
         "state_dict": state,
-        "normalizers": {k: v.detach().cpu().clone() for k, v in art.normalizers.items()},
+        "normalizers": normalizers,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path, "wb", fsync=True) as fh:
@@ -152,13 +167,16 @@ def load_artifact(path: str | os.PathLike) -> Artifact:
     """Load an artifact without unpickling code, and verify its checksum.
 
     Raises:
-        ArtifactError: missing or truncated file, not an artifact (wrong magic),
-            another format version, a payload carrying a pickled object, or a
-            weights checksum that does not match.
+        ArtifactError: missing or truncated file, not an artifact (wrong magic, a mesh
+            file), another format version, a payload carrying a pickled object, a
+            malformed field (:mod:`~gnnops.surrogate.artifact_checks`), weights that do not
+            fit the recorded model, or a checksum / integrity digest that does not match.
     """
     path = Path(path)
     if not path.is_file():
-        raise ArtifactError(f"expected a model artifact file at '{path}' (not found)")
+        why = "not found" if not path.exists() else "it is not a regular file"
+        raise ArtifactError(f"expected a model artifact file at '{path}' ({why})")
+    check_archive(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -176,24 +194,26 @@ def load_artifact(path: str | os.PathLike) -> Artifact:
             f"cannot read model artifact '{path}': expected a gnnops artifact written by "
             f"torch.save (got unreadable content: {type(exc).__name__}: {exc})"
         ) from None
-    if not isinstance(payload, dict) or payload.get("magic") != MAGIC:
-        got = payload.get("magic") if isinstance(payload, dict) else type(payload).__name__
+    magic = payload.get("magic") if isinstance(payload, dict) else None
+    if not isinstance(magic, str) or magic != MAGIC:
+        got = magic if isinstance(payload, dict) else type(payload).__name__
         raise ArtifactError(f"'{path}' is not a gnnops artifact (expected magic {MAGIC!r}, "
-                            f"got {got!r})")
+                            f"got {got!r:.80})")
     ver = payload.get("format_version")
-    if ver != FORMAT_VERSION:
-        raise ArtifactError(f"artifact '{path}' has format version {ver!r}; this gnnops "
+    if type(ver) is not int or ver != FORMAT_VERSION:
+        raise ArtifactError(f"artifact '{path}' has format version {ver!r:.40}; this gnnops "
                             f"reads version {FORMAT_VERSION}")
     try:
-        meta = json.loads(payload["meta"])
+        meta_text = payload["meta"]
         state = payload["state_dict"]
         normalizers = payload.get("normalizers", {})
-    except (KeyError, TypeError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"artifact '{path}' has malformed metadata ({exc})") from None
+    except KeyError as exc:
+        raise ArtifactError(f"artifact '{path}' has malformed metadata (missing {exc})") from None
+    meta = parse_meta(path, meta_text)
+    check_tensors(path, {"state_dict": state, "normalizers": normalizers})
     _check_payload(path, meta, state, normalizers)
-    if weights_checksum(state) != meta.get("checksum"):
-        raise ArtifactError(f"artifact '{path}': weights checksum does not match the one "
-                            "recorded at save time (file modified or corrupt)")
+    _verify_integrity(path, meta, state, normalizers)
+    check_model_fits(path, meta, state, normalizers)
     return Artifact(
         model_name=meta["model_name"],
         model_kwargs=meta.get("model_kwargs", {}),
@@ -205,6 +225,32 @@ def load_artifact(path: str | os.PathLike) -> Artifact:
         metrics=meta.get("metrics", {}),
         version=meta.get("version", ""),
     )
+
+
+def _verify_integrity(path: Path, meta: dict[str, Any], state: dict[str, torch.Tensor],
+                      normalizers: dict[str, torch.Tensor]) -> None:
+    """ArtifactError unless the weights checksum and the whole-artifact digest match.
+
+    An artifact written before the digest existed (weights checksum only) loads with a
+    warning: its normalizers, recipe and metadata cannot be verified.
+    """
+    if "checksum" in meta and weights_checksum(state) != meta["checksum"]:
+        raise ArtifactError(f"artifact '{path}': weights checksum does not match the one "
+                            "recorded at save time (file modified or corrupt)")
+    recorded = meta.get(INTEGRITY_KEY)
+    if recorded is None:
+        if "checksum" not in meta:
+            raise ArtifactError(f"artifact '{path}' carries no checksum (expected metadata "
+                                f"'{INTEGRITY_KEY}'): it was not written by gnnops")
+        warnings.warn(f"artifact '{path}' predates whole-artifact integrity checks: only its "
+                      f"weights are verified, not its normalizers, recipe or metadata; "
+                      f"re-save it with this gnnops (load_artifact, then save_artifact) or "
+                      f"retrain", UserWarning, stacklevel=3)
+        return
+    if content_digest(meta, state, normalizers) != recorded:
+        raise ArtifactError(f"artifact '{path}': integrity check failed: its normalizers, "
+                            f"recipe or metadata differ from what was saved (file modified "
+                            f"or corrupt); retrain or use an unmodified copy")
 
 
 def _check_payload(path: Path, meta: Any, state: Any, normalizers: Any) -> None:
@@ -222,6 +268,7 @@ def _check_payload(path: Path, meta: Any, state: Any, normalizers: Any) -> None:
     if not isinstance(recipe, dict):
         raise bad(f"a recipe mapping (got {type(recipe).__name__})")
     for names, dims in (("inputs", "input_dims"), ("targets", "target_dims")):
-        if names in recipe and dims in recipe and len(recipe[names]) != len(recipe[dims]):
+        a, b = recipe.get(names), recipe.get(dims)
+        if isinstance(a, list) and isinstance(b, list) and len(a) != len(b):
             raise bad(f"recipe '{names}' {recipe[names]} and '{dims}' {recipe[dims]} "
                       f"of equal length")
