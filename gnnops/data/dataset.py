@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from gnnops.data.manifest import read_manifest
+from gnnops.data.manifest import check_sample_file, read_manifest
 from gnnops.errors import DataError, GnnopsError
 
 __all__ = ["Dataset", "open_dataset"]
@@ -106,8 +106,20 @@ class Dataset:
                 and (resolution is None or s["resolution"] == resolution)]
 
     def path(self, sample: dict[str, Any]) -> Path:
-        """Absolute path of a sample's file."""
-        return self.root / sample["file"]
+        """Path of a sample's file, which lies inside :attr:`root`.
+
+        Raises:
+            DataError: a generated dataset's sample that resolves (through ``..`` or a
+                symbolic link) to a file outside the dataset folder.
+        """
+        path = self.root / check_sample_file(self.root / "manifest.json", sample.get("file"))
+        if self.generated:
+            root = os.path.realpath(self.root)
+            real = os.path.realpath(path)
+            if os.path.commonpath([root, real]) != root:
+                raise DataError(f"sample file '{path}' resolves to '{real}', outside the "
+                                f"dataset folder '{self.root}'; expected files inside it")
+        return path
 
     # ------------------------------------------------------------------ loading
     def load(self, split: str, resolution: int | None = None, *,

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from gnnops._atomic import atomic_open
 from gnnops.errors import DataError
 
-__all__ = ["FORMAT", "VERSION", "write_manifest", "read_manifest"]
+__all__ = ["FORMAT", "VERSION", "write_manifest", "read_manifest", "check_sample_file"]
 
 FORMAT = "gnnops-dataset"
 VERSION = 1
@@ -75,4 +75,36 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     missing = [k for k in _REQUIRED if k not in man]
     if missing:
         raise DataError(f"'{path}' lacks the key(s) {missing}; expected all of {list(_REQUIRED)}")
+    _check_samples(path, man["samples"])
     return man
+
+
+def check_sample_file(path: Path, name: Any) -> str:
+    """``name`` if it is a relative path inside the dataset folder, else DataError.
+
+    A manifest from someone else must not make ``gnnops evaluate`` read files elsewhere:
+    absolute paths, ``..`` components, empty names and NUL bytes are refused.
+    """
+    if not isinstance(name, str) or not name or "\0" in name:
+        raise DataError(f"'{path}': expected each sample 'file' to be a relative path inside "
+                        f"the dataset folder (got {name!r:.120})")
+    pure = PurePosixPath(name)
+    if pure.is_absolute() or PureWindowsPath(name).is_absolute() or ".." in pure.parts \
+            or ".." in PureWindowsPath(name).parts:
+        raise DataError(f"'{path}': sample file {name!r:.120} lies outside the dataset folder; "
+                        f"expected a relative path without '..'")
+    return name
+
+
+def _check_samples(path: Path, samples: Any) -> None:
+    if not isinstance(samples, list):
+        raise DataError(f"'{path}': expected 'samples' to be a list (got "
+                        f"{type(samples).__name__})")
+    for s in samples:
+        if not isinstance(s, dict):
+            raise DataError(f"'{path}': expected each sample to be a mapping (got {s!r:.80})")
+        check_sample_file(path, s.get("file"))
+        res = s.get("resolution")
+        if isinstance(res, bool) or not isinstance(res, int) or res < 0:
+            raise DataError(f"'{path}': expected sample {s.get('file')!r} to have an integer "
+                            f"'resolution' >= 0 (got {res!r:.40})")

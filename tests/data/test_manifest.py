@@ -54,3 +54,36 @@ def test_missing_keys_unreadable_and_absent(tmp_path):
         read_manifest(tmp_path)
     with pytest.raises(DataError, match="no manifest.json in"):
         read_manifest(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("file", ["../x.vtu", "train/../../x.vtu", "/etc/passwd",
+                                  "C:\\data\\x.vtu", "a\\..\\..\\x.vtu", "", 7, None])
+def test_sample_paths_outside_the_dataset_folder_are_refused(tmp_path, file):
+    man = _manifest()
+    man["samples"][0]["file"] = file
+    (tmp_path / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(DataError, match=r"outside the dataset folder|relative path inside"):
+        read_manifest(tmp_path)
+
+
+def test_sample_resolution_must_be_an_index(tmp_path):
+    man = _manifest()
+    man["samples"][0]["resolution"] = "../../x"
+    (tmp_path / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(DataError, match=r"integer 'resolution' >= 0 \(got '../../x'\)"):
+        read_manifest(tmp_path)
+
+
+def test_symlink_out_of_a_generated_dataset_is_refused(tmp_path):
+    from gnnops.data.dataset import Dataset
+
+    root = tmp_path / "ds"
+    (root / "train" / "res0").mkdir(parents=True)
+    (tmp_path / "secret.vtu").write_text("outside")
+    (root / "train" / "res0" / "00000.vtu").symlink_to(tmp_path / "secret.vtu")
+    (root / "train" / "res0" / "00001.vtu").write_text("inside")
+    ds = Dataset(root, _manifest(), generated=True)
+    with pytest.raises(DataError, match=r"resolves to '.*secret\.vtu', outside the dataset "
+                                        r"folder"):
+        ds.path({"file": "train/res0/00000.vtu"})
+    assert ds.path({"file": "train/res0/00001.vtu"}) == root / "train" / "res0" / "00001.vtu"
