@@ -92,29 +92,12 @@ def coerce(value: Any, tp: Any, key: str, *, error: type[GnnopsError] = ConfigEr
     if dataclasses.is_dataclass(tp):
         return value if isinstance(value, tp) else build_dataclass(tp, value, key, **kw)
     if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        classes = [a for a in args if dataclasses.is_dataclass(a)]
-        if any(isinstance(value, c) for c in classes):  # already built
-            return value
-        if isinstance(value, dict) and len(classes) == 1:  # keep the section's own message
-            return build_dataclass(classes[0], value, key, **kw)
-        for arg in args:
-            try:
-                return coerce(value, arg, key, **kw)
-            except error:
-                continue
-        raise bad
+        return _coerce_union(value, typing.get_args(tp), key, bad, kw)
     if origin is Literal:
         if value in typing.get_args(tp):
             return value
         hint = did_you_mean(value, typing.get_args(tp)) if isinstance(value, str) else ""
         raise error(f"{label} '{key}' expects {type_name(tp)}, got {value!r}{hint}")
-    if tp is type(None):
-        if value is None:
-            return None
-        raise bad
     if origin is list:
         if not isinstance(value, list | tuple):
             raise bad
@@ -127,14 +110,36 @@ def coerce(value: Any, tp: Any, key: str, *, error: type[GnnopsError] = ConfigEr
         if k_tp is str and not all(isinstance(k, str) for k in value):
             raise error(f"{label} '{key}' expects a mapping with string keys, got {value!r}")
         return {k: coerce(v, v_tp, f"{key}.{k}", **kw) for k, v in value.items()}
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise bad
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise bad
+    return _coerce_scalar(value, tp, bad, strict)
+
+
+def _coerce_union(value: Any, args: tuple[Any, ...], key: str, bad: GnnopsError,
+                  kw: dict[str, Any]) -> Any:
+    """The first member of a union ``value`` fits; a mapping for the union's one dataclass
+    is built directly, so its own message (an unknown key inside it) is kept."""
+    if value is None and type(None) in args:
+        return None
+    classes = [a for a in args if dataclasses.is_dataclass(a)]
+    if any(isinstance(value, c) for c in classes):  # already built
+        return value
+    if isinstance(value, dict) and len(classes) == 1:
+        return build_dataclass(classes[0], value, key, **kw)
+    for arg in args:
+        try:
+            return coerce(value, arg, key, **kw)
+        except kw["error"]:
+            continue
+    raise bad
+
+
+def _coerce_scalar(value: Any, tp: Any, bad: GnnopsError, strict: bool) -> Any:
+    """``None``, bool, int, float (ints widen; strings unless ``strict``) or str, else ``bad``."""
+    if tp is type(None) and value is None:
+        return None
+    if tp is bool and isinstance(value, bool):
+        return value
+    if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
     if tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
@@ -143,12 +148,9 @@ def coerce(value: Any, tp: Any, key: str, *, error: type[GnnopsError] = ConfigEr
                 return float(value)
             except ValueError:
                 pass
-        raise bad
-    if tp is str:
-        if isinstance(value, str):
-            return value
-        raise bad
-    raise bad  # pragma: no cover - every field type is handled above
+    if tp is str and isinstance(value, str):
+        return value
+    raise bad
 
 
 def build_dataclass(cls: type, values: Any, prefix: str, *,
