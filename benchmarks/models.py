@@ -188,7 +188,8 @@ def row(label: str, t: float, flops: float, peak: float) -> str:
     return (f"{label:38s} {t:8.3f} {flops / 1e9:8.1f} {rate:8.1f} {100 * rate / peak:6.1f}%")
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command line; re-executes itself with ``OMP_WAIT_POLICY=PASSIVE`` unless set."""
     if "OMP_WAIT_POLICY" not in os.environ:
         # libgomp threads spin-wait by default; on a shared, oversubscribed machine a
         # spinning thread holds a core the others need: a 2-thread train step ran 3.7x
@@ -204,20 +205,15 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="also time compile_processor()")
     ap.add_argument("--skip-others", action="store_true", help="MeshGraphNet only")
     ap.add_argument("--side", type=int, default=0, help="mesh side (smoke tests)")
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    data = square_mesh(args.side or (40 if args.quick else 110))
-    n, e = data.num_nodes, data.edge_index.shape[1]
-    print(f"mesh: {n} nodes, {e} directed edges; torch {torch.__version__}, "
-          f"{args.threads} threads, best of {args.reps} (interleaved) after 1 warm-up, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
-    peak32 = matmul_peak(torch.float32)
-    peak16 = matmul_peak(torch.bfloat16)
-    print(f"matmul 4096^2 peak: fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s")
+    return ap.parse_args()
 
-    lat, depth = 128, 15
-    kw = dict(in_channels=2, out_channels=1, edge_dim=3, pos_dim=2, latent=lat, depth=depth)
+
+def mgn_cases(data: Data, kw: dict, compile_: bool
+              ) -> tuple[dict[str, Callable[[], object]], dict[str, float], float | None,
+                         torch.nn.Module]:
+    """The MeshGraphNet variants' inference / train-step closures, their max deviation from
+    the plain reference, the compile time (``None`` unless ``compile_``) and the split
+    (CSR-sorted) model."""
     split = build("meshgraphnet", **kw)
     unsorted = build("meshgraphnet", **kw)
     unsorted.load_state_dict(split.state_dict())
@@ -235,7 +231,7 @@ def main() -> None:
     fns["split csr bf16 infer"] = infer_fn(split, data, bf16=True)
     fns["split csr bf16 train"] = train_step_fn(split, data, bf16=True)
     compile_s = None
-    if args.compile:
+    if compile_:
         comp = build("meshgraphnet", **kw)
         comp.load_state_dict(split.state_dict())
         comp.compile_processor()
@@ -245,6 +241,55 @@ def main() -> None:
         compile_s = time.perf_counter() - t0
         fns["split csr compile infer"] = infer_fn(comp, data)
         fns["split csr compile train"] = train_step_fn(comp, data)
+    return fns, diffs, compile_s, split
+
+
+def other_models(data: Data, reps: int, peak32: float,
+                 peak16: float) -> tuple[list[str], dict[str, float]]:
+    """Table rows of the GNO and multiscale models (fp32 / bf16, infer / train) and their
+    one-off ``prepare`` times."""
+    others = {
+        "GNO w32 T4 r0.05 k16 lowrank": ("gno", dict(
+            width=32, depth=4, radius=0.05, max_num_neighbors=16, kernel="lowrank",
+            kernel_hidden=64)),
+        "multiscale 64 L3 b2": ("multiscale", dict(
+            latent=64, levels=3, base_cell=1 / 16, blocks_per_level=2)),
+    }
+    other_rows, prep_times = [], {}
+    for label, (name, mkw) in others.items():
+        model = build(name, in_channels=2, out_channels=1, edge_dim=3, pos_dim=2, **mkw)
+        t0 = time.perf_counter()
+        prepared = model.prepare(data)
+        prep_times[label] = time.perf_counter() - t0
+        flo = counted_flops(infer_fn(model, prepared))
+        ofns = {f"{b} {k}": f(model, prepared, bf16=b == "bf16")
+                for b in ("fp32", "bf16") for k, f in (("infer", infer_fn),
+                                                        ("train", train_step_fn))}
+        ob = run_interleaved(ofns, reps)
+        for k, t in ob.items():
+            prec, kind = k.split()
+            other_rows.append(row(f"{label} {kind} {prec}", t,
+                                  flo * (3 if kind == "train" else 1),
+                                  peak16 if prec == "bf16" else peak32))
+    return other_rows, prep_times
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    data = square_mesh(args.side or (40 if args.quick else 110))
+    n, e = data.num_nodes, data.edge_index.shape[1]
+    print(f"mesh: {n} nodes, {e} directed edges; torch {torch.__version__}, "
+          f"{args.threads} threads, best of {args.reps} (interleaved) after 1 warm-up, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
+    peak32 = matmul_peak(torch.float32)
+    peak16 = matmul_peak(torch.bfloat16)
+    print(f"matmul 4096^2 peak: fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s")
+
+    lat, depth = 128, 15
+    kw = dict(in_channels=2, out_channels=1, edge_dim=3, pos_dim=2, latent=lat, depth=depth)
+    fns, diffs, compile_s, split = mgn_cases(data, kw, args.compile)
     best = run_interleaved(fns, args.reps)
     fl = {s: mgn_flops(n, e, 2, 3, 1, lat, depth, s) for s in (True, False)}
     fc = {"plain": counted_flops(fns["plain infer"]),
@@ -266,35 +311,19 @@ def main() -> None:
         thr[nt] = best_time(train_step_fn(split, data), max(1, args.reps - 1))
     torch.set_num_threads(args.threads)
 
-    other_rows, prep_times = [], {}
-    if not args.skip_others:
-        others = {
-            "GNO w32 T4 r0.05 k16 lowrank": ("gno", dict(
-                width=32, depth=4, radius=0.05, max_num_neighbors=16, kernel="lowrank",
-                kernel_hidden=64)),
-            "multiscale 64 L3 b2": ("multiscale", dict(
-                latent=64, levels=3, base_cell=1 / 16, blocks_per_level=2)),
-        }
-        for label, (name, mkw) in others.items():
-            model = build(name, in_channels=2, out_channels=1, edge_dim=3, pos_dim=2, **mkw)
-            t0 = time.perf_counter()
-            prepared = model.prepare(data)
-            prep_times[label] = time.perf_counter() - t0
-            flo = counted_flops(infer_fn(model, prepared))
-            ofns = {f"{b} {k}": f(model, prepared, bf16=b == "bf16")
-                    for b in ("fp32", "bf16") for k, f in (("infer", infer_fn),
-                                                            ("train", train_step_fn))}
-            ob = run_interleaved(ofns, args.reps)
-            for k, t in ob.items():
-                prec, kind = k.split()
-                other_rows.append(row(f"{label} {kind} {prec}", t,
-                                      flo * (3 if kind == "train" else 1),
-                                      peak16 if prec == "bf16" else peak32))
-
+    other_rows, prep_times = ([], {}) if args.skip_others else other_models(
+        data, args.reps, peak32, peak16)
     peak32_end = matmul_peak(torch.float32)
     print(f"fp32 matmul peak re-measured at the end: {peak32_end:.0f} GFLOP/s")
     print(f"\n{'case':38s} {'time s':>8s} {'GFLOP':>8s} {'GFLOP/s':>8s} {'% peak':>7s}")
     print("\n".join(rows + other_rows))
+    print_summary(fns, best, fc, fl, diffs, compile_s, thr, n, prep_times)
+
+
+def print_summary(fns: dict, best: dict[str, float], fc: dict[str, float],
+                  fl: dict[bool, float], diffs: dict[str, float], compile_s: float | None,
+                  thr: dict[int, float], n: int, prep_times: dict[str, float]) -> None:
+    """The notes under the table: FLOP check, accuracy, speed-ups, throughput, prepare."""
     print("\n% peak: of the fp32 matmul peak, bf16 rows of the bf16 peak; GFLOP = matmul "
           "FLOPs only (train = 3 x forward; GNO/multiscale: FlopCounterMode)")
     print(f"FLOP check (FlopCounterMode, inference): plain {fc['plain'] / 1e9:.1f}, split "
