@@ -22,6 +22,8 @@ from gnnops.graphs.topology import boundary_mask, mesh_edges, node_volume
 
 __all__ = ["from_meshio", "load_mesh", "TAG_KEYS", "coincident_points", "COINCIDENT_TOL"]
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 #: Integer cell tags read for ``node_type``, first present wins.
 TAG_KEYS = ("gmsh:physical", "medit:ref", "CellEntityIds", "cell_tags", "tags", "ref")
 
@@ -259,6 +261,10 @@ def _checked_points(mesh: meshio.Mesh, src: str) -> np.ndarray:
     if not np.all(np.isfinite(points)):
         bad = int(np.count_nonzero(~np.all(np.isfinite(points), axis=1)))
         raise MeshError(f"{src} has {bad} points with NaN or inf coordinates")
+    big = float(np.abs(points).max())
+    if big > _FLOAT32_MAX:  # Data.pos is float32: they would become inf
+        raise MeshError(f"{src} has coordinates up to {big:.3g}; expected magnitudes below "
+                        f"{_FLOAT32_MAX:.3g} (the float32 range of the graph's positions)")
     return points
 
 

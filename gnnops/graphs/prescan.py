@@ -10,14 +10,17 @@ a sparse file) is refused before it is read as gigabytes of fill values.
 
 :func:`install_guards` adds what headers cannot promise: meshio's VTU decompression is
 bounded by the input's :class:`~gnnops.graphs.safety.ByteBudget` (a header that under-states
-a block cannot expand it past the limit), and gmsh node tags, which meshio turns into a
-lookup table as long as the largest tag, are checked against ``max_nodes``.
+a block cannot expand it past the limit), gmsh node tags, which meshio turns into a
+lookup table as long as the largest tag, are checked against ``max_nodes``, and readers
+that loop on ``readline()`` past the end of a truncated file are stopped.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
+import io
 import lzma
 import math
 import mmap
@@ -324,10 +327,69 @@ def _guard_gmsh_nodes(module: Any) -> None:
     module._read_nodes = read_nodes
 
 
+#: Consecutive reads at end of file after which a reader is taken to be stuck.
+EOF_READS = 10_000
+
+
+class _EofGuardedReader(io.BufferedReader):
+    """A buffered file that raises ``EOFError`` when read at its end ``EOF_READS`` times
+    in a row: several meshio readers (OFF, PLY, medit, ...) loop on ``readline()`` until
+    they see a line they expect, forever on a truncated file."""
+
+    _empty = 0
+
+    def _count(self, out: Any) -> Any:
+        if out:
+            self._empty = 0
+        else:
+            self._empty += 1
+            if self._empty > EOF_READS:
+                raise EOFError("unexpected end of file (the reader kept reading past it)")
+        return out
+
+    def read(self, *args: Any) -> bytes:
+        return self._count(super().read(*args))
+
+    def read1(self, *args: Any) -> bytes:
+        return self._count(super().read1(*args))
+
+    def readline(self, *args: Any) -> bytes:
+        return self._count(super().readline(*args))
+
+
+@contextlib.contextmanager
+def _guarded_open_file(path_or_buf: Any, mode: str = "r") -> Any:
+    """meshio's ``open_file`` for reading, with :class:`_EofGuardedReader` files."""
+    if "r" not in mode or hasattr(path_or_buf, "read") or "+" in mode:
+        with _ORIGINAL_OPEN_FILE[0](path_or_buf, mode) as f:
+            yield f
+        return
+    with _EofGuardedReader(io.FileIO(os.fspath(path_or_buf), "r")) as raw:
+        yield raw if "b" in mode else io.TextIOWrapper(raw)
+
+
+_ORIGINAL_OPEN_FILE: list[Any] = []
+
+
+def _guard_open_file() -> None:
+    import sys
+
+    from meshio import _files
+
+    if not _ORIGINAL_OPEN_FILE:
+        _ORIGINAL_OPEN_FILE.append(_files.open_file)
+    for name, module in list(sys.modules.items()):
+        if (name.startswith("meshio.") and module is not None
+                and getattr(module, "open_file", None) is _ORIGINAL_OPEN_FILE[0]):
+            module.open_file = _guarded_open_file
+
+
 def install_guards() -> None:
-    """Bound meshio's VTU decompression and gmsh tag tables (idempotent)."""
+    """Bound meshio's VTU decompression, gmsh tag tables and EOF loops (idempotent)."""
     from meshio.gmsh import _gmsh22, _gmsh41
     from meshio.vtu import _vtu
+
+    _guard_open_file()
 
     if not isinstance(_vtu.zlib, _BoundedCodec):
         _vtu.zlib = _BoundedCodec(zlib)

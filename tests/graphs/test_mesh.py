@@ -239,3 +239,11 @@ def test_coincident_points_counts_copies_used_by_cells() -> None:
     far[7, 1] = 1 + 1e-6
     assert coincident_points(far, [seam, np.array([[6, 7, 4]])]) == 2
     assert coincident_points(np.zeros((3, 3)), [np.array([[0, 1, 2]])]) == 2
+
+
+def test_coordinates_beyond_float32_are_refused() -> None:
+    """Found by the fuzz suite: 1e300 made the degenerate-cell tolerance overflow."""
+    pts = np.array([[0, 0, 0], [1e300, 0, 0], [0, 1, 0.0]])
+    with pytest.raises(MeshError, match=r"coordinates up to 1e\+300; expected magnitudes "
+                                        r"below 3.4e\+38"):
+        from_meshio(meshio.Mesh(pts, [("triangle", np.array([[0, 1, 2]]))]))

@@ -173,3 +173,24 @@ def test_hdf5_formats_naming_other_files_refused(tmp_path: Path) -> None:
         f.create_dataset("big", shape=(10**8,), dtype="f8", chunks=(10**5,))
     with pytest.raises(MeshError, match="stores only 0 bytes"):
         prescan(tmp_path / "s.cgns", "cgns", "'s.cgns'")
+
+
+@pytest.mark.parametrize("name,text", [("m.off", "OFF\n"), ("m.ply", "ply\nformat ascii 1.0\n")])
+def test_truncated_files_do_not_hang_readers_that_loop_at_eof(tmp_path: Path, name: str,
+                                                              text: str) -> None:
+    """meshio's OFF / PLY readers loop on readline() until a line they expect: forever
+    on a truncated file without the guard."""
+    import signal
+
+    def boom(*_):
+        raise TimeoutError("the reader hung")
+
+    old = signal.signal(signal.SIGALRM, boom)
+    signal.alarm(10)
+    try:
+        (tmp_path / name).write_text(text)
+        with pytest.raises(MeshError, match="cannot read"):
+            read_mesh(tmp_path / name)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
