@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from gnnops.errors import MeshError, ProblemError
+from gnnops.errors import ProblemError
 
 __all__ = ["FemMesh", "Assembly", "fem_mesh", "fem_mesh_from_arrays", "build_assembly",
            "select_nodes", "SIDES"]
@@ -321,12 +321,9 @@ def fem_mesh(mesh_or_graph: Any) -> FemMesh:
     if isinstance(mesh_or_graph, FemMesh):
         return mesh_or_graph
     if isinstance(mesh_or_graph, (str, Path)):
-        import meshio
+        from gnnops.graphs.io import read_mesh  # limits, confined references; no sys.exit
 
-        try:
-            mesh_or_graph = meshio.read(mesh_or_graph)
-        except Exception as exc:  # meshio raises many types
-            raise MeshError(f"cannot read mesh file {str(mesh_or_graph)!r}: {exc}") from exc
+        mesh_or_graph = read_mesh(mesh_or_graph)
     if hasattr(mesh_or_graph, "cells") and hasattr(mesh_or_graph, "points"):
         return _from_meshio(mesh_or_graph)
     if hasattr(mesh_or_graph, "pos"):

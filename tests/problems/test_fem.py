@@ -139,3 +139,13 @@ def test_conversion_errors():
         fem_mesh(mixed)
     with pytest.raises(ProblemError, match="expected a meshio.Mesh, a mesh file path"):
         fem_mesh(3.0)
+
+
+def test_fem_mesh_from_a_corrupt_file_is_a_mesh_error(tmp_path) -> None:
+    """A path goes through gnnops.graphs.io.read_mesh: a MeshError, not meshio's sys.exit."""
+    from gnnops.errors import MeshError
+    from gnnops.problems._fem import fem_mesh
+
+    (tmp_path / "bad.vtu").write_bytes(b"<VTKFile garbage")
+    with pytest.raises(MeshError, match="cannot read .*bad.vtu"):
+        fem_mesh(tmp_path / "bad.vtu")
