@@ -18,12 +18,13 @@ from gnnops.errors import ConfigError, DataError
 from gnnops.training.config import RunConfig
 from gnnops.training.distributed import DistInfo, barrier
 
-__all__ = ["Sources", "load_sources", "field_dims"]
+__all__ = ["TrainingData", "load_training_data", "field_dims"]
 
 
 @dataclass
-class Sources:
-    """Raw (unprepared) training and validation graphs and what they hold."""
+class TrainingData:
+    """The raw (unprepared) training and validation graphs of a run and what they hold:
+    field names and widths, the problem, the graph kind, the dataset and its test splits."""
 
     train: list[Data]
     val: list[Data]
@@ -77,8 +78,9 @@ def _problem_fields(problem: str | None) -> tuple[list[str], list[str], str]:
     return list(p.input_fields), list(p.output_fields), p.kind
 
 
-def load_sources(cfg: RunConfig, info: DistInfo, *, train_data: list[Data] | None = None,
-                 val_data: list[Data] | None = None) -> Sources:
+def load_training_data(cfg: RunConfig, info: DistInfo, *,
+                       train_data: list[Data] | None = None,
+                       val_data: list[Data] | None = None) -> TrainingData:
     """Gather the raw training / validation graphs of a run.
 
     Raises:
@@ -95,8 +97,9 @@ def load_sources(cfg: RunConfig, info: DistInfo, *, train_data: list[Data] | Non
         ny = g0.y.reshape(g0.num_nodes, -1).shape[1]
         ins = ins or [f"x{i}" for i in range(nx)]
         outs = outs or [f"y{i}" for i in range(ny)]
-        return Sources(list(train_data), val, problem, ins, field_dims(ins, nx, {}, "inputs"),
-                       outs, field_dims(outs, ny, {}, "targets"), kind=kind)
+        return TrainingData(list(train_data), val, problem, ins,
+                            field_dims(ins, nx, {}, "inputs"), outs,
+                            field_dims(outs, ny, {}, "targets"), kind=kind)
     if d.generate is None and d.path is None:
         raise ConfigError("no training data: set data.generate (a dataset spec) or data.path")
     from gnnops.data import open_dataset
@@ -127,6 +130,6 @@ def load_sources(cfg: RunConfig, info: DistInfo, *, train_data: list[Data] | Non
     if problem is not None:
         kind = _problem_fields(problem)[2]
     tests = [s for s in splits if s not in ("train", "val")]
-    return Sources(train, val, problem, ins, field_dims(ins, nx, known, "inputs"), outs,
-                   field_dims(outs, ny, known, "targets"), kind=kind, dataset=ds,
-                   test_splits=tests)
+    return TrainingData(train, val, problem, ins, field_dims(ins, nx, known, "inputs"), outs,
+                        field_dims(outs, ny, known, "targets"), kind=kind, dataset=ds,
+                        test_splits=tests)

@@ -137,17 +137,6 @@ def test_val_split_from_train_when_missing(toy_model, tmp_path) -> None:
     assert (res.metrics["n_train"], res.metrics["n_val"]) == (6, 2)
 
 
-def test_epoch_line_names_loss_val_time_and_eta() -> None:
-    from gnnops.training.trainer import epoch_line
-
-    row = {"epoch": 3, "train_loss": 0.012341, "val_rel_l2": 0.5, "lr": 1e-3, "seconds": 2.5}
-    line = epoch_line(row, 40, elapsed=7.5, done=3)  # 2.5 s / epoch, 37 epochs left
-    assert line == ("epoch 3/40 train_loss 0.01234 val_rel_l2 0.5 lr 0.001 time 2.50s "
-                    "eta 1:32")
-    assert epoch_line(row, 3, elapsed=7.5, done=3).endswith("eta 0:00")
-    assert epoch_line(row, 3000, elapsed=7.5, done=3).endswith("eta 2:04:52")
-
-
 def test_training_logs_one_line_per_epoch_into_a_redirected_file(tmp_path) -> None:
     """Like ``nohup train.py > log 2>&1``: no terminal, still one INFO line per epoch."""
     import subprocess
