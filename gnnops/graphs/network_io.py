@@ -13,6 +13,10 @@ Formats by extension:
   when its first two names are source/target-like, or a column past the second
   is not a number); extra columns become edge attributes.
 
+``.gml`` and ``.graphml`` are told apart by content (a file starting with ``<`` is
+GraphML whatever its extension). Files are untrusted input: a GraphML DTD is refused and
+the file size and node / edge counts are bounded (:mod:`gnnops.graphs.safety`).
+
 Edge lists cannot say whether they are directed (pass ``directed=True``) and
 cannot hold isolated nodes or node attributes: :func:`write_network` refuses
 such graphs instead of silently losing them. Node ids read from text (GraphML,
@@ -26,11 +30,11 @@ import ast
 import csv
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import networkx as nx
 
+from gnnops._atomic import temp_path
 from gnnops.errors import GraphError
 from gnnops.graphs.network import flatten_attributes
 
@@ -49,6 +53,38 @@ def _suffix(path: Path) -> str:
             f"expected one of: {', '.join(NETWORK_FORMATS)}"
         )
     return suffix
+
+
+def _is_xml(path: Path) -> bool:
+    """True when the file's first non-blank bytes open an XML tag (GraphML)."""
+    with open(path, "rb") as fh:
+        head = fh.read(1024)
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+
+
+def _read_gml(p: Path) -> nx.Graph:
+    try:
+        return nx.read_gml(p, label="label")
+    except nx.NetworkXError:
+        return nx.read_gml(p, label="id")
+
+
+def _parse(p: Path, suffix: str, directed: bool | None) -> nx.Graph:
+    from gnnops.graphs.safety import check_xml_prolog
+
+    if suffix in (".graphml", ".gml"):
+        suffix = ".graphml" if _is_xml(p) else ".gml"
+    if suffix == ".graphml":
+        check_xml_prolog(p, f"'{p}'", error=GraphError)
+        return _int_ids(nx.read_graphml(p))
+    if suffix == ".gml":
+        return _int_ids(_read_gml(p))
+    if suffix == ".json":
+        with open(p, encoding="utf-8") as fh:
+            raw = json.load(fh)
+        key = "links" if "links" in raw else "edges"
+        return nx.node_link_graph(raw, edges=key)
+    return _int_ids(_read_edgelist(p, bool(directed), suffix == ".csv"))
 
 
 def _number(text: str) -> float | None:
@@ -125,28 +161,18 @@ def read_network(path: str | os.PathLike, *, directed: bool | None = None) -> nx
         The graph (nodes in file order).
 
     Raises:
-        GraphError: missing file, unknown extension, unparsable content, no nodes.
+        GraphError: missing file, unknown extension, unparsable content, no nodes, a
+            GraphML DTD, a file or graph over the size limits.
     """
+    from gnnops.graphs.safety import check_count, check_regular_file
+
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise GraphError(f"network file not found: '{p}'")
+    check_regular_file(p, f"'{p}'", error=GraphError)
     suffix = _suffix(p)
     try:
-        if suffix == ".graphml":
-            G = _int_ids(nx.read_graphml(p))
-        elif suffix == ".gml":
-            try:
-                G = nx.read_gml(p, label="label")
-            except nx.NetworkXError:
-                G = nx.read_gml(p, label="id")
-            G = _int_ids(G)
-        elif suffix == ".json":
-            with open(p, encoding="utf-8") as fh:
-                raw = json.load(fh)
-            key = "links" if "links" in raw else "edges"
-            G = nx.node_link_graph(raw, edges=key)
-        else:
-            G = _int_ids(_read_edgelist(p, bool(directed), suffix == ".csv"))
+        G = _parse(p, suffix, directed)
     except GraphError:
         raise
     except Exception as exc:  # xml, json, csv, literal_eval and networkx parse errors
@@ -155,6 +181,8 @@ def read_network(path: str | os.PathLike, *, directed: bool | None = None) -> nx
         ) from exc
     if G.number_of_nodes() == 0:
         raise GraphError(f"network file '{p}' has no nodes")
+    check_count(G.number_of_nodes(), "max_nodes", f"'{p}'", what="nodes", error=GraphError)
+    check_count(G.number_of_edges(), "max_cells", f"'{p}'", what="edges", error=GraphError)
     if directed is True and not G.is_directed():
         G = G.to_directed()
     elif directed is False and G.is_directed():
@@ -211,8 +239,7 @@ def write_network(G: nx.Graph, path: str | os.PathLike) -> Path:
     suffix = _suffix(p)
     if not p.parent.is_dir():
         raise GraphError(f"cannot write '{p}': folder '{p.parent}' does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=p.parent)
-    os.close(fd)
+    tmp = str(temp_path(p))  # owned name; created by the writer below with the umask's mode
     try:
         if suffix == ".graphml":
             nx.write_graphml(flatten_attributes(G), tmp)

@@ -98,3 +98,37 @@ def _iso() -> nx.Graph:
     G = nx.Graph([(1, 2)])
     G.add_node(3)
     return G
+
+
+def test_gml_that_is_really_graphml_loads(tmp_path: Path) -> None:
+    G = _net()
+    write_network(G, tmp_path / "g.graphml")
+    (tmp_path / "g.gml").write_bytes((tmp_path / "g.graphml").read_bytes())
+    back = read_network(tmp_path / "g.gml")
+    assert list(back.nodes) == [3, 1, 2, 7] and back[3][1]["weight"] == 0.5
+    write_network(G, tmp_path / "h.gml")  # and the other way round
+    (tmp_path / "h.graphml").write_bytes((tmp_path / "h.gml").read_bytes())
+    assert sorted(read_network(tmp_path / "h.graphml").nodes) == [1, 2, 3, 7]
+
+
+def test_untrusted_network_files(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    bomb = ('<?xml version="1.0"?><!DOCTYPE g [<!ENTITY a "aaaaaaaaaa">'
+            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+            '<graphml xmlns="http://graphml.graphdrawing.org/xmlns"><graph edgedefault='
+            '"undirected"><node id="&b;"/></graph></graphml>')
+    (tmp_path / "b.graphml").write_text(bomb)
+    with pytest.raises(GraphError, match="b.graphml' contains a <!DOCTYPE> declaration"):
+        read_network(tmp_path / "b.graphml")
+    os.mkfifo(tmp_path / "p.json")
+    with pytest.raises(GraphError, match="expected a regular file, but .*p.json.* is a FIFO"):
+        read_network(tmp_path / "p.json")
+    write_network(_net(), tmp_path / "g.json")
+    monkeypatch.setenv("GNNOPS_MAX_NODES", "3")
+    with pytest.raises(GraphError, match="declares 4 nodes, more than the limit of 3"):
+        read_network(tmp_path / "g.json")
+    monkeypatch.setenv("GNNOPS_MAX_NODES", "4")
+    monkeypatch.setenv("GNNOPS_MAX_CELLS", "1")
+    with pytest.raises(GraphError, match="declares 2 edges, more than the limit of 1"):
+        read_network(tmp_path / "g.json")
