@@ -47,8 +47,6 @@ def receptive_hops(model: Any) -> int | None:
         return int(h)
     key = _HOPS_KEY.get(getattr(model, "name", ""))
     kw = getattr(model, "init_kwargs", {}) or {}
-    if kw.get("max_num_neighbors") is not None:  # GNO's ball subsample hashes node indices
-        return None
     if key is not None and isinstance(kw.get(key), int):
         return int(kw[key])
     return None

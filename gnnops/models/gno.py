@@ -12,102 +12,78 @@ radius ``radius`` (self loop included), with weights w_j = ``node_volume_j``:
   kappa v dy. Resolution independent and O(1) in scale.
 - ``normalization="integral"``: c_ij = w_j approximates int_{B_r(x_i) n D} kappa v dy.
 
-Both converge to the same continuous operator as the mesh is refined, so a trained
-model can be evaluated on finer meshes (tested on nested meshes of the unit square).
-The kernel ``kappa`` is an MLP of the edge features ``[pos_i, x_i[c], pos_j, x_j[c],
-(pos_i - pos_j)/r, |pos_i - pos_j|/r]`` (``c`` = ``kernel_channels``, default all) whose
-output is a ``width x width`` matrix (``kernel="full"``, NNConv as in GKN), a rank-``rank``
-factorisation Phi Psi^T (``"lowrank"``), or a diagonal (``"diagonal"``).
+Both converge to the same continuous operator as the mesh is refined (a node-volume
+quadrature over the WHOLE ball; tested in tests/models/test_gno.py), so a trained model can
+be evaluated on finer meshes. The kernel ``kappa`` is an MLP of the edge features
+``[pos_i, x_i[c], pos_j, x_j[c], (pos_i - pos_j)/r, |pos_i - pos_j|/r]`` (``c`` =
+``kernel_channels``, default all) whose output is a ``width x width`` matrix
+(``kernel="full"``, NNConv as in GKN), a rank-``rank`` factorisation Phi Psi^T
+(``"lowrank"``), or a diagonal (``"diagonal"``); its last layer is applied after the sum
+over the ball (:mod:`gnnops.models.gno_kernel`).
 
-Cost: a ball of radius r holds ~ N * |B_r| / |D| nodes, so the graph has ~ N^2 pi r^2 edges
-in 2D (r = 0.25: ~0.2 N^2), and the full kernel stores width^2 numbers per edge. Use
-``max_num_neighbors`` (a deterministic, pair-hashed uniform subsample of each ball, the
-weights renormalised over the kept nodes) or the low-rank / diagonal kernel on large
-meshes. ``edge_dim`` is accepted for the common contract and unused (the mesh edges are
-not the ball graph).
+Training vs inference:
 
-``prepare(data)`` adds ``gno_edge_index`` [2, E_r] (PyG batching offsets it) and
-``gno_edge_weight`` [E_r] (the c_ij above) to a shallow copy of ``data``.
+- ``prepare(data)`` in training mode adds ``gno_edge_index`` [2, E_r] (PyG batching offsets
+  it) and ``gno_edge_weight`` [E_r] (the c_ij) to a shallow copy of ``data``; with
+  ``train_neighbors=k`` each ball is a deterministic, pair-hashed uniform subsample of at
+  most k nodes whose weights are renormalised over the kept nodes (a Monte-Carlo
+  quadrature of the same integral: cheaper epochs on fine training meshes);
+- in eval mode (inference) ``prepare`` adds nothing and ``forward`` integrates over the
+  FULL ball, block by block: the targets are split into spatially compact blocks whose
+  balls hold about ``inference_chunk_bytes`` of temporaries, each block's ball is found
+  by a KD-tree query, and the layers run one after the other over the blocks (a
+  layer-wise partition whose halo is the ball), so memory is bounded on any mesh. The
+  work is still the ball's: ~ N^2 pi r^2 edges per layer on the unit square in 2D.
+
+``max_num_neighbors`` is the old name of ``train_neighbors`` (accepted, so artifacts saved
+before the change load; it no longer caps the ball at inference). ``edge_dim`` is
+accepted for the common contract and unused (the mesh edges are not the ball graph).
 """
 
 from __future__ import annotations
 
 import copy
+from typing import NamedTuple
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from gnnops.errors import ModelError
-from gnnops.graphs.radius import radius_graph
+from gnnops.graphs.radius import block_ball, radius_graph, target_blocks
 from gnnops.models.base import GraphModel, check_positive, node_weights
+from gnnops.models.gno_kernel import (
+    KernelNet,
+    ball_integral,
+    floats_per_edge,
+    graph_ranges,
+    node_terms,
+    subsample_neighbors,
+)
 from gnnops.models.mlp import MLP, scatter_sum
 
-__all__ = ["GNO", "subsample_neighbors"]
+__all__ = ["GNO", "KernelNet", "subsample_neighbors"]
 
 KERNELS = ("full", "lowrank", "diagonal")
 NORMALIZATIONS = ("mean", "integral")
 
 
-def _pair_hash(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Deterministic pseudo-random uint64 per (a, b) pair (splitmix64 finaliser)."""
-    z = a.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + b.astype(np.uint64)
-    with np.errstate(over="ignore"):
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+class _Block(NamedTuple):
+    """Edges into a set of targets: ``targets`` [c] (None: every node, ``loc`` = node id),
+    ``src``/``loc`` [E], quadrature coefficients ``coef`` [E], geometry ``geo`` [E, d+1]."""
+
+    targets: Tensor | None
+    src: Tensor
+    loc: Tensor
+    coef: Tensor
+    geo: Tensor
 
 
-def subsample_neighbors(edge_index: Tensor, local: Tensor, k: int) -> Tensor:
-    """Keep a deterministic uniform subsample of at most ``k`` sources per target.
-
-    Args:
-        edge_index: [2, E] (row 0 source, row 1 target).
-        local: [N] node index inside its own graph (so a batch subsamples exactly as
-            its graphs do one by one).
-        k: sources kept per target.
-
-    Returns:
-        bool mask [E] of the kept edges.
-    """
-    src, dst = edge_index[0].cpu().numpy(), edge_index[1].cpu().numpy()
-    loc = local.cpu().numpy()
-    prio = _pair_hash(loc[src], loc[dst])
-    order = np.lexsort((prio, dst))
-    d_sorted = dst[order]
-    rank = np.arange(len(d_sorted)) - np.searchsorted(d_sorted, d_sorted, side="left")
-    keep = np.zeros(len(dst), dtype=bool)
-    keep[order[rank < k]] = True
-    return torch.from_numpy(keep).to(edge_index.device)
-
-
-class KernelNet(nn.Module):
-    """kappa(e_ij): MLP on ``[f_i, f_j, g_ij]`` with the first layer split per node.
-
-    Args:
-        node_in: width of the per-node part f (pos and selected channels).
-        geo_in: width of the per-edge part g (relative position and norm).
-        hidden: hidden width.
-        out: output width (width^2, 2*width*rank or width).
-        hidden_layers: hidden layers (>= 1).
-    """
-
-    def __init__(self, node_in: int, geo_in: int, hidden: int, out: int, hidden_layers: int):
-        super().__init__()
-        self.lin_i = nn.Linear(node_in, hidden)
-        self.lin_j = nn.Linear(node_in, hidden, bias=False)
-        self.lin_g = nn.Linear(geo_in, hidden, bias=False)
-        layers: list[nn.Module] = [nn.ReLU()]
-        for _ in range(hidden_layers - 1):
-            layers += [nn.Linear(hidden, hidden), nn.ReLU()]
-        layers.append(nn.Linear(hidden, out))
-        self.rest = nn.Sequential(*layers)
-
-    def forward(self, f: Tensor, g: Tensor, src: Tensor, dst: Tensor) -> Tensor:
-        """Args: f [N, node_in], g [E, geo_in], src/dst [E]. Returns [E, out]."""
-        h = self.lin_g(g) + self.lin_i(f).index_select(0, dst) + self.lin_j(f).index_select(0, src)
-        return self.rest(h)
+def _geometry(pos: Tensor, src: Tensor, dst: Tensor, r: float) -> Tensor:
+    rel = (pos.index_select(0, dst) - pos.index_select(0, src)) / r
+    return torch.cat([rel, rel.norm(dim=1, keepdim=True)], dim=1)
 
 
 class GNO(GraphModel):
@@ -121,7 +97,9 @@ class GNO(GraphModel):
         width: latent width (GKN: 64).
         depth: number of kernel-integral layers T (GKN: 6).
         radius: physical ball radius r (GKN: 0.25 on the unit square).
-        max_num_neighbors: keep at most this many nodes of each ball (None: all).
+        train_neighbors: in training, integrate over a renormalised uniform subsample of
+            at most this many nodes of each ball (None: the whole ball); inference always
+            uses the whole ball.
         kernel: ``"full"``, ``"lowrank"`` or ``"diagonal"``.
         rank: rank of the ``"lowrank"`` kernel.
         kernel_hidden: hidden width of the kernel MLP.
@@ -130,12 +108,16 @@ class GNO(GraphModel):
         normalization: ``"mean"`` or ``"integral"`` (see module docstring).
         share_weights: one kernel layer applied ``depth`` times (as GKN) or one per layer.
         lift_pos: concatenate ``pos`` to ``x`` before lifting.
+        max_num_neighbors: the old name of ``train_neighbors`` (artifacts saved before it).
+
+    Attributes:
+        inference_chunk_bytes: temporaries per block of the inference forward (bytes).
+        bounded_memory_forward: ``True``: the forward already runs in bounded memory on a
+            graph of any size (layer-wise blocks), so predictors do not partition it.
     """
 
     name = "gno"
-    # ball integrals of a physical radius with quadrature weights: the same operator on every
-    # mesh, so inference raises no spacing flag for it (gnnops.inference.reliability_flags)
-    resolution_independent = True
+    bounded_memory_forward = True
 
     def __init__(
         self,
@@ -147,7 +129,7 @@ class GNO(GraphModel):
         width: int = 64,
         depth: int = 6,
         radius: float = 0.25,
-        max_num_neighbors: int | None = None,
+        train_neighbors: int | None = None,
         kernel: str = "full",
         rank: int = 4,
         kernel_hidden: int = 128,
@@ -156,11 +138,17 @@ class GNO(GraphModel):
         normalization: str = "mean",
         share_weights: bool = True,
         lift_pos: bool = True,
+        max_num_neighbors: int | None = None,
     ) -> None:
+        if max_num_neighbors is not None:
+            if train_neighbors is not None and train_neighbors != max_num_neighbors:
+                raise ModelError(f"expected train_neighbors or its old name max_num_neighbors, "
+                                 f"not both (got {train_neighbors!r} and {max_num_neighbors!r})")
+            train_neighbors = max_num_neighbors
         super().__init__(
             in_channels=in_channels, out_channels=out_channels, edge_dim=edge_dim,
             pos_dim=pos_dim, width=width, depth=depth, radius=radius,
-            max_num_neighbors=max_num_neighbors, kernel=kernel, rank=rank,
+            train_neighbors=train_neighbors, kernel=kernel, rank=rank,
             kernel_hidden=kernel_hidden, kernel_layers=kernel_layers,
             kernel_channels=None if kernel_channels is None else list(kernel_channels),
             normalization=normalization, share_weights=share_weights, lift_pos=lift_pos,
@@ -174,8 +162,8 @@ class GNO(GraphModel):
                              f"{', '.join(NORMALIZATIONS)}")
         if not (isinstance(radius, int | float) and radius > 0):
             raise ModelError(f"expected a positive radius (got {radius!r})")
-        if max_num_neighbors is not None:
-            check_positive(max_num_neighbors=max_num_neighbors)
+        if train_neighbors is not None:
+            check_positive(train_neighbors=train_neighbors)
         chans = list(range(in_channels)) if kernel_channels is None else list(kernel_channels)
         if any(not 0 <= c < in_channels for c in chans):
             raise ModelError(f"expected kernel_channels in [0, {in_channels}) (got {chans})")
@@ -183,8 +171,9 @@ class GNO(GraphModel):
                              persistent=False)
         self.width, self.depth, self.rank = width, depth, rank
         self.kernel, self.radius, self.normalization = kernel, float(radius), normalization
-        self.max_num_neighbors = max_num_neighbors
+        self.train_neighbors = train_neighbors
         self.lift_pos = lift_pos
+        self.inference_chunk_bytes = 64 * 2**20
         self.lift = nn.Linear(in_channels + (pos_dim if lift_pos else 0), width)
         k_out = {"full": width * width, "lowrank": 2 * width * rank, "diagonal": width}[kernel]
         n_kernels = 1 if share_weights else depth
@@ -195,29 +184,37 @@ class GNO(GraphModel):
         self.linears = nn.ModuleList(nn.Linear(width, width) for _ in range(n_kernels))
         self.project = MLP(width, out_channels, 2 * width, hidden_layers=1, layer_norm=False)
 
+    @property
+    def max_num_neighbors(self) -> int | None:
+        """The old name of :attr:`train_neighbors`."""
+        return self.train_neighbors
+
     # ------------------------------------------------------------------ graph
     def prepare(self, data: Data) -> Data:
-        """Ball graph and quadrature coefficients (pure function of pos / node_volume).
+        """Training: the ball graph and its quadrature coefficients; inference: nothing.
 
         Returns:
-            A shallow copy of ``data`` with ``gno_edge_index`` [2, E_r] (self loops
-            included) and ``gno_edge_weight`` [E_r].
+            A shallow copy of ``data``; in training mode with ``gno_edge_index`` [2, E_r]
+            (self loops included) and ``gno_edge_weight`` [E_r]. In eval mode the balls
+            are built block by block inside :meth:`forward` (whole balls, bounded memory).
         """
         self.check_data(data, need_pos=True)
         out = copy.copy(data)
+        if not self.training:
+            return out
         batch = getattr(data, "batch", None)
         ei = radius_graph(data.pos, self.radius, batch=batch, loop=True)
         w = node_weights(data)
         n = data.num_nodes
         full = scatter_sum(w[ei[0]], ei[1], n)
-        if self.max_num_neighbors is not None:
+        if self.train_neighbors is not None:
             if batch is None:
                 local = torch.arange(n)
             else:
                 ptr = torch.zeros(int(batch.max()) + 2, dtype=torch.long)
                 ptr[1:] = torch.bincount(batch.cpu()).cumsum(0)
                 local = torch.arange(n) - ptr[batch.cpu()]
-            ei = ei[:, subsample_neighbors(ei, local, self.max_num_neighbors)]
+            ei = ei[:, subsample_neighbors(ei, local, self.train_neighbors)]
         kept = scatter_sum(w[ei[0]], ei[1], n).clamp_min(torch.finfo(w.dtype).tiny)
         coef = w[ei[0]] / kept[ei[1]]
         if self.normalization == "integral":
@@ -226,44 +223,143 @@ class GNO(GraphModel):
         out.gno_edge_weight = coef
         return out
 
-    # ---------------------------------------------------------------- forward
-    def _apply_kernel(self, k: Tensor, v_src: Tensor) -> Tensor:
-        """kappa_ij v_j for every edge: k [E, k_out], v_src [E, width] -> [E, width]."""
-        w = self.width
-        if self.kernel == "full":
-            return torch.bmm(k.view(-1, w, w), v_src.unsqueeze(2)).squeeze(2)
-        if self.kernel == "diagonal":
-            return k * v_src
-        phi, psi = k.view(-1, 2, w, self.rank).unbind(1)  # [E, w, rank] each
-        coeff = torch.einsum("ewr,ew->er", psi, v_src) / self.rank
-        return torch.einsum("ewr,er->ew", phi, coeff)
+    def _edges_per_block(self) -> int:
+        hid = self.kernels[0].lin_i.out_features
+        per = floats_per_edge(self.kernel, self.width, hid, self.rank)
+        return max(1, self.inference_chunk_bytes // (4 * per))
+
+    def _plan(self, data: Data, targets: Tensor | None = None
+              ) -> tuple[list[tuple[cKDTree, int, np.ndarray]], int]:
+        """Blocks of targets ``(tree of its graph, node offset, local target ids)``, edges."""
+        pos = data.pos.detach().cpu().double().numpy()
+        want = None if targets is None else np.sort(targets.cpu().numpy())
+        plan, total = [], 0
+        for lo, hi in graph_ranges(data):
+            ids = None if want is None else want[(want >= lo) & (want < hi)] - lo
+            if ids is not None and len(ids) == 0:
+                continue
+            tree = cKDTree(pos[lo:hi])
+            blocks, edges = target_blocks(tree, self.radius, max_edges=self._edges_per_block(),
+                                          ids=ids)
+            plan += [(tree, lo, b) for b in blocks]
+            total += edges
+        return plan, total
+
+    def _ball(self, pos: Tensor, w: Tensor, tree: cKDTree, lo: int,
+              targets: np.ndarray) -> _Block:
+        """The whole balls of one block of targets, with their quadrature coefficients."""
+        src, loc = block_ball(tree, targets, self.radius, loop=True)
+        dev = pos.device
+        tgt = torch.from_numpy(targets + lo).to(dev)
+        src_t, loc_t = torch.from_numpy(src + lo).to(dev), torch.from_numpy(loc).to(dev)
+        wj = w.index_select(0, src_t)
+        coef = wj
+        if self.normalization == "mean":
+            den = scatter_sum(wj, loc_t, len(targets))
+            coef = wj / den.clamp_min(torch.finfo(wj.dtype).tiny).index_select(0, loc_t)
+        return _Block(tgt, src_t, loc_t, coef, _geometry(pos, src_t, tgt[loc_t], self.radius))
+
+    def _blocks(self, data: Data, pos: Tensor, targets: Tensor | None = None
+                ) -> tuple[list[_Block] | list[tuple[cKDTree, int, np.ndarray]], bool]:
+        """``(blocks, built)``: the prepared ball graph as one block, or the whole balls
+        of blocks of targets -- built now when they fit in one block (``built``), else as a
+        plan whose blocks :meth:`_ball` builds again in every layer."""
+        ei = getattr(data, "gno_edge_index", None)
+        if ei is not None and targets is None:
+            coef = data.gno_edge_weight.to(pos.dtype)
+            return [_Block(None, ei[0], ei[1], coef, _geometry(pos, ei[0], ei[1],
+                                                               self.radius))], True
+        w = node_weights(data).to(pos.dtype)
+        plan, _ = self._plan(data, targets)
+        if len(plan) == 1:
+            return [self._ball(pos, w, *plan[0])], True
+        return plan, False
+
+    def _each(self, blocks: list, built: bool, data: Data, pos: Tensor):  # noqa: ANN202
+        if built:
+            yield from blocks
+            return
+        w = node_weights(data).to(pos.dtype)
+        for tree, lo, tg in blocks:
+            yield self._ball(pos, w, tree, lo, tg)
+
+    def _integral(self, i: int, blk: _Block, b: int, v: Tensor, parts: list,
+                  cache: dict | None, terms: tuple[Tensor, Tensor] | None) -> Tensor:
+        """``sum_j c_ij kappa_ij v_j`` for the targets of one block (kernel ``i``)."""
+        kn = self.kernels[i]
+        z = None if cache is None else cache.get((i, b))
+        if z is None:
+            dst = blk.loc if blk.targets is None else blk.targets.index_select(0, blk.loc)
+            z = kn.hidden(*parts[i], blk.geo, blk.src, dst)
+            if cache is not None:
+                cache[(i, b)] = z
+        n_t = v.shape[0] if blk.targets is None else blk.targets.shape[0]
+        return ball_integral(self.kernel, kn.last, z, v, blk.src, blk.loc, blk.coef, n_t,
+                             rank=self.rank, terms=terms)
 
     def forward(self, data: Data) -> Tensor:
         """Predict per-node outputs.
 
         Args:
             data: ``Data``/``Batch`` with ``x`` [N, F_in], ``pos`` [N, d], optionally
-                ``node_volume`` [N] and the ``prepare`` attributes (built if missing).
+                ``node_volume`` [N] and the ``prepare`` attributes (training mode: built
+                if missing; eval mode: whole balls, block by block).
 
         Returns:
             [N, out_channels].
         """
-        if getattr(data, "gno_edge_index", None) is None:
-            data = self.prepare(data)
         self.check_data(data, need_pos=True)
+        if self.training and getattr(data, "gno_edge_index", None) is None:
+            data = self.prepare(data)
         x, pos = data.x, data.pos.to(data.x.dtype)
-        src, dst = data.gno_edge_index[0], data.gno_edge_index[1]
-        coef = data.gno_edge_weight.to(x.dtype).unsqueeze(1)
-        n = x.shape[0]
-        v = self.lift(torch.cat([x, pos], dim=1) if self.lift_pos else x)
         f = torch.cat([pos, x.index_select(1, self.kernel_channels)], dim=1)
-        rel = (pos[dst] - pos[src]) / self.radius
-        g = torch.cat([rel, rel.norm(dim=1, keepdim=True)], dim=1)
-        kvals = [kn(f, g, src, dst) for kn in self.kernels]  # computed once per forward
+        parts = [kn.node_parts(f) for kn in self.kernels]
+        v = self.lift(torch.cat([x, pos], dim=1) if self.lift_pos else x)
+        blocks, built = self._blocks(data, pos)
+        cache: dict | None = {} if built else None  # kernel hidden layers, once per forward
         for t in range(self.depth):
             i = t % len(self.kernels)
-            msg = self._apply_kernel(kvals[i], v.index_select(0, src)) * coef
-            v = self.linears[i](v) + scatter_sum(msg, dst, n)
-            if t < self.depth - 1:
-                v = torch.relu(v)
+            terms = node_terms(self.kernel, self.kernels[i].last, v, self.rank)
+            out = self.linears[i](v)
+            for b, blk in enumerate(self._each(blocks, built, data, pos)):
+                integ = self._integral(i, blk, b, v, parts, cache, terms)
+                if blk.targets is None:
+                    out = out + integ
+                elif torch.is_grad_enabled():
+                    out = out.index_add(0, blk.targets, integ)
+                else:
+                    out.index_add_(0, blk.targets, integ)
+            v = torch.relu(out) if t < self.depth - 1 else out
         return self.project(v)
+
+    def kernel_integral(self, data: Data, v: Tensor, *, layer: int = 0,
+                        targets: Tensor | None = None) -> Tensor:
+        """The kernel integral of layer ``layer`` applied to ``v``, over whole balls.
+
+        ``sum_{j in B_r(x_i)} c_ij kappa(e_ij) v_j`` -- the inference quadrature of
+        :meth:`forward`, without the rest of the layer.
+
+        Args:
+            data: ``x`` [N, F_in] (the kernel's inputs), ``pos`` [N, d], ``node_volume``.
+            v: [N, width] values to integrate.
+            layer: which layer's kernel (0 when the kernel is shared).
+            targets: node ids where to evaluate (default all).
+
+        Returns:
+            [N, width], or [len(targets), width] in ascending node order.
+        """
+        self.check_data(data, need_pos=True)
+        x, pos = data.x, data.pos.to(data.x.dtype)
+        i = layer % len(self.kernels)
+        f = torch.cat([pos, x.index_select(1, self.kernel_channels)], dim=1)
+        parts = [None] * len(self.kernels)
+        parts[i] = self.kernels[i].node_parts(f)
+        prepared = copy.copy(data)
+        prepared.gno_edge_index = None
+        blocks, built = self._blocks(prepared, pos, targets)
+        terms = node_terms(self.kernel, self.kernels[i].last, v, self.rank)
+        want = torch.arange(v.shape[0]) if targets is None else torch.sort(targets)[0]
+        out = v.new_zeros(v.shape[0], v.shape[1])
+        for b, blk in enumerate(self._each(blocks, built, prepared, pos)):
+            out = out.index_add(0, blk.targets, self._integral(i, blk, b, v, parts, None, terms))
+        return out.index_select(0, want.to(v.device))
