@@ -77,16 +77,19 @@ def make_temp_dir(parent: str | os.PathLike) -> Path:
     raise FileExistsError(f"no free temporary name in '{parent}'")  # pragma: no cover
 
 
-def storage_error(exc: OSError, path: str | os.PathLike, action: str = "write") -> StorageError:
+def storage_error(exc: OSError, path: str | os.PathLike, action: str = "write", *,
+                  atomic: bool = True) -> StorageError:
     """The one-line :class:`StorageError` for an ``OSError`` while writing ``path``, naming
-    the errno and what to do (free space, write elsewhere, ...)."""
+    the errno and what to do (free space, write elsewhere, ...); ``atomic``: the write was
+    atomic, so the message can say nothing was half-written."""
     what = exc.strerror or str(exc)
     name = errno.errorcode.get(exc.errno or 0, "")
     hint = {errno.ENOSPC: "free some disk space", errno.EDQUOT: "free space within the quota",
             errno.EROFS: "write somewhere writable", errno.ENAMETOOLONG: "use a shorter name",
             }.get(exc.errno or 0, "check the folder's permissions and free space")
+    tail = " (nothing there was half-written)" if atomic else ""
     return StorageError(f"cannot {action} '{path}': {what}{f' ({name})' if name else ''}; "
-                        f"{hint} and rerun (nothing there was half-written)")
+                        f"{hint} and rerun{tail}")
 
 
 @contextmanager

@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
 
     Returns:
         The exit code: 0 success, 1 partial failure (batch commands), 2 usage or
-        input error (one line on stderr, no traceback).
+        input error (one line on stderr, no traceback), 74 an output could not be written
+        (disk full, quota, read-only: one line; the previous file is intact), 130 / 143
+        interrupted by SIGINT / SIGTERM.
     """
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     parser = build_parser(argv)
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     except GnnopsError as exc:
         msg = " ".join(str(exc).split())
         print(f"gnnops {args.command}: error: {msg}", file=sys.stderr)
-        return 2
+        return int(getattr(exc, "exit_code", 2))  # StorageError (disk full): 74
     except KeyboardInterrupt:
         print(f"gnnops {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -111,6 +113,14 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:  # a write outside the atomic writers: disk full, read-only, ...
+        from gnnops._atomic import STORAGE_ERRNOS, storage_error
+
+        if exc.errno not in STORAGE_ERRNOS:
+            raise
+        print(f"gnnops {args.command}: error: "
+              f"{storage_error(exc, exc.filename or 'an output', atomic=False)}", file=sys.stderr)
+        return 74
 
 
 if __name__ == "__main__":  # pragma: no cover

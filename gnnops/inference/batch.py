@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -12,7 +13,8 @@ from typing import Any
 
 import torch
 
-__all__ = ["BatchResult", "run_pool", "torch_threads", "error_message"]
+__all__ = ["BatchResult", "run_pool", "torch_threads", "error_message", "stop_on_signals",
+           "signal_exit_code"]
 
 
 @dataclass
@@ -56,6 +58,41 @@ def torch_threads(workers: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event,
+                    signums: Sequence[int] = (signal.SIGINT, signal.SIGTERM)
+                    ) -> Iterator[dict[str, int | None]]:
+    """The first SIGINT (Ctrl-C) or SIGTERM (what batch schedulers send) sets ``stop``: the
+    running items finish, no new one starts. A second signal raises ``KeyboardInterrupt``.
+
+    Yields:
+        ``{"signal": None}``, set to the number of the first signal received. Outside the
+        main thread (no handler can be installed) nothing is caught.
+    """
+    got: dict[str, int | None] = {"signal": None}
+    if threading.current_thread() is not threading.main_thread():
+        yield got
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if got["signal"] is not None:
+            raise KeyboardInterrupt
+        got["signal"] = signum
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in signums}
+    try:
+        yield got
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def signal_exit_code(signum: int | None) -> int:
+    """``128 + signum``: 130 after SIGINT, 143 after SIGTERM (what shells report)."""
+    return 128 + int(signum if signum is not None else signal.SIGINT)
 
 
 def _call(fn: Callable[[Any], Any], index: int, item: Any) -> BatchResult:

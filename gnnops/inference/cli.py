@@ -4,9 +4,13 @@ One output file per input (predicted fields and the per-node residual as point d
 networks: GraphML node attributes), plus ``summary.csv`` and ``summary.json``
 (``summary-shard<I>of<N>.*`` with ``--shard``). Exit 0 when every file succeeded (or
 was skipped because its output exists), 1 when some failed (a prediction with NaN / inf
-values is not written: status ``non_finite``), 2 for usage / artifact errors, 130 when
-interrupted: the first Ctrl-C lets running files finish, starts no new one and writes the
-summary (unfinished files: status ``interrupted``); rerunning skips the finished outputs.
+values is not written: status ``non_finite``; an output name the file system refuses is a
+failed file too), 2 for usage / artifact errors, 74 when the summary cannot be written (disk
+full), 130 / 143 when interrupted by SIGINT / SIGTERM: the first signal lets running files
+finish, starts no new one and writes the summary (unfinished files: status
+``interrupted``); rerunning skips the finished outputs (a mesh rollout is finished when its
+``.pvd`` exists). Runs into one ``--out`` folder merge their summary rows under a lock
+(:mod:`gnnops.inference.summary`); temporaries of killed runs are removed.
 
 Usage errors are found before any file is predicted or written (exit 2, one line on
 stderr): malformed options, an unknown ``--format``, a ``--set`` field the model does not
@@ -18,20 +22,15 @@ modules are imported until :func:`run` starts, so ``gnnops predict --help`` is f
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import os
 import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gnnops._atomic import atomic_open
+from gnnops._atomic import clean_stale_temps
 from gnnops._log import add_verbosity_arguments, progress_enabled
 from gnnops.errors import ConfigError, GnnopsError, MissingDependencyError
 
@@ -91,11 +90,6 @@ def _scalar_inputs(items: list[str]) -> dict[str, float]:
     return out
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    with atomic_open(path, newline="") as fh:
-        fh.write(text)
-
-
 def _predict_one(predictor: Any, path: Path, out: Path, args: argparse.Namespace,
                  inputs: dict[str, float]) -> dict[str, Any]:
     steps = getattr(args, "steps", None)
@@ -126,16 +120,10 @@ def _predict_one(predictor: Any, path: Path, out: Path, args: argparse.Namespace
 
 
 def _summaries(rows: list[dict[str, Any]], out_dir: Path, shard: tuple[int, int]) -> Path:
-    stem = "summary" if shard[1] == 1 else f"summary-shard{shard[0]}of{shard[1]}"
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (";".join(r.get(k) or []) if k in ("flags", "notes")
-                        else ("" if r.get(k) is None else r[k])) for k in SUMMARY_COLUMNS})
-    _write_atomic(out_dir / f"{stem}.csv", buf.getvalue())
-    _write_atomic(out_dir / f"{stem}.json", json.dumps(rows, indent=1) + "\n")
-    return out_dir / f"{stem}.csv"
+    """Merge ``rows`` into the folder's summary (:mod:`gnnops.inference.summary`)."""
+    from gnnops.inference.summary import write_summaries
+
+    return write_summaries(rows, out_dir, shard, SUMMARY_COLUMNS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -166,14 +154,27 @@ def run(args: argparse.Namespace) -> int:
         _check_first_input(predictor, files[mine[0]], inputs)
     out_dir = Path(args.out)
     _check_out_dir(out_dir)
+    clean_stale_temps(out_dir)  # temporaries of runs killed mid-write (dead processes only)
     outs = output_paths(files, out_dir, args.format)
-    rows, todo = _plan(files, outs, mine, overwrite=args.overwrite)
+    rows, todo = _plan(files, _done_paths(predictor, files, outs), mine,
+                       overwrite=args.overwrite)
 
     def work(k: int) -> dict[str, Any]:
         return _predict_one(predictor, files[k], outs[k], args, inputs)
 
-    interrupted = _run_batch(work, todo, rows, jobs=args.jobs, progress=progress_enabled(args))
-    return _report([rows[k] for k in mine], out_dir, shard, interrupted=interrupted)
+    signum = _run_batch(work, todo, rows, jobs=args.jobs, progress=progress_enabled(args))
+    return _report([rows[k] for k in mine], out_dir, shard, signum=signum)
+
+
+def _done_paths(predictor: Any, files: list[Path], outs: list[Path]) -> list[Path]:
+    """The file whose presence means an input is finished: its output, or for a mesh rollout
+    the ``.pvd`` (written after every step file), never another input's step file."""
+    from gnnops.inference.sources import is_network_path
+
+    if getattr(predictor.recipe, "rollout", None) is None:
+        return outs
+    return [o if is_network_path(f) else o.with_suffix(".pvd")
+            for f, o in zip(files, outs, strict=True)]
 
 
 def _plan(files: list[Path], outs: list[Path], mine: list[int], *,
@@ -187,7 +188,13 @@ def _plan(files: list[Path], outs: list[Path], mine: list[int], *,
                    "error_estimate": None, "error_algebraic": None,
                    "error_discretization": None, "iterations": None,
                    "zero_iterations": None, "error": None}
-        if outs[k].exists() and not overwrite:
+        try:
+            exists = outs[k].exists()
+        except OSError as exc:  # e.g. a name longer than the file system allows
+            rows[k].update(status="error", error=f"cannot use the output name "
+                           f"'{outs[k].name[:40]}...' ({exc.strerror}); rename the input")
+            continue
+        if exists and not overwrite:
             rows[k].update(status="skipped", error="output exists (use --overwrite)")
         else:
             todo.append(k)
@@ -195,17 +202,22 @@ def _plan(files: list[Path], outs: list[Path], mine: list[int], *,
 
 
 def _run_batch(work: Any, todo: list[int], rows: dict[int, dict[str, Any]], *, jobs: int,
-               progress: bool) -> bool:
-    """Predict ``todo`` in a thread pool, filling ``rows``; returns whether interrupted."""
+               progress: bool) -> int | None:
+    """Predict ``todo`` in a thread pool, filling ``rows``.
+
+    Returns:
+        ``None``, or the signal (SIGINT / SIGTERM) that stopped the batch: the files in
+        flight finished, no new one started.
+    """
     from tqdm import tqdm
 
-    from gnnops.inference.batch import run_pool
+    from gnnops.inference.batch import run_pool, stop_on_signals
 
     bar = tqdm(total=len(todo), unit="file", disable=not progress, file=sys.stderr)
     finished: set[int] = set()
     stop = threading.Event()
-    interrupted = False
-    with _stop_on_sigint(stop):
+    interrupted: int | None = None
+    with stop_on_signals(stop) as got:
         try:
             for res in run_pool(work, todo, workers=jobs, stop=stop):
                 row = rows[res.source]
@@ -216,28 +228,29 @@ def _run_batch(work: Any, todo: list[int], rows: dict[int, dict[str, Any]], *, j
                     row.update(status="error", error=res.error)
                 finished.add(res.source)
                 bar.update(1)
-        except KeyboardInterrupt:  # a second Ctrl-C, or no handler could be installed
-            interrupted = True
+        except KeyboardInterrupt:  # a second signal, or no handler could be installed
+            interrupted = got["signal"] or signal.SIGINT
     bar.close()
     for k in todo:
         if k not in finished:
             rows[k].update(status="interrupted", error="not finished: interrupted (rerun the "
                            "same command to continue; finished outputs are skipped)")
-    return interrupted or stop.is_set()
+    return got["signal"] if got["signal"] is not None else interrupted
 
 
 def _report(ordered: list[dict[str, Any]], out_dir: Path, shard: tuple[int, int], *,
-            interrupted: bool) -> int:
+            signum: int | None) -> int:
     """Write the summaries, print the outcome line; returns the exit code."""
     summary = _summaries(ordered, out_dir, shard)
     n_err = sum(r["status"] in ("error", "non_finite") for r in ordered)
     n_skip = sum(r["status"] == "skipped" for r in ordered)
     n_int = sum(r["status"] == "interrupted" for r in ordered)
     n_ok = len(ordered) - n_err - n_skip - n_int
-    if interrupted:
-        print(f"gnnops predict: interrupted: {n_ok} of {len(ordered)} files predicted, "
+    if signum is not None:
+        how = "interrupted" + (" by SIGTERM" if signum == signal.SIGTERM else "")
+        print(f"gnnops predict: {how}: {n_ok} of {len(ordered)} files predicted, "
               f"{n_int} not finished; summary: {summary}; rerun to continue", file=sys.stderr)
-        return 130
+        return 128 + signum  # 130 after SIGINT, 143 after SIGTERM
     print(f"predicted {n_ok} of {len(ordered)} files "
           f"({n_err} failed, {n_skip} skipped); summary: {summary}")
     return 1 if n_err else 0
@@ -371,22 +384,3 @@ def _check_out_dir(out_dir: Path) -> None:
     except OSError as exc:
         raise ConfigError(f"cannot write to the output folder '{out_dir}' "
                           f"({exc.strerror or exc}); expected a writable folder") from None
-
-
-@contextmanager
-def _stop_on_sigint(stop: threading.Event) -> Iterator[None]:
-    """First Ctrl-C sets ``stop`` (running files finish, nothing new starts); the second one
-    raises KeyboardInterrupt as usual. No-op outside the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        stop.set()
-        signal.signal(signal.SIGINT, previous)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -1,14 +1,22 @@
 """``gnnops train`` and ``python train.py``: parse a config and overrides, train, evaluate.
 
 ``run`` loads the config and calls :func:`gnnops.runs.pipeline.run` (train, evaluate,
-report).
+report). Exit codes: 0 done; 2 a bad config or input, or another run holding the same run
+folder (its process id is named); 74 an output could not be written (disk full, read-only;
+the last checkpoint is intact); 130 Ctrl-C, 143 SIGTERM (the last checkpoint is intact;
+resume with ``--resume``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from gnnops._log import add_verbosity_arguments, configure_logging, level_from_args
 from gnnops.errors import GnnopsError
@@ -37,15 +45,43 @@ def run(args: argparse.Namespace) -> int:
         cfg.train.progress = False
     from gnnops.runs.pipeline import run as run_pipeline
 
-    report = run_pipeline(cfg, resume=args.resume)
+    try:
+        with _sigterm_raises():
+            report = run_pipeline(cfg, resume=args.resume)
+    except Terminated:
+        # like Ctrl-C: the checkpoint being written was dropped whole, the last one is intact
+        print("train.py: terminated by SIGTERM (resume with --resume)", file=sys.stderr)
+        return 143
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"run folder: {cfg.run_dir}")
         print(f"report: {report}")
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (a batch scheduler ending the job); handled like Ctrl-C."""
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` in the main thread for the duration."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``train.py``: GnnopsError -> one line on stderr, exit code 2."""
+    """Entry point of ``train.py``: GnnopsError -> one line on stderr, exit code 2 (74 for a
+    StorageError); see the module docstring for every exit code."""
     parser = argparse.ArgumentParser(prog="train.py", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
@@ -54,7 +90,15 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     except GnnopsError as exc:
         print(f"train.py: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+        return int(getattr(exc, "exit_code", 2))
+    except OSError as exc:  # a write outside the atomic writers: disk full, read-only, ...
+        from gnnops._atomic import STORAGE_ERRNOS, storage_error
+
+        if exc.errno not in STORAGE_ERRNOS:
+            raise
+        msg = storage_error(exc, exc.filename or "an output", atomic=False)
+        print(f"train.py: error: {msg}", file=sys.stderr)
+        return 74
     except KeyboardInterrupt:
         print("train.py: interrupted (resume with --resume)", file=sys.stderr)
         return 130

@@ -10,8 +10,12 @@ operators (``task: steady``) and time-dependent one-step models (``task: rollout
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from gnnops._atomic import clean_stale_temps, folder_lock, storage_error
+from gnnops.errors import ConfigError
 from gnnops.evaluation.metrics import as_predictor, evaluate
 from gnnops.evaluation.report import write_report
 from gnnops.evaluation.rollout_metrics import evaluate_rollout
@@ -20,7 +24,7 @@ from gnnops.training.config import RunConfig
 from gnnops.training.rollout_train import train_rollout
 from gnnops.training.trainer import train
 
-__all__ = ["run", "run_steady", "run_rollout"]
+__all__ = ["run", "run_steady", "run_rollout", "run_folder_lock"]
 
 
 def _main_rank() -> bool:
@@ -30,7 +34,8 @@ def _main_rank() -> bool:
 def run(cfg: RunConfig, *, resume: bool = False) -> Path:
     """Train ``cfg``, evaluate the best model on the test splits, write the report.
 
-    Prints nothing. Under ``torchrun`` only rank 0 evaluates and writes.
+    Prints nothing. Under ``torchrun`` only rank 0 evaluates and writes. The run folder is
+    locked for the duration (:func:`run_folder_lock`).
 
     Args:
         cfg: the run config.
@@ -39,9 +44,48 @@ def run(cfg: RunConfig, *, resume: bool = False) -> Path:
     Returns:
         ``run_dir/report.md``.
     """
-    if cfg.task == "rollout":
-        return run_rollout(cfg, resume=resume)
-    return run_steady(cfg, resume=resume)
+    with run_folder_lock(cfg):
+        if cfg.task == "rollout":
+            return run_rollout(cfg, resume=resume)
+        return run_steady(cfg, resume=resume)
+
+
+@contextmanager
+def run_folder_lock(cfg: RunConfig) -> Iterator[None]:
+    """Hold the run folder's lock for the whole run (rank 0; other ranks share it).
+
+    A second run with the same ``out_dir/name`` fails at once with a ConfigError naming the
+    running one's process id, instead of both writing the same checkpoint. Temporaries left
+    in the run folder by killed runs (dead processes of this host) are removed. A run
+    folder this call created and nothing was written to is removed again.
+
+    Raises:
+        ConfigError: another run holds the folder, or ``name`` leads outside ``out_dir``.
+        StorageError: the run folder cannot be created.
+    """
+    if not _main_rank():
+        yield
+        return
+    run_dir, out_dir = Path(cfg.run_dir), Path(cfg.out_dir)
+    if os.path.realpath(run_dir.parent) != os.path.realpath(out_dir) or cfg.name in (".", ".."):
+        raise ConfigError(f"config key 'name' expects a folder name inside out_dir "
+                          f"'{out_dir}' (got {cfg.name!r})")
+    created = not run_dir.exists()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, run_dir, "create the run folder") from None
+    try:
+        with folder_lock(run_dir, what=f"run folder '{run_dir}'"):
+            for folder in (run_dir, run_dir / "checkpoints"):
+                clean_stale_temps(folder)
+            yield
+    finally:
+        if created:
+            try:
+                run_dir.rmdir()  # only when still empty
+            except OSError:
+                pass
 
 
 def run_steady(cfg: RunConfig, *, resume: bool = False) -> Path:

@@ -218,3 +218,96 @@ def test_sigint_batch_leaves_complete_outputs_summary_and_rerun_skips(
     assert sorted(f for f, s in again.items() if s == "skipped") == done
     assert sum(s == "ok" for s in again.values()) == 12 - len(done)
     assert f"predicted {12 - len(done)} of 12 files (0 failed, {len(done)} skipped)" in stdout
+
+
+# ------------------------------------------------------------------ SIGTERM (issue 15.5)
+# `gnnops predict` in a subprocess: the 3rd file announces itself and takes 2 s, so the
+# parent's SIGTERM lands while it is in flight
+_TERMINATED_PREDICT = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    import gnnops.inference.cli as pcli
+    real, calls = pcli._predict_one, [0]
+    def slow(*a, **k):
+        calls[0] += 1
+        if calls[0] == 3:
+            Path(sys.argv[4]).write_text("in flight")
+            time.sleep(2)
+        return real(*a, **k)
+    pcli._predict_one = slow
+    from gnnops.cli import main
+    sys.exit(main(["predict", sys.argv[1], sys.argv[2], "--out", sys.argv[3], "--no-progress"]))
+""")
+
+
+def test_sigterm_batch_finishes_the_file_in_flight_writes_summary_exit_143(tmp_path,
+                                                                          capsys) -> None:
+    from gnnops._atomic import HOST_TAG
+
+    art = make_artifact(tmp_path / "model.pt")
+    inp = _mesh_folder(tmp_path / "in", 8)
+    out, marker = tmp_path / "out", tmp_path / "marker"
+    proc = subprocess.Popen([sys.executable, "-c", _TERMINATED_PREDICT, str(art), str(inp),
+                             str(out), str(marker)], cwd=ROOT, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(marker, proc)
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "interrupted by SIGTERM: 3 of 8 files predicted" in lines[0]
+    rows = json.loads((out / "summary.json").read_text())
+    status = {Path(r["file"]).name: r["status"] for r in rows}
+    done = sorted(f for f, s in status.items() if s == "ok")
+    assert done == ["m00.vtu", "m01.vtu", "m02.vtu"]  # the file in flight finished
+    assert sorted(p.name for p in out.iterdir()) == done + ["summary.csv", "summary.json"]
+    for f in done:
+        assert read_mesh(out / f).point_data["u"].shape == (len(read_mesh(inp / f).points),)
+
+    # a run killed hard (SIGKILL) left temporaries; the next run removes only the dead one's
+    dead = proc.pid  # reaped above: no longer running
+    (out / f".tmp-{HOST_TAG}-{dead}-0123abcd").mkdir()
+    (out / f".m05.vtu.{HOST_TAG}-{dead}-0123abcd.tmp").write_text("half")
+    live = out / f".x.vtu.{HOST_TAG}-{os.getppid()}-0123abcd.tmp"
+    live.write_text("another run's write in progress")
+    rc, stdout, _ = cli(["predict", art, inp, "--out", out, "--no-progress"], capsys)
+    assert rc == 0 and "predicted 5 of 8 files (0 failed, 3 skipped)" in stdout
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [live.name] + [f"m{i:02d}.vtu" for i in range(8)] + ["summary.csv", "summary.json"])
+
+
+# train.py in a subprocess: the 10th optimizer step (epoch 3 of 6) announces itself and blocks
+_BLOCKED_TRAIN = _KILLED_TRAIN.replace("time.sleep(300)", "time.sleep(120)")
+
+
+@pytest.mark.slow
+def test_second_train_with_same_name_exits_2_and_sigterm_keeps_checkpoint(tmp_path) -> None:
+    data = write_mesh_dataset(tmp_path / "data", 10)
+    cfg = write_run_config(tmp_path / "cut.yaml", data, tmp_path / "runs", name="cut")
+    marker, run = tmp_path / "marker", tmp_path / "runs" / "cut"
+    proc = subprocess.Popen([sys.executable, "-c", _BLOCKED_TRAIN, str(cfg), str(marker)],
+                            cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        _wait_for(marker, proc)
+        second = subprocess.run([sys.executable, str(ROOT / "train.py"), "--config", str(cfg),
+                                 "-q"], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                                timeout=300)
+        assert second.returncode == 2, second.stderr
+        err = [ln for ln in second.stderr.splitlines() if ln.strip()]
+        assert len(err) == 1 and f"is in use by process {proc.pid} on" in err[0], err
+        os.kill(proc.pid, signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, stderr
+    assert "terminated by SIGTERM (resume with --resume)" in stderr
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 1  # intact
+    assert [int(r["epoch"]) for r in _rows(run)] == [1, 2]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.pt"]
+    assert not (run / ".lock").exists() and not (run / "model.pt").exists()

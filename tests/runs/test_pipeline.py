@@ -72,3 +72,60 @@ def test_predict_cli_with_refine_on_dataset_files(tiny_run, tmp_path):
         assert {"u", "u_gnn", "residual"} <= set(m.point_data)
         ref = meshio.read(r["file"]).point_data["u"]
         np.testing.assert_allclose(m.point_data["u"], ref, atol=1e-6 * np.abs(ref).max())
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_run_folder_lock_refuses_a_second_run_and_cleans_dead_runs_temporaries(tmp_path):
+    import os
+
+    from gnnops._atomic import HOST_TAG
+    from gnnops.errors import ConfigError
+    from gnnops.runs.pipeline import run_folder_lock
+    from gnnops.training.config import config_from_dict
+
+    cfg = config_from_dict({"name": "x", "out_dir": str(tmp_path / "runs")})
+    run_dir = tmp_path / "runs" / "x"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    dead, live = _dead_pid(), os.getppid()
+    stale = [run_dir / f".tmp-{HOST_TAG}-{dead}-0123abcd",
+             run_dir / "checkpoints" / f".last.pt.{HOST_TAG}-{dead}-0123abcd.tmp"]
+    alive = run_dir / "checkpoints" / f".last.pt.{HOST_TAG}-{live}-0123abcd.tmp"
+    stale[0].mkdir()
+    for p in stale[1:] + [alive]:
+        p.write_text("half")
+    with run_folder_lock(cfg):
+        assert not any(p.exists() for p in stale) and alive.exists()
+        with pytest.raises(ConfigError, match=rf"run folder '.*x' is in use by process "
+                                              rf"{os.getpid()} on "):
+            with run_folder_lock(cfg):
+                pass
+    assert not (run_dir / ".lock").exists()  # released and removed
+    fresh = config_from_dict({"name": "new", "out_dir": str(tmp_path / "runs")})
+    with pytest.raises(RuntimeError):
+        with run_folder_lock(fresh):
+            raise RuntimeError("failed before writing anything")
+    assert not (tmp_path / "runs" / "new").exists()  # the empty folder it made is gone
+
+
+@pytest.mark.parametrize("name", ["..", ".", "a/b", "x" * 201])
+def test_run_name_must_stay_inside_out_dir(tmp_path, name):
+    from gnnops.errors import ConfigError
+    from gnnops.runs.pipeline import run_folder_lock
+    from gnnops.training.config import RunConfig, config_from_dict
+
+    with pytest.raises(ConfigError, match="config key 'name' expects a plain folder name "
+                                          "inside out_dir"):
+        config_from_dict({"name": name, "out_dir": str(tmp_path / "runs")})
+    if "/" not in name and len(name) < 200:  # built in Python, the check at run time
+        with pytest.raises(ConfigError, match="config key 'name' expects a folder name inside"):
+            with run_folder_lock(RunConfig(name=name, out_dir=str(tmp_path / "runs"))):
+                pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written anywhere
