@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from gnnops import meshing
 from gnnops.errors import MeshError
@@ -103,3 +104,58 @@ def test_bad_arguments(kwargs: dict, words: str) -> None:
         meshing.unit_square(**kwargs)
     with pytest.raises(MeshError, match="radius"):
         meshing.plate_with_hole(0.2, radius=0.7)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_disk_with_holes_area_and_groups(seed: int) -> None:
+    holes = meshing.disk_holes(seed)
+    assert 1 <= len(holes) <= 3
+    for i, (cx, cy, r) in enumerate(holes):  # inside the disk and apart, with a gap
+        assert math.dist((cx, cy), (0.5, 0.5)) + r <= 0.5 - 0.04 + 1e-12
+        assert all(math.dist((cx, cy), (x, y)) >= r + q + 0.04 for x, y, q in holes[:i])
+    mesh = meshing.disk_with_holes(0.03, seed=seed)
+    assert set(mesh.field_data) == {"outer", "hole", "domain"}
+    exact = math.pi * (0.25 - sum(r * r for _, _, r in holes))
+    assert _area(mesh) == pytest.approx(exact, rel=0.01)
+    data = from_meshio(mesh)
+    r_out = (data.pos.double() - 0.5).norm(dim=1)[data.node_type == meshing.TAGS["outer"]]
+    np.testing.assert_allclose(r_out, 0.5, atol=1e-6)
+    on_hole = data.pos[data.node_type == meshing.TAGS["hole"]].double()
+    d = np.min([np.abs((on_hole - torch.tensor([cx, cy])).norm(dim=1).numpy() - r)
+                for cx, cy, r in holes], axis=0)
+    assert d.max() < 1e-6  # every hole node lies on one of the circles
+    assert meshing.disk_holes(seed, 3) == meshing.disk_holes(seed, 3)  # deterministic
+    assert len(meshing.disk_holes(seed, 2)) == 2
+
+
+@pytest.mark.parametrize("seed", [0, 3, 11])
+def test_random_polygon_area_is_the_shoelace_area(seed: int) -> None:
+    v = np.array(meshing.polygon_vertices(seed))
+    assert 5 <= len(v) <= 10 and v.min() >= 0.0 and v.max() <= 1.0
+    ang = np.unwrap(np.arctan2(v[:, 1] - 0.5, v[:, 0] - 0.5))
+    assert np.all(np.diff(ang) > 0)  # counter-clockwise, star-shaped about the centre
+    shoelace = 0.5 * abs(np.dot(v[:, 0], np.roll(v[:, 1], -1))
+                         - np.dot(v[:, 1], np.roll(v[:, 0], -1)))
+    mesh = meshing.random_polygon(0.05, seed=seed)
+    assert set(mesh.field_data) == {"outer", "domain"}
+    assert _area(mesh) == pytest.approx(shoelace, rel=1e-6)  # float32 node volumes
+    assert meshing.polygon_vertices(seed) != meshing.polygon_vertices(seed + 1)
+
+
+def test_make_geometry_by_name_and_shapes_in_the_unit_square() -> None:
+    for name in ("disk_with_holes-2", "random_polygon-5", "plate_with_hole", "l_shape"):
+        pts = meshing.make_geometry(name, 0.1).points  # the samplers' box: [0, 1]^2
+        assert pts.min() >= -1e-12 and pts.max() <= 1 + 1e-12
+    np.testing.assert_array_equal(meshing.make_geometry("random_polygon", 0.1).points,
+                                  meshing.random_polygon(0.1, seed=0).points)
+    assert meshing.parse_geometry("random_polygon-7") == ("random_polygon", 7)
+    assert meshing.parse_geometry("box") == ("box", None)
+    assert meshing.geometry_dim("box") == 3 and meshing.geometry_dim("disk_with_holes-1") == 2
+    for bad, words in [("circle", "unknown geometry"), ("l_shape-2", "takes no seed"),
+                       ("random_polygon-x", "unknown geometry")]:
+        with pytest.raises(MeshError, match=words):
+            meshing.make_geometry(bad, 0.1)
+    with pytest.raises(MeshError, match="1 to 3 holes"):
+        meshing.disk_with_holes(0.1, n_holes=4)
+    with pytest.raises(MeshError, match="3 to 64 polygon vertices"):
+        meshing.random_polygon(0.1, n_vertices=2)

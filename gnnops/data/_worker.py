@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Task", "Context", "Reference", "reference_solution", "init_context", "run_task",
-           "sample_seed", "record_of", "check_done",
+           "sample_seed", "record_of", "check_done", "mesh_key",
            "mesh_fields", "write_vtu_atomic", "read_vtu"]
 
 
@@ -33,6 +33,8 @@ class Task:
         resolution: index into the spec's resolutions.
         file: path relative to the dataset folder (``.vtu``; networks ``.graphml``).
         family: graph family (network problems) else None.
+        geometry: the sample's geometry in a multi-geometry dataset (``GenerateSpec.
+            geometries`` / ``test_geometries``), else None (the spec's one geometry).
     """
 
     split: str
@@ -41,11 +43,19 @@ class Task:
     resolution: int
     file: str
     family: str | None = None
+    geometry: str | None = None
+
+
+def mesh_key(task: Task) -> int | tuple[str, int]:
+    """Key of a task's mesh in :attr:`Context.meshes` / ``handles``: the resolution, or
+    ``(geometry, resolution)`` in a multi-geometry dataset."""
+    return task.resolution if task.geometry is None else (task.geometry, task.resolution)
 
 
 @dataclass
 class Reference:
-    """The reference mesh (problem handle) and the P1 transfer matrices ``[N_k, N_ref]``."""
+    """The reference mesh (problem handle) of one geometry and the P1 transfer matrices
+    ``[N_k, N_ref]`` to its mesh of each resolution ``k``."""
 
     handle: Any
     transfer: dict[int, Any]
@@ -54,7 +64,11 @@ class Reference:
 
 @dataclass
 class Context:
-    """Per-process state: the problem, the meshes or node counts, the folder."""
+    """Per-process state: the problem, the meshes or node counts, the folder.
+
+    ``meshes`` / ``handles`` are keyed by :func:`mesh_key`; ``reference`` is one
+    :class:`Reference` (one geometry) or a dict geometry -> Reference (multi-geometry).
+    """
 
     root: Path
     problem: Any
@@ -64,16 +78,18 @@ class Context:
     meshes: dict[int, Any]
     handles: dict[int, Any]
     node_counts: list[int]
-    reference: Reference | None = None
+    reference: Reference | dict[str, Reference] | None = None
 
 
 _CTX: Context | None = None
 
 
 def init_context(ctx: Context) -> None:
-    """Install ``ctx`` as this process's context (the pool initializer)."""
+    """Install ``ctx`` as this process's context (the pool initializer); forgets the
+    reference solves of the previous context (another spec may reuse a split and index)."""
     global _CTX
     _CTX = ctx
+    _REF_CACHE.clear()
 
 
 def sample_seed(seed: int, split_id: int, idx: int) -> int:
@@ -82,10 +98,14 @@ def sample_seed(seed: int, split_id: int, idx: int) -> int:
 
 
 def record_of(task: Task, seed: int, nodes: int) -> dict[str, Any]:
-    """The manifest entry of a sample (see :mod:`gnnops.data.manifest`)."""
-    return {"file": task.file, "split": task.split, "resolution": task.resolution,
-            "index": task.idx, "seed": sample_seed(seed, task.split_id, task.idx),
-            "rng": [seed, task.split_id, task.idx], "nodes": int(nodes)}
+    """The manifest entry of a sample (see :mod:`gnnops.data.manifest`); ``geometry`` only in
+    a multi-geometry dataset."""
+    rec = {"file": task.file, "split": task.split, "resolution": task.resolution,
+           "index": task.idx, "seed": sample_seed(seed, task.split_id, task.idx),
+           "rng": [seed, task.split_id, task.idx], "nodes": int(nodes)}
+    if task.geometry is not None:
+        rec["geometry"] = task.geometry
+    return rec
 
 
 def mesh_fields(fields: dict[str, Any], n: int) -> dict[str, np.ndarray]:
@@ -144,8 +164,8 @@ def run_task(task: Task) -> dict[str, Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     times = {"graph": 0.0}
     if task.family is None:
-        target = ctx.handles[task.resolution]
-        mesh = ctx.meshes[task.resolution]
+        target = ctx.handles[mesh_key(task)]
+        mesh = ctx.meshes[mesh_key(task)]
         inputs = ctx.problem.evaluate_inputs(sample, target)
         t1 = time.perf_counter()
         if ctx.reference is None:
@@ -174,7 +194,7 @@ def run_task(task: Task) -> dict[str, Any]:
             "times": times}
 
 
-_REF_CACHE: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+_REF_CACHE: dict[tuple[str | None, int, int], dict[str, np.ndarray]] = {}
 
 
 def reference_solution(ctx: Context, task: Task, sample: Any, *, target: int
@@ -182,10 +202,13 @@ def reference_solution(ctx: Context, task: Task, sample: Any, *, target: int
     """The sample solved on the reference mesh, transferred to resolution ``target``.
 
     The reference solve of a sample is kept (up to 256 samples per process) for the
-    sample's other resolutions.
+    sample's other resolutions. In a multi-geometry dataset the reference of the task's
+    geometry is used (the same inputs on another geometry are another solve).
     """
     ref = ctx.reference
-    key = (task.split_id, task.idx)
+    if isinstance(ref, dict):
+        ref = ref[task.geometry]
+    key = (task.geometry, task.split_id, task.idx)
     if key not in _REF_CACHE:
         if len(_REF_CACHE) >= 256:  # ~100 kB each at 12k nodes
             _REF_CACHE.pop(next(iter(_REF_CACHE)))

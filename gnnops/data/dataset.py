@@ -11,7 +11,9 @@
   a sample's ``seed`` is its index in sorted file order (the trainer splits by it).
 
 Loading a generated mesh split builds the graph topology once per resolution
-(from ``meshes/res<k>.vtu``, which every sample of that resolution shares) and
+(from ``meshes/res<k>.vtu``, which every sample of that resolution shares; in a
+multi-geometry dataset once per geometry and resolution, from
+``meshes/<geometry>_res<k>.vtu``, the sample's ``geometry`` in the manifest) and
 only reads each sample's point data; the result equals
 ``gnnops.graphs.from_meshio(sample_file, inputs=..., targets=...)``, and the samples
 of one resolution SHARE their topology tensors (``pos``, ``edge_index``, ...) --
@@ -28,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from gnnops.data.manifest import check_sample_file, read_manifest
+from gnnops.data.manifest import check_sample_file, mesh_file, read_manifest
 from gnnops.errors import DataError, GnnopsError
 
 __all__ = ["Dataset", "open_dataset"]
@@ -50,7 +52,7 @@ class Dataset:
         self.manifest = manifest
         self.generated = generated
         self.kind = manifest.get("kind", "mesh")
-        self._templates: dict[int, Any] = {}
+        self._templates: dict[tuple[str | None, int], Any] = {}
 
     # ------------------------------------------------------------------ description
     @property
@@ -154,7 +156,8 @@ class Dataset:
             if self.kind == "network":
                 data = self._load_network(path, inputs, targets)
             elif self.generated:
-                data = self._load_generated_mesh(path, s["resolution"], inputs, targets)
+                data = self._load_generated_mesh(path, s["resolution"], inputs, targets,
+                                                 s.get("geometry"))
             else:
                 data = self._load_user_mesh(path, inputs, targets)
             data.resolution = int(s["resolution"])
@@ -162,22 +165,28 @@ class Dataset:
             out.append(data)
         return out
 
-    def _template(self, k: int) -> Any:
-        if k not in self._templates:
+    def _template(self, k: int, geometry: str | None = None) -> Any:
+        """The graph of the shared mesh of resolution ``k`` (of ``geometry``)."""
+        if (geometry, k) not in self._templates:
             from gnnops.graphs.mesh import from_meshio
 
-            path = self.root / "meshes" / f"res{k}.vtu"
+            if geometry is not None and not isinstance(geometry, str):
+                raise DataError(f"'{self.root / 'manifest.json'}': expected a sample "
+                                f"'geometry' name, got {geometry!r:.80}")
+            name = check_sample_file(self.root / "manifest.json", mesh_file(k, geometry))
+            path = self.root / name
             if not path.is_file():
-                raise DataError(f"mesh of resolution {k} listed in the manifest is missing: "
-                                f"'{path}'")
-            self._templates[k] = _wrap(lambda: from_meshio(path), path)
-        return self._templates[k]
+                what = f" of geometry {geometry!r}" if geometry is not None else ""
+                raise DataError(f"mesh of resolution {k}{what} listed in the manifest is "
+                                f"missing: '{path}'")
+            self._templates[(geometry, k)] = _wrap(lambda: from_meshio(path), path)
+        return self._templates[(geometry, k)]
 
     def _load_generated_mesh(self, path: Path, k: int, inputs: list[str],
-                             targets: list[str]) -> Any:
+                             targets: list[str], geometry: str | None = None) -> Any:
         from gnnops.data._worker import read_vtu
 
-        tpl = self._template(k)
+        tpl = self._template(k, geometry)
         m = _wrap(lambda: read_vtu(path), path)
         n = tpl.num_nodes
         if len(m.points) != n:

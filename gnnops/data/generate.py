@@ -3,7 +3,11 @@
 Mesh problems: each resolution ``h`` is meshed once (``gnnops.meshing.<geometry>(h)``)
 and stored as ``meshes/res<k>.vtu``; train/val samples live at
 ``train_resolution``; every test sample is evaluated at EVERY resolution with
-the same drawn inputs. Sample ``idx`` of split ``s`` draws its inputs from
+the same drawn inputs. With several geometries (spec ``geometries``), sample ``idx``
+of train / val / test lives on ``geometries[idx % len(geometries)]`` and every
+(geometry, resolution) is meshed once as ``meshes/<geometry>_res<k>.vtu``; each held-out
+``test_geometries`` entry ``g`` gets a split ``test_<g>``: the inputs of ``test`` on
+``g`` at every resolution. Sample ``idx`` of split ``s`` draws its inputs from
 ``numpy.random.default_rng([seed, split_id(s), idx])``, so it does not depend on
 the worker count or the order. Each sample is written atomically (temporary
 name in the same folder, then ``os.replace``); a rerun skips the samples whose
@@ -26,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from gnnops.data import _worker as W
-from gnnops.data.manifest import FORMAT, VERSION, read_manifest, write_manifest
+from gnnops.data.manifest import FORMAT, VERSION, mesh_file, read_manifest, write_manifest
 from gnnops.data.spec import SPLIT_IDS, GenerateSpec, load_spec
 from gnnops.errors import DataError, GnnopsError
 
@@ -70,17 +74,30 @@ def plan_tasks(spec: GenerateSpec, kind: str) -> list[W.Task]:
     if kind == "network":
         groups += [(f"test_{f}", SPLIT_IDS["test"], spec.n_test, list(all_res), f)
                    for f in spec.test_families]
-    return [W.Task(split, sid, i, k, f"{split}/res{k}/{i:05d}{ext}", f)
+    multi = kind == "mesh" and spec.multi_geometry()
+    if multi:
+        groups += [(f"test_{g}", SPLIT_IDS["test"], spec.n_test, list(all_res), None)
+                   for g in spec.test_geometries]
+    return [W.Task(split, sid, i, k, f"{split}/res{k}/{i:05d}{ext}", f,
+                   spec.geometry_of(split, i) if multi else None)
             for split, sid, count, res, f in groups for k in res for i in range(count)]
 
 
 def _make_mesh(geometry: str, h: float) -> Any:
-    """``gnnops.meshing.<geometry>(h)`` as a ``meshio.Mesh``."""
+    """``gnnops.meshing.make_geometry(geometry, h)`` as a ``meshio.Mesh``."""
     try:
         import gnnops.meshing as meshing
     except ModuleNotFoundError as exc:
         raise DataError("mesh generation needs gnnops.meshing, which this build lacks") from exc
-    return getattr(meshing, geometry)(h)
+    return meshing.make_geometry(geometry, h)
+
+
+def _mesh_geometries(spec: GenerateSpec) -> list[str | None]:
+    """The geometries meshed at every resolution: None (the one ``geometry``, old layout)
+    or the training and held-out geometries of a multi-geometry spec."""
+    if not spec.multi_geometry():
+        return [None]
+    return spec.train_geometries() + list(spec.test_geometries)
 
 
 def _mesh_handle(problem: Any, mesh: Any) -> Any:
@@ -97,39 +114,48 @@ def _mesh_handle(problem: Any, mesh: Any) -> Any:
     return mesh
 
 
-def _meshes(spec: GenerateSpec, root: Path, timings: dict[str, float]) -> dict[int, Any]:
+def _meshes(spec: GenerateSpec, root: Path, timings: dict[str, float]) -> dict[Any, Any]:
+    """Every (geometry, resolution) meshed once and written (or checked against the file);
+    keyed like :func:`gnnops.data._worker.mesh_key`."""
     (root / "meshes").mkdir(exist_ok=True)
-    meshes = {}
-    for k, h in enumerate(spec.resolutions):
-        t0 = time.perf_counter()
-        mesh = _make_mesh(spec.geometry, float(h))
-        timings["meshing"] += time.perf_counter() - t0
-        path = root / "meshes" / f"res{k}.vtu"
-        if path.is_file():
-            old = W.read_vtu(path)
-            if old.points.shape != mesh.points.shape or not np.allclose(old.points, mesh.points):
-                raise DataError(f"the mesh of resolution {k} (h = {h}) differs from '{path}' "
-                                f"({len(mesh.points)} vs {len(old.points)} nodes); remove the "
-                                "folder or write to another one")
-        else:
-            W.write_vtu_atomic(mesh, path, {})
-        meshes[k] = mesh
+    meshes: dict[Any, Any] = {}
+    for geo in _mesh_geometries(spec):
+        for k, h in enumerate(spec.resolutions):
+            t0 = time.perf_counter()
+            mesh = _make_mesh(spec.geometry if geo is None else geo, float(h))
+            timings["meshing"] += time.perf_counter() - t0
+            path = root / mesh_file(k, geo)
+            if path.is_file():
+                old = W.read_vtu(path)
+                if old.points.shape != mesh.points.shape or not np.allclose(old.points,
+                                                                            mesh.points):
+                    raise DataError(f"the mesh of resolution {k} (h = {h}) differs from "
+                                    f"'{path}' ({len(mesh.points)} vs {len(old.points)} nodes); "
+                                    "remove the folder or write to another one")
+            else:
+                W.write_vtu_atomic(mesh, path, {})
+            meshes[k if geo is None else (geo, k)] = mesh
     return meshes
 
 
-def _reference(spec: GenerateSpec, problem: Any, meshes: dict[int, Any],
-               timings: dict[str, float]) -> W.Reference:
-    """The reference mesh of ``spec.reference_resolution`` and its transfer to each mesh."""
+def _reference(spec: GenerateSpec, problem: Any, meshes: dict[Any, Any],
+               timings: dict[str, float], geometry: str | None = None) -> W.Reference:
+    """The reference mesh of ``spec.reference_resolution`` (of ``geometry``; None: the
+    spec's one geometry) and its transfer to each resolution's mesh of that geometry."""
     from gnnops.problems.transfer import P1Transfer
 
+    name = spec.geometry if geometry is None else geometry
     t0 = time.perf_counter()
-    ref = _make_mesh(spec.geometry, float(spec.reference_resolution))
+    ref = _make_mesh(name, float(spec.reference_resolution))
     simplex = [c.data for c in ref.cells if c.type in ("triangle", "tetra")]
     if not simplex:
         raise DataError(f"reference_resolution needs a triangle / tetra mesh (geometry "
-                        f"{spec.geometry!r} gave {[c.type for c in ref.cells]})")
-    tr = P1Transfer(ref.points[:, : simplex[-1].shape[1] - 1], simplex[-1])
-    mats = {k: tr.matrix(m.points[:, : simplex[-1].shape[1] - 1]) for k, m in meshes.items()}
+                        f"{name!r} gave {[c.type for c in ref.cells]})")
+    d = simplex[-1].shape[1] - 1
+    tr = P1Transfer(ref.points[:, :d], simplex[-1])
+    own = meshes if geometry is None else {
+        key[1]: m for key, m in meshes.items() if key[0] == geometry}
+    mats = {k: tr.matrix(m.points[:, :d]) for k, m in own.items()}
     timings["meshing"] += time.perf_counter() - t0
     return W.Reference(handle=_mesh_handle(problem, ref), transfer=mats,
                        nodes=len(ref.points))
@@ -184,7 +210,7 @@ def _context(spec: GenerateSpec, problem: Any, root: Path,
     kind = problem.kind
     if kind == "mesh":
         meshes = _meshes(spec, root, timings)
-        nodes = [len(meshes[k].points) for k in sorted(meshes)]
+        nodes = _node_counts(spec, meshes)
         handles = {k: _mesh_handle(problem, m) for k, m in meshes.items()}
     else:
         bad = [r for r in spec.resolutions if not float(r).is_integer()]
@@ -197,27 +223,43 @@ def _context(spec: GenerateSpec, problem: Any, root: Path,
         if kind != "mesh":
             raise DataError(f"reference_resolution needs a mesh problem (got {spec.problem!r}, "
                             f"a {kind} problem)")
-        reference = _reference(spec, problem, meshes, timings)
+        if spec.multi_geometry():
+            reference = {g: _reference(spec, problem, meshes, timings, g)
+                         for g in _mesh_geometries(spec)}
+        else:
+            reference = _reference(spec, problem, meshes, timings)
     return W.Context(root=root, problem=problem, seed=spec.seed,
                      sample_options=dict(spec.problem_options),
                      family_options=dict(spec.family_options), meshes=meshes, handles=handles,
                      node_counts=nodes, reference=reference)
 
 
-def _finished(root: Path, tasks: list[W.Task], seed: int, nodes: list[int], kind: str,
-              shapes: dict[str, list[int]]) -> tuple[list[W.Task], dict[str, dict[str, Any]]]:
+def _node_counts(spec: GenerateSpec, meshes: dict[Any, Any]) -> list[int]:
+    """Nodes per resolution: of the one geometry, or the rounded mean over the training
+    geometries of a multi-geometry spec (each sample records its own count)."""
+    if not spec.multi_geometry():
+        return [len(meshes[k].points) for k in range(len(spec.resolutions))]
+    train = spec.train_geometries()
+    return [int(round(np.mean([len(meshes[(g, k)].points) for g in train])))
+            for k in range(len(spec.resolutions))]
+
+
+def _finished(ctx: W.Context, tasks: list[W.Task], kind: str, shapes: dict[str, list[int]]
+              ) -> tuple[list[W.Task], dict[str, dict[str, Any]]]:
     """``(tasks still to do, manifest records of the samples already on disk)``; the field
     shapes of finished samples are added to ``shapes``."""
     records: dict[str, dict[str, Any]] = {}
     todo = []
     for t in tasks:
-        found = W.check_done(root, t, nodes[t.resolution] if kind == "mesh" else None)
+        n = len(ctx.meshes[W.mesh_key(t)].points) if kind == "mesh" else \
+            ctx.node_counts[t.resolution]
+        found = W.check_done(ctx.root, t, n if kind == "mesh" else None)
         if found is None:
             todo.append(t)
             continue
         for name, shp in found.items():
             shapes.setdefault(name, shp)
-        records[t.file] = W.record_of(t, seed, nodes[t.resolution])
+        records[t.file] = W.record_of(t, ctx.seed, n)
     return todo, records
 
 
@@ -241,7 +283,7 @@ def run_generation(spec: GenerateSpec | dict | str | os.PathLike,
     nodes = ctx.node_counts
     tasks = plan_tasks(spec, kind)
     shapes: dict[str, list[int]] = dict((old or {}).get("field_shapes", {}))
-    todo, records = _finished(root, tasks, spec.seed, nodes, kind, shapes)
+    todo, records = _finished(ctx, tasks, kind, shapes)
     result = GenerateResult(path=root, skipped=len(tasks) - len(todo), nodes_per_resolution=nodes)
     if todo:
         log.info("generating %d of %d %s samples into %s (%d worker(s))", len(todo), len(tasks),
@@ -253,6 +295,10 @@ def run_generation(spec: GenerateSpec | dict | str | os.PathLike,
             timings[k] += v
         result.new += 1
     man = _manifest(spec, problem, kind, nodes, shapes, [records[t.file] for t in tasks])
+    if kind == "mesh" and spec.multi_geometry():
+        man["nodes_per_geometry"] = {g: [len(ctx.meshes[(g, k)].points)
+                                         for k in range(len(spec.resolutions))]
+                                     for g in _mesh_geometries(spec)}
     write_manifest(root, man)
     timings["wall"] = time.perf_counter() - wall0
     result.timings = timings
@@ -299,7 +345,7 @@ def _execute(ctx: W.Context, todo: list[W.Task], *, workers: int, progress: bool
         # one sample per resolution inline first: the per-mesh caches it builds (FEM
         # assembly structures on the mesh handle) are then inherited by forked workers
         W.init_context(ctx)
-        first = {t.resolution: t for t in reversed(todo)}
+        first = {(t.geometry, t.resolution): t for t in reversed(todo)}
         for t in sorted(first.values(), key=todo.index):
             yield _guard(t, W.run_task)
             bar.update()
@@ -359,6 +405,11 @@ def _manifest(spec: GenerateSpec, problem: Any, kind: str, nodes: list[int],
                     count=len(info.pop("indices")))
         if kind == "network":
             info["family"] = name[5:] if name.startswith("test_") else spec.family
+    if kind == "mesh" and spec.multi_geometry():
+        for s in samples:
+            geos = splits[s["split"]].setdefault("geometries", {})
+            if s["resolution"] == splits[s["split"]]["resolutions"][0]:
+                geos[s["geometry"]] = geos.get(s["geometry"], 0) + 1
     man = {
         "format": FORMAT, "version": VERSION, "problem": spec.problem, "kind": kind,
         "input_fields": list(problem.input_fields), "output_fields": list(problem.output_fields),
@@ -370,4 +421,7 @@ def _manifest(spec: GenerateSpec, problem: Any, kind: str, nodes: list[int],
     }
     if callable(getattr(problem, "times", None)):
         man["times"] = [float(t) for t in problem.times()]
+    if kind == "mesh" and spec.multi_geometry():
+        man.update(geometries=spec.train_geometries(),
+                   test_geometries=list(spec.test_geometries))
     return man

@@ -5,6 +5,7 @@ Layout of a generated folder::
     manifest.json
     .gnnops-spec.json                     the spec, written first (guards interrupted runs)
     meshes/res<k>.vtu                     the mesh of resolution k (mesh problems)
+    meshes/<geometry>_res<k>.vtu          ... per geometry, in a multi-geometry dataset
     <split>/res<k>/<idx:05d>.vtu          one mesh sample: inputs + outputs as point data
     <split>/res<k>/<idx:05d>.graphml      one network sample: structure, node ids, pos_0/pos_1
     <split>/res<k>/<idx:05d>.npz          ... and its fields: x0 [N], x [N, T], times [T]
@@ -19,6 +20,12 @@ per-node shape, e.g. ``[]``, ``[2]``, ``[T]``), ``resolutions``,
 entropy ``[seed, split_id, idx]`` of ``numpy.random.default_rng`` that drew the
 inputs, ``seed`` an int derived from it), ``times`` (network problems), ``spec`` and
 ``gnnops_version``. No timestamps: regenerating gives the identical file.
+
+A multi-geometry dataset (spec ``geometries`` / ``test_geometries``) also has
+``geometries`` (the training geometries, cycled by sample index), ``test_geometries``,
+``nodes_per_geometry`` (geometry -> node count per resolution; ``nodes_per_resolution``
+is then the rounded mean over the training geometries), a ``geometry`` in every sample
+and ``geometries`` (geometry -> sample count) in every split.
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ from typing import Any
 from gnnops._atomic import atomic_open
 from gnnops.errors import DataError
 
-__all__ = ["FORMAT", "VERSION", "write_manifest", "read_manifest", "check_sample_file"]
+__all__ = ["FORMAT", "VERSION", "write_manifest", "read_manifest", "check_sample_file",
+           "mesh_file"]
 
 FORMAT = "gnnops-dataset"
 VERSION = 1
@@ -79,6 +87,12 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     return man
 
 
+def mesh_file(k: int, geometry: str | None = None) -> str:
+    """The shared mesh of resolution ``k`` (of ``geometry`` in a multi-geometry dataset),
+    relative to the dataset folder."""
+    return f"meshes/res{k}.vtu" if geometry is None else f"meshes/{geometry}_res{k}.vtu"
+
+
 def check_sample_file(path: Path, name: Any) -> str:
     """``name`` if it is a relative path inside the dataset folder, else DataError.
 
@@ -108,3 +122,8 @@ def _check_samples(path: Path, samples: Any) -> None:
         if isinstance(res, bool) or not isinstance(res, int) or res < 0:
             raise DataError(f"'{path}': expected sample {s.get('file')!r} to have an integer "
                             f"'resolution' >= 0 (got {res!r:.40})")
+        geom = s.get("geometry")  # names a shared mesh file: a plain name, no path
+        if geom is not None and (not isinstance(geom, str) or not geom or geom in (".", "..")
+                                 or any(c in geom for c in "/\\\0")):
+            raise DataError(f"'{path}': expected sample {s.get('file')!r} to have a plain "
+                            f"'geometry' name (got {geom!r:.40})")

@@ -24,21 +24,16 @@ import hashlib
 import inspect
 import json
 import os
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from gnnops._typed import build_dataclass, did_you_mean
-from gnnops.errors import ConfigError, GnnopsError
+from gnnops.errors import ConfigError, GnnopsError, MeshError
+from gnnops.meshing import GEOMETRIES, SEEDED, geometry_dim, parse_geometry
 
 __all__ = ["GenerateSpec", "load_spec", "GEOMETRIES", "SPLIT_IDS"]
-
-Geometry = Literal["unit_square", "l_shape", "plate_with_hole", "box"]
-
-#: geometry name -> function of ``gnnops.meshing``
-GEOMETRIES: tuple[str, ...] = typing.get_args(Geometry)
 
 #: split name -> integer mixed into the per-sample seed ``[seed, split_id, idx]``
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
@@ -52,7 +47,16 @@ class GenerateSpec:
         problem: registered problem name (``gnnops.problems.names()``).
         problem_options: keyword arguments of ``problem.sample_inputs``.
         solver_options: keyword arguments of the problem constructor (solver defaults).
-        geometry: mesh problems: ``unit_square``, ``l_shape``, ``plate_with_hole``, ``box``.
+        geometry: mesh problems: ``unit_square``, ``l_shape``, ``plate_with_hole``, ``box``,
+            ``disk_with_holes``, ``random_polygon`` (the last two drawn from a seed, named
+            ``"<name>-<seed>"``, e.g. ``random_polygon-3``; see :mod:`gnnops.meshing`).
+        geometries: mesh problems: several geometries instead of ``geometry`` (which then
+            keeps its default): train / val / test sample ``idx`` lives on
+            ``geometries[idx % len(geometries)]``; one mesh per (geometry, resolution),
+            ``meshes/<geometry>_res<k>.vtu``. ``None``: the one ``geometry``.
+        test_geometries: mesh problems: held-out geometries (not in ``geometries``), one test
+            split ``test_<geometry>`` each, with the inputs of ``test`` evaluated at every
+            resolution.
         resolutions: mesh sizes ``h`` coarsest first (mesh problems) or node counts
             smallest first (network problems); ints stay ints (the digest depends on it).
         train_resolution: index into ``resolutions`` where train/val samples live.
@@ -74,7 +78,7 @@ class GenerateSpec:
     problem: str
     problem_options: dict[str, Any] = field(default_factory=dict)
     solver_options: dict[str, Any] = field(default_factory=dict)
-    geometry: Geometry = "unit_square"
+    geometry: str = "unit_square"
     resolutions: list[int | float] = field(default_factory=lambda: [0.08, 0.04, 0.02])
     train_resolution: int = 0
     n_train: int = 100
@@ -85,6 +89,8 @@ class GenerateSpec:
     test_families: list[str] = field(default_factory=list)
     family_options: dict[str, Any] = field(default_factory=dict)
     reference_resolution: float | None = None
+    geometries: list[str] | None = None
+    test_geometries: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -128,8 +134,63 @@ class GenerateSpec:
         for k in ("n_train", "n_val", "n_test"):
             if getattr(self, k) < 0:
                 raise bad(k, "a count >= 0", getattr(self, k))
-        if self.geometry not in GEOMETRIES:
-            raise bad("geometry", f"one of: {', '.join(GEOMETRIES)}", self.geometry)
+        self._validate_geometries(where)
+
+    def _validate_geometries(self, where: str) -> None:
+        """Names known to :func:`gnnops.meshing.parse_geometry`, no repeats, held-out test
+        geometries, one spatial dimension, ``geometry`` / ``geometries`` not both."""
+        named = [("geometry", self.geometry)]
+        named += [(f"geometries[{i}]", g) for i, g in enumerate(self.geometries or [])]
+        named += [(f"test_geometries[{i}]", g) for i, g in enumerate(self.test_geometries)]
+        for key, g in named:
+            try:
+                parse_geometry(g)
+            except MeshError:
+                raise ConfigError(
+                    f"config key '{_join(where, key)}' expects one of "
+                    f"{', '.join(map(repr, GEOMETRIES))} ({', '.join(SEEDED)} with an "
+                    f"optional '-<seed>' suffix, e.g. 'random_polygon-3'), got {g!r}"
+                    f"{did_you_mean(g, GEOMETRIES)}") from None
+        if self.geometries is not None:
+            if not self.geometries:
+                raise ConfigError(f"config key '{_join(where, 'geometries')}' expects at least "
+                                  f"one geometry or null, got []")
+            if self.geometry != "unit_square":
+                raise ConfigError(f"config keys '{_join(where, 'geometry')}' and "
+                                  f"'{_join(where, 'geometries')}' are exclusive; list "
+                                  f"{self.geometry!r} in geometries")
+        train = self.train_geometries()
+        for key, names in (("geometries", train), ("test_geometries", self.test_geometries)):
+            dup = sorted({g for g in names if names.count(g) > 1})
+            if dup:
+                raise ConfigError(f"config key '{_join(where, key)}' expects distinct names, "
+                                  f"got {dup} more than once")
+        seen = [g for g in self.test_geometries if g in train]
+        if seen:
+            raise ConfigError(f"config key '{_join(where, 'test_geometries')}' expects "
+                              f"geometries held out from training, got {seen} (also trained on)")
+        dims = {g: geometry_dim(g) for g in train + self.test_geometries}
+        if len(set(dims.values())) > 1:
+            raise ConfigError(f"config keys '{_join(where, 'geometries')}' / "
+                              f"'{_join(where, 'test_geometries')}' expect geometries of one "
+                              f"dimension, got {dims}")
+
+    def train_geometries(self) -> list[str]:
+        """The geometries of train / val / test samples: ``geometries`` or ``[geometry]``."""
+        return list(self.geometries) if self.geometries is not None else [self.geometry]
+
+    def multi_geometry(self) -> bool:
+        """Whether meshes are stored per geometry (``geometries`` or ``test_geometries`` set)
+        rather than as the one-geometry layout ``meshes/res<k>.vtu``."""
+        return self.geometries is not None or bool(self.test_geometries)
+
+    def geometry_of(self, split: str, idx: int) -> str:
+        """The geometry of sample ``idx`` of ``split`` (cycled by index over
+        :meth:`train_geometries`; ``test_<g>`` of a test geometry: ``g``)."""
+        if split.startswith("test_") and split[5:] in self.test_geometries:
+            return split[5:]
+        train = self.train_geometries()
+        return train[idx % len(train)]
 
     def check_problem(self, *, where: str = "data.generate") -> None:
         """Check the problem name and its options against the problem registry (cheap).
@@ -164,6 +225,11 @@ class GenerateSpec:
                                f"problem {self.problem!r} (sample_inputs)"):
             _as_config_error(key, lambda: sample(np.random.default_rng(0),
                                                  **self.problem_options))
+        if getattr(prob, "kind", "mesh") == "network" and self.multi_geometry():
+            raise ConfigError(f"config keys '{_join(where, 'geometries')}' / "
+                              f"'{_join(where, 'test_geometries')}' are for mesh problems; "
+                              f"{self.problem!r} is a network problem (use family / "
+                              f"test_families)")
         if getattr(prob, "kind", "mesh") == "network":
             from gnnops.graphs.families import family_names
 
@@ -176,11 +242,13 @@ class GenerateSpec:
 
     # ------------------------------------------------------------------ helpers
     def to_dict(self) -> dict[str, Any]:
-        """The spec as a JSON-serializable dict (all fields; ``reference_resolution`` only when
-        set, so datasets generated before it existed keep their digest)."""
+        """The spec as a JSON-serializable dict (all fields; ``reference_resolution``,
+        ``geometries`` and ``test_geometries`` only when set, so datasets generated before
+        they existed keep their digest)."""
         d = json.loads(json.dumps(dataclasses.asdict(self)))
-        if d.get("reference_resolution") is None:
-            d.pop("reference_resolution", None)
+        for key in ("reference_resolution", "geometries", "test_geometries"):
+            if d.get(key) in (None, []):
+                d.pop(key, None)
         return d
 
     def digest(self) -> str:

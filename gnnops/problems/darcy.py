@@ -11,7 +11,10 @@ nodes: every node of a boundary facet (and any node outside all cells).
 
 Inputs (FNO protocol, see REFERENCES.md): ``a = 12`` where the Gaussian random
 field N(0, (-Delta + 9I)^-2) is >= 0, else 3 (``kind="fno"``), or a smooth
-log-normal ``a = exp(sigma * field)`` (``kind="lognormal"``); ``f = 1``.
+log-normal ``a = exp(sigma * field)`` (``kind="lognormal"``); ``f = 1``. The field lives
+on ``box`` (default the unit square / cube, which holds every gnnops.meshing geometry);
+outside it the series repeats mirror images (see :mod:`gnnops.problems.random_fields`),
+so give the bounding box of a larger domain as ``box``.
 """
 
 from __future__ import annotations

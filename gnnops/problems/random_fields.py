@@ -13,6 +13,14 @@ N(0, (-Delta + 9 I)^-2) field of the FNO Darcy protocol (its ``GRF.m``).
 
 A draw is stored as its coefficients ``xi_k * s_k`` (JSON-friendly nested lists,
 see :func:`sample_field`), so the *same* field is evaluated on any mesh.
+
+Points outside the box: the series is defined on all of R^d -- the even, 2-periodic
+extension of the field on the box (cosine basis: ``g(hi + t) = g(hi - t)``,
+``g(lo - t) = g(lo + t)``; sine basis: odd). A shape inside the box (every geometry of
+:mod:`gnnops.meshing` lies in the unit square / cube) sees the field as drawn; parts of a
+shape outside it see mirror images of the inside, so values there are not independent
+of the mirrored ones. For a domain outside the unit square, pass its bounding box as
+``box`` (e.g. ``problem_options: {box: [[0, 0], [2, 1]]}`` for Darcy).
 """
 
 from __future__ import annotations

@@ -65,3 +65,16 @@ def test_dimension_mismatch_raises():
     params = sample_field(np.random.default_rng(0), dim=2, n_modes=3)
     with pytest.raises(ProblemError, match=r"\[N, 2\]"):
         evaluate_field(params, np.zeros((4, 3)))
+
+
+def test_outside_the_box_the_cosine_field_is_mirrored():
+    """Documented behaviour for shapes outside the box: the even, 2-periodic extension."""
+    params = sample_field(np.random.default_rng(4), dim=2, n_modes=8)
+    rng = np.random.default_rng(5)
+    pts = rng.random((20, 2))
+    g = evaluate_field(params, pts)
+    np.testing.assert_allclose(evaluate_field(params, 2.0 - pts), g, atol=1e-12)  # x -> 2 - x
+    np.testing.assert_allclose(evaluate_field(params, -pts), g, atol=1e-12)
+    np.testing.assert_allclose(evaluate_field(params, pts + 2.0), g, atol=1e-12)
+    wide = dict(params, box=[[0.0, 0.0], [2.0, 2.0]])  # a bounding box: no mirror inside
+    np.testing.assert_allclose(evaluate_field(wide, 2.0 * pts), g, atol=1e-12)
