@@ -87,3 +87,13 @@ def test_symlink_out_of_a_generated_dataset_is_refused(tmp_path):
                                         r"folder"):
         ds.path({"file": "train/res0/00000.vtu"})
     assert ds.path({"file": "train/res0/00001.vtu"}) == root / "train" / "res0" / "00001.vtu"
+
+
+@pytest.mark.parametrize("geometry", ["../../x", "a/b", "..", "", 3])
+def test_sample_geometry_must_be_a_plain_name(tmp_path, geometry):
+    """A geometry names the shared mesh meshes/<geometry>_res<k>.vtu: no path allowed."""
+    man = _manifest()
+    man["samples"][0]["geometry"] = geometry
+    (tmp_path / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(DataError, match="plain 'geometry' name"):
+        read_manifest(tmp_path)
