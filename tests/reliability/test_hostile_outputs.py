@@ -146,6 +146,31 @@ def test_disk_full_while_saving_a_checkpoint_keeps_the_previous_one(tmp_path, ca
     assert sorted(p.name for p in ckpt.iterdir()) == ["last.pt"]
 
 
+def test_disk_full_in_any_other_write_is_one_line_exit_74(tmp_path, capsys,
+                                                          monkeypatch) -> None:
+    """A plain (non-atomic) write failing for space, e.g. the run's config.yaml."""
+    from gnnops.runs.cli import main
+
+    data = write_mesh_dataset(tmp_path / "data", 4)
+    cfg = write_run_config(tmp_path / "c.yaml", data, tmp_path / "runs", epochs=1)
+    real = Path.write_text
+
+    def write_text(self, *a, **k):
+        if self.name == "config.yaml":
+            raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT), str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "write_text", write_text)
+    threads = torch.get_num_threads()
+    try:
+        rc = main(["--config", str(cfg), "-q"])
+    finally:
+        torch.set_num_threads(threads)
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert rc == 74 and len(err) == 1, err
+    assert "config.yaml': Disk quota exceeded (EDQUOT); free space within the quota" in err[0]
+
+
 def test_unknown_problem_option_is_refused_before_anything_is_written(tmp_path,
                                                                       capsys) -> None:
     from gnnops.runs.cli import main
