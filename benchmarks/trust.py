@@ -236,6 +236,7 @@ def main() -> None:
     ap.add_argument("--ref-h", type=float, default=0.005, help="reference mesh size")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--no-cost", action="store_true", help="skip the cost / correction tables")
+    ap.add_argument("--cost-only", action="store_true", help="only the cost / correction tables")
     args = ap.parse_args()
     from gnnops.inference import Predictor
 
@@ -247,14 +248,15 @@ def main() -> None:
     print(f"artifact {art}: {desc['model']} ({desc['parameters']} parameters), problem "
           f"{desc['problem']}, resolution independent: {desc['resolution_independent']}; "
           f"reference h = {args.ref_h}")
-    rows = [evaluate_case(model, c, args.ref_h) for c in cases()]
-    print_table(rows)
-    for line in summarize(rows):
-        print(line)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    scatter(rows, out / "trust_scatter.png")
-    print(f"scatter plot: {out / 'trust_scatter.png'}")
+    if not args.cost_only:
+        rows = [evaluate_case(model, c, args.ref_h) for c in cases()]
+        print_table(rows)
+        for line in summarize(rows):
+            print(line)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        scatter(rows, out / "trust_scatter.png")
+        print(f"scatter plot: {out / 'trust_scatter.png'}")
     if not args.no_cost:
         from trust_cost import cost_tables
 

@@ -130,6 +130,15 @@ def _blocked(a: sp.spmatrix, free: np.ndarray, components: int) -> Any:
     return sp.csr_matrix(a)
 
 
+def _free_matrix(system: LinearSystem) -> sp.csr_matrix:
+    """``A_ff`` (free rows and columns), cached on the system."""
+    a = system.__dict__.get("_a_ff")
+    if a is None:
+        free = system.free
+        a = system.__dict__["_a_ff"] = sp.csr_matrix(system.A[free][:, free])
+    return a
+
+
 def _prolongators(fm: FemMesh, system: LinearSystem, unit: sp.csr_matrix) -> list[Any]:
     """Smoothed-aggregation prolongators of the unit-coefficient operator (once per mesh
     and Dirichlet set)."""
@@ -140,7 +149,9 @@ def _prolongators(fm: FemMesh, system: LinearSystem, unit: sp.csr_matrix) -> lis
         a = _blocked(unit[free][:, free], free, system.components)
         ml = pyamg.smoothed_aggregation_solver(
             a, B=_near_nullspace(fm, free, system.components), max_coarse=10)
-        return [lvl.P for lvl in ml.levels[:-1]]
+        # scalar: CSR (pyamg returns 1x1-block BSR, several times slower to multiply)
+        return [lvl.P if system.components > 1 else sp.csr_matrix(lvl.P)
+                for lvl in ml.levels[:-1]]
 
     return fm.cached(f"amg:{system.components}:{_digest(system.fixed)}", build)
 
@@ -160,20 +171,22 @@ def amg_solver(fm: FemMesh, system: LinearSystem, unit: sp.csr_matrix | None = N
     from pyamg.multilevel import MultilevelSolver
     from pyamg.relaxation.smoothing import change_smoothers
 
-    free = system.free
-    a = _blocked(system.A[free][:, free], free, system.components)
+    a = _blocked(_free_matrix(system), system.free, system.components)
     levels = []
     for p in _prolongators(fm, system, system.A if unit is None else unit):
         lvl = MultilevelSolver.Level()
         r = p.T
         lvl.A, lvl.P, lvl.R = a, p, (r.tocsr() if r.format == "csc" else r)
         levels.append(lvl)
-        a = lvl.R @ a @ p
+        a = lvl.R @ (a @ p)
+        if sp.issparse(a) and a.format == "csc":
+            a = a.tocsr()
     last = MultilevelSolver.Level()
     last.A = a
     levels.append(last)
     ml = MultilevelSolver(levels, coarse_solver="pinv")
-    gs = ("block_gauss_seidel", {"sweep": "symmetric"})
+    gs = ("block_gauss_seidel" if system.components > 1 else "gauss_seidel",
+          {"sweep": "symmetric"})
     change_smoothers(ml, gs, gs)
     system.__dict__["_amg_solver"] = ml
     return ml
@@ -224,11 +237,10 @@ def algebraic_error(fm: FemMesh, system: LinearSystem, u: np.ndarray, *,
     Dirichlet dofs; info as :func:`amg_cg`."""
     free = system.free
     e = np.where(system.fixed, system.g - u, 0.0)
-    a_ff = system.A[free][:, free]
-    r = system.b[free] - system.A[free] @ (u + e)
+    r = (system.b - system.A @ (u + e))[free]
     w = np.repeat(lumped_mass(fm), system.components)[free]
-    x, info = amg_cg(a_ff, r, amg_solver(fm, system, unit), cycles=max_cycles, rtol=rtol,
-                     weights=w, min_cycles=2)
+    x, info = amg_cg(_free_matrix(system), r, amg_solver(fm, system, unit), cycles=max_cycles,
+                     rtol=rtol, weights=w, min_cycles=2)
     e[free] = x
     return e, info
 
@@ -237,20 +249,39 @@ def recovery_indicators(fm: FemMesh, u: np.ndarray, flux: FluxMap) -> np.ndarray
     """Per-cell L2 indicators ``eta_L2,K`` ``[C]`` of the discrete solution ``u: [N, c]``.
 
     ``flux`` maps the gradients ``[C, Q, c, d]`` at the quadrature points to the flux
-    ``[C, Q, m]`` and the cell coefficient ``k_K [C]``.
+    ``[C, Q, m]`` and the cell coefficient ``k_K [C]``. Simplices (P1: the flux is constant
+    per cell, the recovered flux linear) integrate exactly with one point; Q1 cells use the
+    quadrature of :meth:`FemMesh.shape_data`.
     """
     vals, grads, dx, edofs = fm.shape_data()  # [k, C, Q], [k, d, C, Q], [C, Q], [C, k]
-    grad = np.einsum("ckj,kdcq->cqjd", u[edofs], grads, optimize=True)  # [C, Q, c, d]
+    k = edofs.shape[1]
+    simplex = fm.cell_type in ("triangle", "tetra")
+    if simplex:  # P1: gradients constant per cell, int_K phi_i = |K| / k
+        grads, dx = grads[..., :1], dx.sum(axis=1, keepdims=True)
+        vals = np.full((k, len(edofs), 1), 1.0 / k)
+    grad = 0.0  # [C, Q, c, d]; sums over the k element nodes (cheaper than einsum here)
+    for i in range(k):
+        grad = grad + u[edofs[:, i]][:, None, :, None] * grads[i].transpose(1, 2, 0)[:, :, None]
     sigma, coef = flux(grad)  # [C, Q, m], [C]
-    vdx = vals * dx[None]  # [k, C, Q]
-    contrib = np.einsum("kcq,cqm->kcm", vdx, sigma).reshape(-1, sigma.shape[2])
-    idx = edofs.T.ravel()
-    num = np.stack([np.bincount(idx, weights=contrib[:, j], minlength=fm.n_nodes)
-                    for j in range(contrib.shape[1])], axis=1)
-    den = np.bincount(edofs.T.ravel(), weights=vdx.sum(axis=2).ravel(), minlength=fm.n_nodes)
+    m = sigma.shape[2]
+    vdx = vals * dx[None]  # [k, C, Q]: the integral of each shape function
+    num = np.zeros((fm.n_nodes, m))
+    den = np.zeros(fm.n_nodes)
+    for i in range(k):
+        part = (vdx[i][:, :, None] * sigma).sum(axis=1)  # [C, m]
+        for j in range(m):
+            num[:, j] += np.bincount(edofs[:, i], weights=part[:, j], minlength=fm.n_nodes)
+        den += np.bincount(edofs[:, i], weights=vdx[i].sum(axis=1), minlength=fm.n_nodes)
     g = num / np.where(den > 0, den, 1.0)[:, None]
-    g_q = np.einsum("kcq,ckm->cqm", vals, g[edofs], optimize=True)
-    eta2 = np.einsum("cq,cqm->c", dx, (g_q - sigma) ** 2) / coef**2
+    if simplex:  # int_K |v|^2 of a linear v = |K| (sum |v_i|^2 + |sum v_i|^2) / (k (k + 1))
+        diffs = [g[edofs[:, i]] - sigma[:, 0] for i in range(k)]
+        sq = sum((v**2).sum(axis=1) for v in diffs) + (sum(diffs) ** 2).sum(axis=1)
+        eta2 = dx[:, 0] * sq / (k * (k + 1)) / coef**2
+    else:
+        diff = -sigma
+        for i in range(k):
+            diff = diff + vals[i][:, :, None] * g[edofs[:, i]][:, None, :]
+        eta2 = (dx * (diff**2).sum(axis=2)).sum(axis=1) / coef**2
     return L2_CONSTANT * cell_diameters(fm) * np.sqrt(eta2)
 
 
@@ -300,8 +331,9 @@ def correct(fm: FemMesh, system: LinearSystem, u: np.ndarray, cycles: int, *,
     t0 = time.perf_counter()
     free = system.free
     out = np.where(system.fixed, system.g, np.asarray(u, dtype=np.float64))
-    a_ff, rhs = system.reduced()
-    x, info = amg_cg(a_ff, rhs, amg_solver(fm, system, unit), x0=out[free], cycles=cycles)
+    rhs = (system.b - system.A @ np.where(system.fixed, system.g, 0.0))[free]
+    x, info = amg_cg(_free_matrix(system), rhs, amg_solver(fm, system, unit), x0=out[free],
+                     cycles=cycles)
     out[free] = x
     info["seconds"] = time.perf_counter() - t0
     return out, info
