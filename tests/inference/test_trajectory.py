@@ -1,0 +1,90 @@
+"""Rollout prediction helpers (inference/trajectory.py): the problem at the rollout's times,
+the residual of a trajectory, predict_rollout with a model of known output."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from gnnops.errors import ConfigError
+from gnnops.inference import Predictor
+from gnnops.inference.trajectory import predict_rollout, trajectory_problem, trajectory_residual
+from gnnops.problems import get
+from gnnops.surrogate.stepping import step_input_names, trajectory_layout
+from gnnops.surrogate.surrogate import Surrogate
+
+SOLVER = {"t_end": 0.5, "n_times": 6}
+
+
+def _path_graph() -> tuple[nx.Graph, np.ndarray]:
+    g = nx.path_graph(6)
+    return g, np.linspace(0.0, 1.0, 6)
+
+
+def test_problem_at_the_rollout_times():
+    lay = trajectory_layout("network_diffusion", SOLVER)
+    prob, call = trajectory_problem(lay, 3)
+    np.testing.assert_allclose(call["times"], [0.0, 0.1, 0.2, 0.3])
+    assert prob.name == "network_diffusion"
+    _, call = trajectory_problem(lay, 2, times=[0.0, 0.5, 0.7])
+    assert list(call["times"]) == [0.0, 0.5, 0.7]
+    heat = trajectory_layout("heat", {})
+    hprob, hcall = trajectory_problem(heat, 4)
+    assert hcall == {}  # mesh problems take the times at construction
+    np.testing.assert_allclose(hprob.times, heat.dt * np.arange(1, 5))  # a property here
+
+
+def test_residual_of_exact_and_perturbed_trajectories():
+    lay = trajectory_layout("network_diffusion", SOLVER)
+    g, x0 = _path_graph()
+    times = lay.t0 + lay.dt * np.arange(6)
+    exact = get("network_diffusion", rtol=1e-12, atol=1e-14).solve(g, x0=x0, times=times)["x"]
+    rel, node = trajectory_residual(lay, g, exact, {"x0": x0}, per_node=True)
+    assert rel < 1e-4 and node.shape == (6,)  # Hermite-Simpson error of dt = 0.1
+    v = np.outer(np.cos(np.arange(6)), np.ones(6))
+    v[:, 0] = 0.0  # the initial state stays
+    r1 = trajectory_residual(lay, g, exact + 1e-3 * v, {"x0": x0})[0]
+    r2 = trajectory_residual(lay, g, exact + 2e-3 * v, {"x0": x0})[0]
+    assert r1 > 10 * rel and r2 / r1 == pytest.approx(2.0, rel=0.05)  # linear in the error
+    assert trajectory_residual(lay, g, exact, {"x0": x0})[1] is None
+
+
+class _Decay(nn.Module):
+    """Normalized increment -0.1 * x: the rollout is x_k = 0.9^k x0 (identity normalizers)."""
+
+    def forward(self, data):  # noqa: D102
+        return -0.1 * data.x[:, :1]
+
+
+def _predictor() -> Predictor:
+    lay = trajectory_layout("network_diffusion", SOLVER)
+    names = step_input_names(lay)
+    recipe = {"kind": "network", "inputs": names, "input_dims": [1] * len(names),
+              "features": [], "targets": ["x_increment"], "target_dims": [1],
+              "rollout": dataclasses.asdict(lay)}
+    norms = {"x.mean": torch.zeros(len(names)), "x.std": torch.ones(len(names)),
+             "y.mean": torch.zeros(1), "y.std": torch.ones(1)}
+    sur = Surrogate(_Decay(), model_name="decay", model_kwargs={}, recipe=recipe,
+                    normalizers=norms)
+    return Predictor(sur, recipe=recipe, problem="network_diffusion")
+
+
+def test_predict_rollout_of_a_known_model():
+    g, x0 = _path_graph()
+    pred = predict_rollout(_predictor(), g, steps=3, x0=x0)
+    traj = pred.fields["x"]
+    np.testing.assert_allclose(traj, np.outer(x0, 0.9 ** np.arange(4)), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(pred.times, [0.0, 0.1, 0.2, 0.3])
+    lay = trajectory_layout("network_diffusion", SOLVER)
+    want = trajectory_residual(lay, g, traj, {"x0": x0})[0]
+    assert pred.residual == pytest.approx(want, rel=1e-9) and pred.residual > 0.1
+    assert pred.per_node_residual.shape == (6,) and pred.kind == "network"
+    default = predict_rollout(_predictor(), g, x0=x0, residual=False)
+    assert default.fields["x"].shape == (6, 6) and default.residual is None  # trained length
+    with pytest.raises(ConfigError, match=r"expected steps >= 1 \(got 0\)"):
+        predict_rollout(_predictor(), g, steps=0, x0=x0)
