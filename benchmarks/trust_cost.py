@@ -96,7 +96,7 @@ def _one_size(model: Any, h: float, max_nodes: int) -> dict[str, Any]:
 
 
 def cost_tables(model: Any, hs: tuple[float, ...] = (0.02, 0.01, 0.0048),
-                max_nodes: int = 15_000) -> list[dict[str, Any]]:
+                max_nodes: int = 5_000) -> list[dict[str, Any]]:
     """Print both tables for unit-square meshes of sizes ``hs``; returns the rows."""
     rows = [_one_size(model, h, max_nodes) for h in hs]
     print("\ncost (seconds): network (nan: not run, a transferred ~3k prediction stands in) | "
