@@ -123,11 +123,14 @@ class Predictor:
 
     @property
     def problem(self) -> Any:
-        """The ``gnnops.problems`` instance named by the artifact (or None)."""
+        """The ``gnnops.problems`` instance named by the artifact (or None), built with the
+        recipe's ``problem_options`` (the settings the training data was solved with)."""
         if self._problem is None and self.problem_name:
             from gnnops.problems import get
 
-            self._problem = get(self.problem_name)
+            same = self.problem_name == self.recipe.problem
+            opts = dict(getattr(self.recipe, "problem_options", None) or {}) if same else {}
+            self._problem = get(self.problem_name, **opts)
         return self._problem
 
     # ------------------------------------------------------------------ running
@@ -148,6 +151,11 @@ class Predictor:
         Returns:
             [N, F_out] predictions in physical units.
         """
+        if self.recipe.scaling and getattr(data, "input_scale", None) is None:
+            from gnnops.surrogate.recipe import input_scales
+
+            data = copy.copy(data)  # the whole graph's scales, also for every part
+            data.input_scale = input_scales(data, self.recipe)
         hops = receptive_hops(self.model)
         n = int(data.num_nodes)
         if n <= self.max_nodes or hops is None or getattr(data, "pos", None) is None:

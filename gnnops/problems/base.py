@@ -57,6 +57,9 @@ class Problem:
         input_fields: names of the input fields, in model-input order.
         output_fields: names of the output (target) fields.
         time_dependent: whether outputs are trajectories ``[N, T, ...]``.
+        scaling_laws: exact scaling law of a linear problem, input name -> exponent:
+            ``u(s_1 in_1, ...) = prod_k s_k^e_k u(in_1, ...)`` (empty: none declared).
+        zero_dirichlet: the solution is 0 on the whole boundary.
     """
 
     name: ClassVar[str] = ""
@@ -64,6 +67,8 @@ class Problem:
     input_fields: ClassVar[tuple[str, ...]] = ()
     output_fields: ClassVar[tuple[str, ...]] = ()
     time_dependent: ClassVar[bool] = False
+    scaling_laws: ClassVar[dict[str, float]] = {}
+    zero_dirichlet: ClassVar[bool] = False
 
     def sample_inputs(self, rng: np.random.Generator, **options: Any) -> InputSample:
         """Draw random inputs (as a function of space) for data generation."""

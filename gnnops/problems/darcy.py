@@ -49,6 +49,9 @@ class Darcy(StationaryFemProblem):
     input_fields = ("a", "f")
     output_fields = ("u",)
     optional_inputs = ("f",)
+    # u is linear in f and u(la a) = u(a) / la (the equation and u = 0 on the boundary)
+    scaling_laws = {"a": -1.0, "f": 1.0}
+    zero_dirichlet = True
 
     def __init__(self, *, box: Any = None, n_modes: int | None = None) -> None:
         self.box = box

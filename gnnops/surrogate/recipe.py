@@ -36,6 +36,7 @@ from gnnops._typed import build_dataclass
 from gnnops.errors import ArtifactError, ConfigError, GraphError
 
 __all__ = ["FEATURES", "TrainStats", "RolloutLayout", "Recipe", "as_recipe", "prepare_graph",
+           "input_scales",
            "feature_width", "make_recipe", "mean_spacing", "out_of_distribution"]
 
 FEATURES = ("pos", "boundary", "node_type_onehot", "node_volume")
@@ -98,10 +99,22 @@ class Recipe:
         targets, target_dims: predicted fields and their widths.
         features: derived features appended to ``x`` (:data:`FEATURES`).
         problem: the physical problem's registry name, or ``None``.
+        problem_options: keyword arguments of the problem's constructor the training data
+            was solved with (``data.problem_options`` / ``data.generate.solver_options``),
+            so the residual checks of prediction use the same problem (left out of the JSON
+            when empty).
         num_node_types: width of the ``node_type_onehot`` feature.
         undirected: trained on undirected graphs (a directed network is refused).
         train_stats: ranges of the training graphs (out-of-distribution flags).
         rollout: the trajectory layout of a time-dependent (one-step) model, else ``None``.
+        scaling: exact scaling law of a linear problem, input name -> exponent ``e_k``:
+            ``u(s_1 in_1, s_2 in_2, ...) = prod_k s_k^e_k u(in_1, in_2, ...)`` (Darcy:
+            ``{"a": -1, "f": 1}``). Each graph's scaled inputs are divided by their
+            volume-weighted mean magnitude ``s_k`` before the model and the output is
+            multiplied by ``prod_k s_k^e_k`` (:func:`input_scales`), so the law holds
+            exactly, for inputs of any magnitude.
+        hard_dirichlet: the problem's solution is 0 on the whole boundary; predictions
+            are set to 0 at ``data.boundary`` nodes.
     """
 
     kind: Literal["mesh", "network"] = "mesh"
@@ -111,16 +124,21 @@ class Recipe:
     target_dims: list[int] = field(default_factory=list)
     features: list[str] = field(default_factory=list)
     problem: str | None = None
+    problem_options: dict[str, Any] = field(default_factory=dict)
     num_node_types: int = 2
     undirected: bool = False
     train_stats: TrainStats = field(default_factory=TrainStats)
     rollout: RolloutLayout | None = None
+    scaling: dict[str, float] = field(default_factory=dict)
+    hard_dirichlet: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The recipe as a JSON-compatible dict (``rollout`` left out when ``None``)."""
         d = json.loads(json.dumps(dataclasses.asdict(self)))
         if d["rollout"] is None:
             del d["rollout"]
+        if not d["problem_options"]:
+            del d["problem_options"]
         return d
 
     @classmethod
@@ -226,13 +244,60 @@ def prepare_graph(data: Data, recipe: Recipe | Mapping[str, Any], *,
     if x.shape != (n, n_in):
         raise GraphError(f"expected data.x of shape [{n}, {n_in}] (raw inputs "
                          f"{recipe.inputs}) (got {list(x.shape)})")
-    cols = [x.float()] + [_feature(f, out, recipe) for f in recipe.features]
+    x = x.float()
+    if recipe.scaling:
+        scales = getattr(out, "input_scale", None)
+        if scales is None:
+            scales = input_scales(out, recipe)
+        x, out.out_scale = _apply_scaling(x, scales.reshape(-1), recipe)
+        out.input_scale = scales.reshape(1, -1)
+    cols = [x] + [_feature(f, out, recipe) for f in recipe.features]
     out.x = torch.cat(cols, dim=1)
     if model is not None:
         _check_model_widths(out, model)
     if model is not None and hasattr(model, "prepare"):
         out = model.prepare(out)
     return out
+
+
+def input_scales(data: Data, recipe: Recipe) -> Tensor:
+    """Scales ``[1, K]`` of the ``K`` scaled inputs of ``recipe.scaling`` on one raw graph.
+
+    ``s_k`` is the volume-weighted mean of ``|in_k|`` over the graph's nodes (1 where it
+    is 0). Computed once per whole graph (partitioned prediction passes it to the parts as
+    ``data.input_scale``, so every part uses the whole graph's scales).
+    """
+    n = data.num_nodes
+    x = data.x.reshape(n, -1).float()
+    w = getattr(data, "node_volume", None)
+    w = torch.ones(n) if w is None else w.reshape(-1).float()
+    out = []
+    for name in recipe.scaling:
+        lo, hi = _columns(recipe, name)
+        m = float((w[:, None] * x[:, lo:hi].abs()).sum() / w.sum().clamp_min(1e-30)
+                  / max(hi - lo, 1))
+        out.append(m if m > 0 and m == m else 1.0)
+    return torch.tensor(out, dtype=torch.float32).reshape(1, -1)
+
+
+def _columns(recipe: Recipe, name: str) -> tuple[int, int]:
+    if name not in recipe.inputs:
+        raise ConfigError(f"scaling law names input {name!r}; the model's inputs are "
+                          f"{recipe.inputs}")
+    i = recipe.inputs.index(name)
+    lo = int(sum(recipe.input_dims[:i]))
+    return lo, lo + int(recipe.input_dims[i])
+
+
+def _apply_scaling(x: Tensor, scales: Tensor, recipe: Recipe) -> tuple[Tensor, Tensor]:
+    """Divide the scaled input columns; returns ``(x', out_scale [N, 1])``."""
+    x = x.clone()
+    factor = 1.0
+    for s, (name, e) in zip(scales.tolist(), recipe.scaling.items(), strict=True):
+        lo, hi = _columns(recipe, name)
+        x[:, lo:hi] /= s
+        factor *= s ** float(e)
+    return x, torch.full((x.shape[0], 1), factor, dtype=torch.float32)
 
 
 def mean_spacing(data: Data) -> float | None:
@@ -276,6 +341,9 @@ def make_recipe(
     features: Sequence[str],
     problem: str | None,
     kind: Literal["mesh", "network"] = "mesh",
+    problem_options: Mapping[str, Any] | None = None,
+    scaling: Mapping[str, float] | None = None,
+    hard_dirichlet: bool = False,
 ) -> Recipe:
     """The recipe of a training set, with its ``train_stats`` (raw, unprepared graphs).
 
@@ -306,6 +374,7 @@ def make_recipe(
         target_dims=[int(d) for d in target_dims],
         features=list(features),
         problem=problem,
+        problem_options=dict(problem_options or {}),
         num_node_types=max(types + [2]),
         undirected=all(_symmetric(g) for g in graphs),
         train_stats=TrainStats(
@@ -316,6 +385,8 @@ def make_recipe(
             input_min=in_min,
             input_max=in_max,
         ),
+        scaling={str(k): float(v) for k, v in (scaling or {}).items()},
+        hard_dirichlet=bool(hard_dirichlet),
     )
 
 

@@ -95,14 +95,32 @@ class Surrogate(nn.Module):
         out = self.model(b)
         if normalized:
             return out
-        return out.float() * self.y_std + self.y_mean
+        return self.physical(out, batch)
+
+    def physical(self, out: Tensor, batch: Data) -> Tensor:
+        """Normalized output [N, F_out] -> physical units, with the recipe's exact scaling
+        law (``batch.out_scale`` [N, 1]) and hard zero Dirichlet values (``batch.boundary``).
+        """
+        u = self.denormalize(out)
+        scale = getattr(batch, "out_scale", None)
+        if scale is not None:
+            u = u * scale.reshape(-1, 1).to(u.dtype)
+        if self.recipe.hard_dirichlet:
+            bnd = getattr(batch, "boundary", None)
+            if bnd is not None:
+                u = u * (~bnd.reshape(-1, 1).bool()).to(u.dtype)
+        return u
 
     def denormalize(self, out: Tensor) -> Tensor:
-        """Normalized output [N, F_out] -> physical units."""
+        """Normalized output [N, F_out] -> physical units (before scaling laws)."""
         return out.float() * self.y_std + self.y_mean
 
-    def normalize_target(self, y: Tensor) -> Tensor:
-        """Physical targets [N, F_out] -> normalized units."""
+    def normalize_target(self, y: Tensor, batch: Data | None = None) -> Tensor:
+        """Physical targets [N, F_out] -> normalized units (divided by ``batch.out_scale``
+        first when the recipe has a scaling law)."""
+        scale = None if batch is None else getattr(batch, "out_scale", None)
+        if scale is not None:
+            y = y.float() / scale.reshape(-1, 1).float()
         return (y.float() - self.y_mean) / self.y_std
 
     @classmethod

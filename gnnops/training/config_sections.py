@@ -43,6 +43,16 @@ class DataConfig:
         generate: the dataset spec (:class:`gnnops.data.spec.GenerateSpec`; generated once,
             cached on disk), checked key by key like every other section.
         path: a dataset folder or a glob of mesh files (alternative to ``generate``).
+        test_path: with ``path`` to your own mesh files: held-out test files (a folder or a
+            glob); the report evaluates these only.
+        test_fraction: with ``path`` to your own mesh files and no ``test_path``: share of
+            the files held out for the report, drawn by ``seed`` (0: none held out, no
+            report rows). Never trained or validated on.
+        problem: with ``path`` to your own mesh files: the registered problem the files
+            solve (``gnnops.problems.names()``), so evaluation and prediction check its
+            residual; the fields must carry the problem's names (e.g. ``a``, ``f``, ``u``).
+        problem_options: keyword arguments of that problem's constructor (e.g. elasticity's
+            ``nu``, ``clamp``), the settings the files were solved with.
         inputs: input field names (default: the problem's input fields).
         targets: target field names (default: the problem's output fields).
         features: derived features appended to ``x`` ("pos", "boundary", "node_type_onehot").
@@ -55,6 +65,10 @@ class DataConfig:
 
     generate: GenerateSpec | None = field(default_factory=_default_generate)
     path: str | None = None
+    test_path: str | None = None
+    test_fraction: float = 0.2
+    problem: str | None = None
+    problem_options: dict[str, Any] = field(default_factory=dict)
     inputs: list[str] | None = None
     targets: list[str] | None = None
     features: list[str] = field(default_factory=list)
@@ -66,10 +80,20 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """Model registry name and constructor arguments (widths are set from the data)."""
+    """Model registry name and constructor arguments (widths are set from the data).
+
+    Attributes:
+        scaling_law: apply the problem's exact scaling law (``Problem.scaling_laws``;
+            Darcy: ``u(la a, mu f) = mu / la u(a, f)``) by rescaling inputs and outputs, so
+            inputs of any magnitude are predicted as well as the training ones.
+        hard_dirichlet: predictions are exactly 0 on the boundary (problems with
+            ``Problem.zero_dirichlet``, e.g. Darcy).
+    """
 
     name: str = "gno"
     kwargs: dict[str, Any] = field(default_factory=lambda: dict(_DEFAULT_GNO))
+    scaling_law: bool = False
+    hard_dirichlet: bool = False
 
 
 @dataclass
@@ -177,6 +201,7 @@ def check_values(cfg: RunConfig) -> None:
         ("seed", cfg.seed >= 0, "an integer >= 0"),
         ("data.batch_size", cfg.data.batch_size >= 1, "an integer >= 1"),
         ("data.val_fraction", 0.0 < cfg.data.val_fraction < 1.0, "a float in (0, 1)"),
+        ("data.test_fraction", 0.0 <= cfg.data.test_fraction < 1.0, "a float in [0, 1)"),
         ("optim.lr", cfg.optim.lr > 0, "a float > 0"),
         ("optim.weight_decay", cfg.optim.weight_decay >= 0, "a float >= 0"),
         ("optim.epochs", cfg.optim.epochs >= 1, "an integer >= 1"),
@@ -214,3 +239,17 @@ def check_values(cfg: RunConfig) -> None:
     if cfg.data.generate is not None and cfg.data.path is not None:
         raise ConfigError("config keys 'data.generate' and 'data.path' are exclusive; "
                           "set one of them to null")
+    _check_user_data(cfg.data)
+
+
+def _check_user_data(d: DataConfig) -> None:
+    """``test_path`` / ``problem`` / ``problem_options`` only with ``data.path``."""
+    if d.path is None:
+        for key in ("test_path", "problem"):
+            if getattr(d, key) is not None:
+                raise ConfigError(f"config key 'data.{key}' is for your own mesh files "
+                                  f"(data.path); a generated dataset names its problem in "
+                                  f"data.generate, got {getattr(d, key)!r}")
+    if d.problem_options and d.problem is None:
+        raise ConfigError(f"config key 'data.problem_options' needs data.problem (the problem "
+                          f"they configure), got {d.problem_options!r}")

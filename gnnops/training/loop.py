@@ -129,13 +129,13 @@ def batch_loss(net: nn.Module, surrogate: nn.Module, batch: Data, glob: int, inf
     with autocast:
         out = net(batch, normalized=True, input_noise=noise_std)
     if loss == "rel_l2":
-        lg = per_graph_rel_l2(surrogate.denormalize(out.float()), batch)
+        lg = per_graph_rel_l2(surrogate.physical(out.float(), batch), batch)
     else:
-        err = (out.float() - surrogate.normalize_target(batch.y)) ** 2
+        err = (out.float() - surrogate.normalize_target(batch.y, batch)) ** 2
         lg = per_graph_mean(err.mean(dim=1), batch.batch, batch.num_graphs)
     total = lg.sum() * (info.world / glob)
     if physics_weight > 0:
-        phys = surrogate.denormalize(out)
+        phys = surrogate.physical(out, batch)
         res = problem.residual_torch(batch, phys, **_split_inputs(batch.x, surrogate.recipe))
         total = total + physics_weight * res
     return total, lg

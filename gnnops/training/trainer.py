@@ -72,6 +72,43 @@ class TrainResult:
     surrogate: Surrogate | None = None
 
 
+def _scaled_targets(g: Data) -> torch.Tensor:
+    """Targets ``[N, F_out]`` of a prepared graph in the model's units (scaling law applied)."""
+    y = g.y.reshape(g.num_nodes, -1).float()
+    scale = getattr(g, "out_scale", None)
+    return y if scale is None else y / scale.reshape(-1, 1)
+
+
+def _physics_options(cfg: RunConfig, problem: str | None) -> dict[str, Any]:
+    """``scaling`` / ``hard_dirichlet`` of the recipe from ``model.scaling_law`` and
+    ``model.hard_dirichlet``, as the problem declares them.
+
+    Raises:
+        ConfigError: an option the problem does not declare (or no problem at all).
+    """
+    out: dict[str, Any] = {}
+    if not (cfg.model.scaling_law or cfg.model.hard_dirichlet):
+        return out
+    if problem is None:
+        raise ConfigError("model.scaling_law / model.hard_dirichlet need a problem "
+                          "(data.generate.problem or data.problem)")
+    from gnnops.problems import get
+
+    prob = get(problem)
+    if cfg.model.scaling_law:
+        laws = dict(getattr(prob, "scaling_laws", {}) or {})
+        if not laws:
+            raise ConfigError(f"model.scaling_law: problem {problem!r} declares no exact "
+                              "scaling law (Problem.scaling_laws)")
+        out["scaling"] = laws
+    if cfg.model.hard_dirichlet:
+        if not getattr(prob, "zero_dirichlet", False):
+            raise ConfigError(f"model.hard_dirichlet: problem {problem!r} does not have u = 0 "
+                              "on the whole boundary (Problem.zero_dirichlet)")
+        out["hard_dirichlet"] = True
+    return out
+
+
 def build_surrogate(cfg: RunConfig,
                     src: TrainingData) -> tuple[Surrogate, list[Data], list[Data]]:
     """Recipe, model, prepared graphs (once) and training-split normalizers.
@@ -83,7 +120,9 @@ def build_surrogate(cfg: RunConfig,
 
     recipe = make_recipe(src.train, inputs=src.inputs, input_dims=src.input_dims,
                          targets=src.targets, target_dims=src.target_dims,
-                         features=cfg.data.features, problem=src.problem, kind=src.kind)
+                         features=cfg.data.features, problem=src.problem, kind=src.kind,
+                         problem_options=src.problem_options,
+                         **_physics_options(cfg, src.problem))
     if cfg.train.augment:
         check_augmentable(recipe, src.problem, normalize_edges=cfg.data.normalize_edges)
     g0 = src.train[0]
@@ -96,7 +135,7 @@ def build_surrogate(cfg: RunConfig,
     train_p = [prepare_graph(g, recipe, model=model) for g in src.train]
     val_p = [prepare_graph(g, recipe, model=model) for g in src.val]
     x_norm = fit_normalizer((g.x for g in train_p), int(in_channels))
-    y_norm = fit_normalizer((g.y.reshape(g.num_nodes, -1) for g in train_p),
+    y_norm = fit_normalizer((_scaled_targets(g) for g in train_p),
                             int(sum(src.target_dims)))
     norms = {**x_norm.state("x"), **y_norm.state("y")}
     if cfg.data.normalize_edges and getattr(train_p[0], "edge_attr", None) is not None:
@@ -301,8 +340,9 @@ def _physics_problem(cfg: RunConfig, src: TrainingData) -> Any:
     from gnnops.problems import get
 
     if src.problem is None:
-        raise ConfigError("train.physics_weight > 0 needs a problem (data.generate.problem)")
-    return get(src.problem)
+        raise ConfigError("train.physics_weight > 0 needs a problem (data.generate.problem, "
+                          "or data.problem for your own mesh files)")
+    return get(src.problem, **src.problem_options)
 
 
 def _run_epoch(run: _Run, state: _State, epoch: int, show: bool) -> dict[str, Any]:

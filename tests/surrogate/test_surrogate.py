@@ -113,3 +113,68 @@ def test_edge_normalizers_standardize_edge_attr_and_round_trip(tmp_path, monkeyp
     with pytest.raises(ArtifactError, match="e.mean and e.std"):
         Surrogate(model, model_name="toy", model_kwargs={}, recipe=sur.recipe,
                   normalizers={**sur.normalizers, "e.mean": e_mean})
+
+
+def _two_input_surrogate(**opts) -> tuple[Surrogate, list]:
+    gs = make_graphs(2, 5)
+    for g in gs:  # two scalar inputs (a, f), a positive
+        g.x = torch.cat([g.x.abs() + 1.0, torch.full_like(g.x, 2.0)], dim=1)
+        g.boundary = torch.arange(g.num_nodes) % 3 == 0
+    recipe = make_recipe(gs, inputs=["a", "f"], input_dims=[1, 1], targets=["u"],
+                         target_dims=[1], features=[], problem="darcy", **opts)
+    torch.manual_seed(0)
+    model = ToyGNN(2, 1, 0, 0, hidden=8)
+    norms = {"x.mean": torch.tensor([1.0, 0.5]), "x.std": torch.tensor([2.0, 0.3]),
+             "y.mean": torch.tensor([4.0]), "y.std": torch.tensor([0.5])}
+    sur = Surrogate(model, model_name="toy", model_kwargs=model.config(), recipe=recipe,
+                    normalizers=norms)
+    return sur, gs
+
+
+def test_scaling_law_holds_exactly_for_any_input_magnitude() -> None:
+    """Darcy's law u(la a, mu f) = mu / la u(a, f), built in: exact, not learned."""
+    sur, gs = _two_input_surrogate(scaling={"a": -1.0, "f": 1.0})
+    with torch.no_grad():
+        for g in gs:
+            base = sur(sur.prepare(g))
+            for la, mu in ((30.0, 1.0), (0.2, 5.0), (7.0, 0.01)):
+                h = g.clone()
+                h.x = g.x * torch.tensor([la, mu])
+                torch.testing.assert_close(sur(sur.prepare(h)), base * mu / la,
+                                           rtol=1e-5, atol=1e-6)
+    plain, _ = _two_input_surrogate()
+    h = gs[0].clone()
+    h.x = gs[0].x * torch.tensor([30.0, 1.0])
+    with torch.no_grad():  # without the law the same model is not homogeneous
+        assert not torch.allclose(plain(plain.prepare(h)) * 30, plain(plain.prepare(gs[0])))
+
+
+def test_scaling_law_targets_and_loss_units_agree() -> None:
+    sur, gs = _two_input_surrogate(scaling={"a": -1.0, "f": 1.0})
+    g = sur.prepare(gs[0])
+    g.y = torch.rand(g.num_nodes, 1)
+    # normalize_target divides by the output scale, physical() multiplies it back
+    z = sur.normalize_target(g.y, g)
+    torch.testing.assert_close(sur.physical(z, g), g.y, rtol=1e-5, atol=1e-6)
+
+
+def test_hard_dirichlet_zero_on_boundary_only() -> None:
+    sur, gs = _two_input_surrogate(hard_dirichlet=True)
+    with torch.no_grad():
+        u = sur(sur.prepare(gs[0]))[:, 0]
+    b = gs[0].boundary
+    assert torch.all(u[b] == 0) and torch.all(u[~b] != 0)
+
+
+def test_physics_options_survive_the_artifact(tmp_path) -> None:
+    sur, gs = _two_input_surrogate(scaling={"a": -1.0, "f": 1.0}, hard_dirichlet=True)
+    MODELS["toy"] = ToyGNN
+    try:
+        path = save_artifact(tmp_path / "m.pt", sur.to_artifact(problem="darcy", config={},
+                                                                  metrics={}))
+        again = Surrogate.from_artifact(load_artifact(path))
+        assert again.recipe.scaling == {"a": -1.0, "f": 1.0} and again.recipe.hard_dirichlet
+        with torch.no_grad():
+            torch.testing.assert_close(again(again.prepare(gs[1])), sur(sur.prepare(gs[1])))
+    finally:
+        MODELS.pop("toy", None)
