@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +28,10 @@ from typing import Any
 import numpy as np
 
 from gnnops.data import _worker as W
+from gnnops.data._pool import execute_tasks
 from gnnops.data.manifest import FORMAT, VERSION, mesh_file, read_manifest, write_manifest
 from gnnops.data.spec import SPLIT_IDS, GenerateSpec, load_spec
-from gnnops.errors import DataError, GnnopsError
+from gnnops.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +287,7 @@ def run_generation(spec: GenerateSpec | dict | str | os.PathLike,
     if todo:
         log.info("generating %d of %d %s samples into %s (%d worker(s))", len(todo), len(tasks),
                  problem.name, root, workers)
-    for out in _execute(ctx, todo, workers=workers, progress=progress, total=len(tasks)):
+    for out in execute_tasks(ctx, todo, workers=workers, progress=progress, total=len(tasks)):
         records[out["record"]["file"]] = out["record"]
         shapes.update(out["shapes"])
         for k, v in out["times"].items():
@@ -325,68 +324,6 @@ def generate(spec: GenerateSpec | dict | str | os.PathLike,
         DataError: the folder holds another spec's dataset, a mesh changed, bad workers.
     """
     return run_generation(spec, out_dir, workers=workers, progress=progress).path
-
-
-def _execute(ctx: W.Context, todo: list[W.Task], *, workers: int, progress: bool,
-             total: int) -> Any:
-    """Yield the result of every task in ``todo`` (inline or in a bounded process pool)."""
-    from tqdm import tqdm
-
-    show = progress and sys.stderr.isatty()  # no bar in a log file / pipe
-    bar = tqdm(total=total, initial=total - len(todo), disable=not show,
-               desc=f"generate {ctx.problem.name}", unit="sample")
-    try:
-        if workers == 1 or len(todo) <= 1:
-            W.init_context(ctx)
-            for t in todo:
-                yield _guard(t, W.run_task)
-                bar.update()
-            return
-        # one sample per resolution inline first: the per-mesh caches it builds (FEM
-        # assembly structures on the mesh handle) are then inherited by forked workers
-        W.init_context(ctx)
-        first = {(t.geometry, t.resolution): t for t in reversed(todo)}
-        for t in sorted(first.values(), key=todo.index):
-            yield _guard(t, W.run_task)
-            bar.update()
-        warm = set(first.values())
-        it = iter([t for t in todo if t not in warm])
-        with ProcessPoolExecutor(max_workers=workers, initializer=W.init_context,
-                                 initargs=(ctx,)) as ex:
-            pending = {ex.submit(W.run_task, t): t for t in _take(it, 2 * workers)}
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    task = pending.pop(fut)
-                    try:
-                        out = _guard(task, lambda _t, f=fut: f.result())
-                    except BaseException:
-                        for f in pending:
-                            f.cancel()
-                        raise
-                    yield out
-                    bar.update()
-                    for t in _take(it, 1):
-                        pending[ex.submit(W.run_task, t)] = t
-    finally:
-        bar.close()
-
-
-def _take(it: Any, n: int) -> list[W.Task]:
-    out = []
-    for _ in range(n):
-        t = next(it, None)
-        if t is None:
-            break
-        out.append(t)
-    return out
-
-
-def _guard(task: W.Task, fn: Any) -> dict[str, Any]:
-    try:
-        return fn(task)
-    except GnnopsError as exc:
-        raise type(exc)(f"while generating '{task.file}': {exc}") from exc
 
 
 def _manifest(spec: GenerateSpec, problem: Any, kind: str, nodes: list[int],
