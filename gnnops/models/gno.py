@@ -18,8 +18,7 @@ be evaluated on finer meshes. The kernel ``kappa`` is an MLP of the edge feature
 ``[pos_i, x_i[c], pos_j, x_j[c], (pos_i - pos_j)/r, |pos_i - pos_j|/r]`` (``c`` =
 ``kernel_channels``, default all) whose output is a ``width x width`` matrix
 (``kernel="full"``, NNConv as in GKN), a rank-``rank`` factorisation Phi Psi^T
-(``"lowrank"``), or a diagonal (``"diagonal"``); its last layer is applied after the sum
-over the ball (:mod:`gnnops.models.gno_kernel`).
+(``"lowrank"``), or a diagonal (``"diagonal"``) (:mod:`gnnops.models.gno_kernel`).
 
 Training vs inference:
 
@@ -59,7 +58,6 @@ from gnnops.models.gno_kernel import (
     ball_integral,
     floats_per_edge,
     graph_ranges,
-    node_terms,
     subsample_neighbors,
 )
 from gnnops.models.mlp import MLP, scatter_sum
@@ -284,18 +282,17 @@ class GNO(GraphModel):
             yield self._ball(pos, w, tree, lo, tg)
 
     def _integral(self, i: int, blk: _Block, b: int, v: Tensor, parts: list,
-                  cache: dict | None, terms: tuple[Tensor, Tensor] | None) -> Tensor:
+                  cache: dict | None) -> Tensor:
         """``sum_j c_ij kappa_ij v_j`` for the targets of one block (kernel ``i``)."""
         kn = self.kernels[i]
-        z = None if cache is None else cache.get((i, b))
-        if z is None:
+        k = None if cache is None else cache.get((i, b))
+        if k is None:
             dst = blk.loc if blk.targets is None else blk.targets.index_select(0, blk.loc)
-            z = kn.hidden(*parts[i], blk.geo, blk.src, dst)
+            k = kn.last(kn.hidden(*parts[i], blk.geo, blk.src, dst))
             if cache is not None:
-                cache[(i, b)] = z
+                cache[(i, b)] = k
         n_t = v.shape[0] if blk.targets is None else blk.targets.shape[0]
-        return ball_integral(self.kernel, kn.last, z, v, blk.src, blk.loc, blk.coef, n_t,
-                             rank=self.rank, terms=terms)
+        return ball_integral(self.kernel, k, v, blk.src, blk.loc, blk.coef, n_t, rank=self.rank)
 
     def forward(self, data: Data) -> Tensor:
         """Predict per-node outputs.
@@ -316,13 +313,12 @@ class GNO(GraphModel):
         parts = [kn.node_parts(f) for kn in self.kernels]
         v = self.lift(torch.cat([x, pos], dim=1) if self.lift_pos else x)
         blocks, built = self._blocks(data, pos)
-        cache: dict | None = {} if built else None  # kernel hidden layers, once per forward
+        cache: dict | None = {} if built else None  # kernel values, once per forward
         for t in range(self.depth):
             i = t % len(self.kernels)
-            terms = node_terms(self.kernel, self.kernels[i].last, v, self.rank)
             out = self.linears[i](v)
             for b, blk in enumerate(self._each(blocks, built, data, pos)):
-                integ = self._integral(i, blk, b, v, parts, cache, terms)
+                integ = self._integral(i, blk, b, v, parts, cache)
                 if blk.targets is None:
                     out = out + integ
                 elif torch.is_grad_enabled():
@@ -357,9 +353,8 @@ class GNO(GraphModel):
         prepared = copy.copy(data)
         prepared.gno_edge_index = None
         blocks, built = self._blocks(prepared, pos, targets)
-        terms = node_terms(self.kernel, self.kernels[i].last, v, self.rank)
         want = torch.arange(v.shape[0]) if targets is None else torch.sort(targets)[0]
         out = v.new_zeros(v.shape[0], v.shape[1])
         for b, blk in enumerate(self._each(blocks, built, prepared, pos)):
-            out = out.index_add(0, blk.targets, self._integral(i, blk, b, v, parts, None, terms))
+            out = out.index_add(0, blk.targets, self._integral(i, blk, b, v, parts, None))
         return out.index_select(0, want.to(v.device))
