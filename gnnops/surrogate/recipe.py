@@ -133,12 +133,16 @@ class Recipe:
     hard_dirichlet: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """The recipe as a JSON-compatible dict (``rollout`` left out when ``None``)."""
+        """The recipe as a JSON-compatible dict.
+
+        Fields added after the first artifact format (:data:`_LATER_FIELDS`) are left out
+        at their defaults, so a recipe that does not use them is stored exactly as before.
+        """
         d = json.loads(json.dumps(dataclasses.asdict(self)))
-        if d["rollout"] is None:
-            del d["rollout"]
-        if not d["problem_options"]:
-            del d["problem_options"]
+        defaults = Recipe()
+        for name in _LATER_FIELDS:
+            if getattr(self, name) == getattr(defaults, name):
+                del d[name]
         return d
 
     @classmethod
@@ -178,6 +182,10 @@ class Recipe:
         if self.num_node_types < 1:
             raise ArtifactError(f"recipe field '{where}.num_node_types' expects an integer "
                                 f">= 1, got {self.num_node_types}")
+
+
+#: recipe fields newer than the first artifact format; omitted from the JSON at their defaults
+_LATER_FIELDS = ("problem_options", "rollout", "scaling", "hard_dirichlet")
 
 
 def as_recipe(recipe: Recipe | Mapping[str, Any]) -> Recipe:

@@ -162,3 +162,13 @@ def test_prepare_graph_reads_a_plain_dict_recipe_like_the_typed_one() -> None:
     g = make_graphs(1, 0)[0]
     r = _recipe([g], ["pos", "boundary"])
     assert torch.equal(prepare_graph(g, r.to_json()).x, prepare_graph(g, r).x)
+
+
+def test_later_fields_are_stored_only_when_used() -> None:
+    r = Recipe.from_json(OLD_DICT)
+    assert "scaling" not in r.to_json() and "hard_dirichlet" not in r.to_json()
+    used = Recipe.from_json({**OLD_DICT, "scaling": {"a": -1.0, "f": 1.0},
+                             "hard_dirichlet": True, "problem_options": {"n_modes": 8}})
+    d = used.to_json()
+    assert d["scaling"] == {"a": -1.0, "f": 1.0} and d["hard_dirichlet"] is True
+    assert d["problem_options"] == {"n_modes": 8} and Recipe.from_json(d) == used
