@@ -28,11 +28,9 @@ from torch_geometric.data import Data
 
 from gnnops.errors import ConfigError
 from gnnops.surrogate.artifact import save_artifact
-from gnnops.surrogate.normalizer import fit_normalizer
-from gnnops.surrogate.recipe import make_recipe, prepare_graph
 from gnnops.surrogate.surrogate import Surrogate
 from gnnops.training import distributed as D
-from gnnops.training.augment import check_augmentable
+from gnnops.training.build import build_surrogate
 from gnnops.training.checkpoint import (
     load_checkpoint,
     rng_state,
@@ -70,81 +68,6 @@ class TrainResult:
     datasets: Any = None
     test_splits: list[str] = field(default_factory=list)
     surrogate: Surrogate | None = None
-
-
-def _scaled_targets(g: Data) -> torch.Tensor:
-    """Targets ``[N, F_out]`` of a prepared graph in the model's units (scaling law applied)."""
-    y = g.y.reshape(g.num_nodes, -1).float()
-    scale = getattr(g, "out_scale", None)
-    return y if scale is None else y / scale.reshape(-1, 1)
-
-
-def _physics_options(cfg: RunConfig, problem: str | None) -> dict[str, Any]:
-    """``scaling`` / ``hard_dirichlet`` of the recipe from ``model.scaling_law`` and
-    ``model.hard_dirichlet``, as the problem declares them.
-
-    Raises:
-        ConfigError: an option the problem does not declare (or no problem at all).
-    """
-    out: dict[str, Any] = {}
-    if not (cfg.model.scaling_law or cfg.model.hard_dirichlet):
-        return out
-    if problem is None:
-        raise ConfigError("model.scaling_law / model.hard_dirichlet need a problem "
-                          "(data.generate.problem or data.problem)")
-    from gnnops.problems import get
-
-    prob = get(problem)
-    if cfg.model.scaling_law:
-        laws = dict(getattr(prob, "scaling_laws", {}) or {})
-        if not laws:
-            raise ConfigError(f"model.scaling_law: problem {problem!r} declares no exact "
-                              "scaling law (Problem.scaling_laws)")
-        out["scaling"] = laws
-    if cfg.model.hard_dirichlet:
-        if not getattr(prob, "zero_dirichlet", False):
-            raise ConfigError(f"model.hard_dirichlet: problem {problem!r} does not have u = 0 "
-                              "on the whole boundary (Problem.zero_dirichlet)")
-        out["hard_dirichlet"] = True
-    return out
-
-
-def build_surrogate(cfg: RunConfig,
-                    src: TrainingData) -> tuple[Surrogate, list[Data], list[Data]]:
-    """Recipe, model, prepared graphs (once) and training-split normalizers.
-
-    Returns:
-        The surrogate and the prepared training and validation graphs.
-    """
-    from gnnops.models import build
-
-    recipe = make_recipe(src.train, inputs=src.inputs, input_dims=src.input_dims,
-                         targets=src.targets, target_dims=src.target_dims,
-                         features=cfg.data.features, problem=src.problem, kind=src.kind,
-                         problem_options=src.problem_options,
-                         **_physics_options(cfg, src.problem))
-    if cfg.train.augment:
-        check_augmentable(recipe, src.problem, normalize_edges=cfg.data.normalize_edges)
-    g0 = src.train[0]
-    in_channels = prepare_graph(g0, recipe).x.shape[1]
-    ea, pos = getattr(g0, "edge_attr", None), getattr(g0, "pos", None)
-    model = build(cfg.model.name, in_channels=int(in_channels),
-                  out_channels=int(sum(src.target_dims)),
-                  edge_dim=0 if ea is None else int(ea.reshape(ea.shape[0], -1).shape[1]),
-                  pos_dim=0 if pos is None else int(pos.shape[1]), **cfg.model.kwargs)
-    train_p = [prepare_graph(g, recipe, model=model) for g in src.train]
-    val_p = [prepare_graph(g, recipe, model=model) for g in src.val]
-    x_norm = fit_normalizer((g.x for g in train_p), int(in_channels))
-    y_norm = fit_normalizer((_scaled_targets(g) for g in train_p),
-                            int(sum(src.target_dims)))
-    norms = {**x_norm.state("x"), **y_norm.state("y")}
-    if cfg.data.normalize_edges and getattr(train_p[0], "edge_attr", None) is not None:
-        e_dim = int(train_p[0].edge_attr.reshape(train_p[0].edge_attr.shape[0], -1).shape[1])
-        norms.update(fit_normalizer((g.edge_attr for g in train_p), e_dim).state("e"))
-    kwargs = model.config() if hasattr(model, "config") else dict(cfg.model.kwargs)
-    sur = Surrogate(model, model_name=cfg.model.name, model_kwargs=kwargs, recipe=recipe,
-                    normalizers=norms)
-    return sur, train_p, val_p
 
 
 def _split_val(src: TrainingData, cfg: RunConfig) -> None:

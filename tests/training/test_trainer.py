@@ -177,19 +177,3 @@ def test_training_logs_through_logging_not_print(toy_model, tmp_path, caplog, ca
     msgs = [r.getMessage() for r in caplog.records if r.name == "gnnops.training.trainer"]
     assert [m.split(" train_loss")[0] for m in msgs] == ["epoch 2/2"]
     assert capsys.readouterr().out == ""
-
-
-def test_physics_options_follow_what_the_problem_declares() -> None:
-    from gnnops.errors import ConfigError
-    from gnnops.training.config import config_from_dict
-    from gnnops.training.trainer import _physics_options
-
-    cfg = config_from_dict({"model": {"name": "gno", "scaling_law": True,
-                                      "hard_dirichlet": True}})
-    assert _physics_options(cfg, "darcy") == {"scaling": {"a": -1.0, "f": 1.0},
-                                              "hard_dirichlet": True}
-    with pytest.raises(ConfigError, match="declares no exact scaling law"):
-        _physics_options(cfg, "heat")
-    with pytest.raises(ConfigError, match="need a problem"):
-        _physics_options(cfg, None)
-    assert _physics_options(config_from_dict({}), "heat") == {}
