@@ -116,6 +116,9 @@ class GNO(GraphModel):
 
     name = "gno"
     bounded_memory_forward = True
+    # ball integrals of a physical radius with quadrature weights: the same operator on every
+    # mesh, so inference raises no spacing flag for it (gnnops.inference.reliability_flags)
+    resolution_independent = True
 
     def __init__(
         self,
