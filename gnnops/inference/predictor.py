@@ -152,13 +152,16 @@ class Predictor:
             [N, F_out] predictions in physical units.
         """
         if self.recipe.scaling and getattr(data, "input_scale", None) is None:
-            from gnnops.surrogate.recipe import input_scales
+            from gnnops.surrogate.scaling import input_scales
 
             data = copy.copy(data)  # the whole graph's scales, also for every part
             data.input_scale = input_scales(data, self.recipe)
         hops = receptive_hops(self.model)
         n = int(data.num_nodes)
-        if n <= self.max_nodes or hops is None or getattr(data, "pos", None) is None:
+        # models whose forward already runs layer by layer over blocks of nodes (GNO,
+        # multiscale: `bounded_memory_forward`) are not split again into halo'd parts
+        if (n <= self.max_nodes or hops is None or getattr(data, "pos", None) is None
+                or getattr(self.model, "bounded_memory_forward", False)):
             return self._run(data)[0]
         length = max(max_edge_length(data), float(getattr(self.model, "radius", 0.0) or 0.0))
         return predict_partitioned(data, self._run, hops=hops, max_nodes=self.max_nodes,

@@ -36,7 +36,7 @@ from gnnops._typed import build_dataclass
 from gnnops.errors import ArtifactError, ConfigError, GraphError
 
 __all__ = ["FEATURES", "TrainStats", "RolloutLayout", "Recipe", "as_recipe", "prepare_graph",
-           "input_scales",
+
            "feature_width", "make_recipe", "mean_spacing", "out_of_distribution"]
 
 FEATURES = ("pos", "boundary", "node_type_onehot", "node_volume")
@@ -111,7 +111,7 @@ class Recipe:
             ``u(s_1 in_1, s_2 in_2, ...) = prod_k s_k^e_k u(in_1, in_2, ...)`` (Darcy:
             ``{"a": -1, "f": 1}``). Each graph's scaled inputs are divided by their
             volume-weighted mean magnitude ``s_k`` before the model and the output is
-            multiplied by ``prod_k s_k^e_k`` (:func:`input_scales`), so the law holds
+            multiplied by ``prod_k s_k^e_k`` (:mod:`gnnops.surrogate.scaling`), so the law holds
             exactly, for inputs of any magnitude.
         hard_dirichlet: the problem's solution is 0 on the whole boundary; predictions
             are set to 0 at ``data.boundary`` nodes.
@@ -254,10 +254,14 @@ def prepare_graph(data: Data, recipe: Recipe | Mapping[str, Any], *,
                          f"{recipe.inputs}) (got {list(x.shape)})")
     x = x.float()
     if recipe.scaling:
+        from gnnops.surrogate.scaling import apply_scaling
+
         scales = getattr(out, "input_scale", None)
         if scales is None:
+            from gnnops.surrogate.scaling import input_scales
+
             scales = input_scales(out, recipe)
-        x, out.out_scale = _apply_scaling(x, scales.reshape(-1), recipe)
+        x, out.out_scale = apply_scaling(x, scales.reshape(-1), recipe)
         out.input_scale = scales.reshape(1, -1)
     cols = [x] + [_feature(f, out, recipe) for f in recipe.features]
     out.x = torch.cat(cols, dim=1)
@@ -266,46 +270,6 @@ def prepare_graph(data: Data, recipe: Recipe | Mapping[str, Any], *,
     if model is not None and hasattr(model, "prepare"):
         out = model.prepare(out)
     return out
-
-
-def input_scales(data: Data, recipe: Recipe) -> Tensor:
-    """Scales ``[1, K]`` of the ``K`` scaled inputs of ``recipe.scaling`` on one raw graph.
-
-    ``s_k`` is the volume-weighted mean of ``|in_k|`` over the graph's nodes (1 where it
-    is 0). Computed once per whole graph (partitioned prediction passes it to the parts as
-    ``data.input_scale``, so every part uses the whole graph's scales).
-    """
-    n = data.num_nodes
-    x = data.x.reshape(n, -1).float()
-    w = getattr(data, "node_volume", None)
-    w = torch.ones(n) if w is None else w.reshape(-1).float()
-    out = []
-    for name in recipe.scaling:
-        lo, hi = _columns(recipe, name)
-        m = float((w[:, None] * x[:, lo:hi].abs()).sum() / w.sum().clamp_min(1e-30)
-                  / max(hi - lo, 1))
-        out.append(m if m > 0 and m == m else 1.0)
-    return torch.tensor(out, dtype=torch.float32).reshape(1, -1)
-
-
-def _columns(recipe: Recipe, name: str) -> tuple[int, int]:
-    if name not in recipe.inputs:
-        raise ConfigError(f"scaling law names input {name!r}; the model's inputs are "
-                          f"{recipe.inputs}")
-    i = recipe.inputs.index(name)
-    lo = int(sum(recipe.input_dims[:i]))
-    return lo, lo + int(recipe.input_dims[i])
-
-
-def _apply_scaling(x: Tensor, scales: Tensor, recipe: Recipe) -> tuple[Tensor, Tensor]:
-    """Divide the scaled input columns; returns ``(x', out_scale [N, 1])``."""
-    x = x.clone()
-    factor = 1.0
-    for s, (name, e) in zip(scales.tolist(), recipe.scaling.items(), strict=True):
-        lo, hi = _columns(recipe, name)
-        x[:, lo:hi] /= s
-        factor *= s ** float(e)
-    return x, torch.full((x.shape[0], 1), factor, dtype=torch.float32)
 
 
 def mean_spacing(data: Data) -> float | None:
