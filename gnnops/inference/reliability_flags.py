@@ -82,36 +82,10 @@ def compute_flags(
     """
     st = (dataclasses.asdict(train_stats) if isinstance(train_stats, TrainStats)
           else dict(train_stats or {}))
-    flags: list[str] = []
-    n = int(data.num_nodes)
-    if st.get("nodes_max") and n > NODES_FACTOR * float(st["nodes_max"]):
-        flags.append(f"too_many_nodes: {n} nodes, more than {NODES_FACTOR:g}x the largest "
-                     f"training graph ({int(st['nodes_max'])})")
-    if st.get("nodes_min") and n < float(st["nodes_min"]) / NODES_FACTOR:
-        flags.append(f"too_few_nodes: {n} nodes, fewer than 1/{NODES_FACTOR:g} of the smallest "
-                     f"training graph ({int(st['nodes_min'])})")
-    if (kind == "mesh" and not resolution_independent and st.get("spacing_min") is not None
-            and st.get("spacing_max") is not None):
-        h = mean_spacing(data)
-        lo, hi = float(st["spacing_min"]), float(st["spacing_max"])
-        if h is not None and not lo * (1 - SPACING_TOL) <= h <= hi * (1 + SPACING_TOL):
-            flags.append(f"spacing_out_of_range: mean edge length {_fmt(h)} outside the "
-                         f"training range [{_fmt(lo)}, {_fmt(hi)}]")
-    x = getattr(data, "x", None)
-    if x is not None and x.numel():
-        xd = x.double()
-        if not bool(torch.isfinite(xd).all()):
-            flags.append("non_finite_input: the inputs contain NaN or inf")
-        cols = _column_names(input_names, input_dims, x.shape[1])
-        lo_s, hi_s = st.get("input_min"), st.get("input_max")
-        if lo_s is not None and hi_s is not None and len(lo_s) == x.shape[1] == len(hi_s):
-            lo, hi = np.asarray(lo_s, float), np.asarray(hi_s, float)
-            tol = INPUT_TOL * np.maximum(hi - lo, np.maximum(np.abs(hi), np.abs(lo)) * 1e-6)
-            xmin = xd.nan_to_num(np.inf).min(0).values.numpy()
-            xmax = xd.nan_to_num(-np.inf).max(0).values.numpy()
-            for c in np.flatnonzero((xmin < lo - tol) | (xmax > hi + tol)):
-                flags.append(f"input_out_of_range: '{cols[c]}' spans [{_fmt(xmin[c])}, "
-                             f"{_fmt(xmax[c])}], training range [{_fmt(lo[c])}, {_fmt(hi[c])}]")
+    flags = _size_flags(int(data.num_nodes), st)
+    if kind == "mesh" and not resolution_independent:
+        flags += _spacing_flag(data, st)
+    flags += _input_flags(data, st, input_names, input_dims)
     if kind == "mesh":
         flags += _duplicate_flag(data)
     if outputs is not None:
@@ -119,6 +93,54 @@ def compute_flags(
         if not bool(torch.isfinite(out).all()):
             bad = int((~torch.isfinite(out)).any(dim=-1).sum()) if out.dim() > 1 else -1
             flags.append(f"non_finite_output: {bad} nodes have NaN or inf predictions")
+    return flags
+
+
+def _size_flags(n: int, st: Mapping[str, Any]) -> list[str]:
+    """``too_many_nodes`` / ``too_few_nodes`` against the training graphs' node counts."""
+    flags = []
+    if st.get("nodes_max") and n > NODES_FACTOR * float(st["nodes_max"]):
+        flags.append(f"too_many_nodes: {n} nodes, more than {NODES_FACTOR:g}x the largest "
+                     f"training graph ({int(st['nodes_max'])})")
+    if st.get("nodes_min") and n < float(st["nodes_min"]) / NODES_FACTOR:
+        flags.append(f"too_few_nodes: {n} nodes, fewer than 1/{NODES_FACTOR:g} of the smallest "
+                     f"training graph ({int(st['nodes_min'])})")
+    return flags
+
+
+def _spacing_flag(data: Data, st: Mapping[str, Any]) -> list[str]:
+    """``spacing_out_of_range`` when the mean edge length leaves the training range."""
+    if st.get("spacing_min") is None or st.get("spacing_max") is None:
+        return []
+    h = mean_spacing(data)
+    lo, hi = float(st["spacing_min"]), float(st["spacing_max"])
+    if h is None or lo * (1 - SPACING_TOL) <= h <= hi * (1 + SPACING_TOL):
+        return []
+    return [f"spacing_out_of_range: mean edge length {_fmt(h)} outside the training range "
+            f"[{_fmt(lo)}, {_fmt(hi)}]"]
+
+
+def _input_flags(data: Data, st: Mapping[str, Any], input_names: Sequence[str],
+                 input_dims: Sequence[int]) -> list[str]:
+    """``non_finite_input`` and one ``input_out_of_range`` per input column that leaves
+    its training range."""
+    x = getattr(data, "x", None)
+    if x is None or not x.numel():
+        return []
+    flags = []
+    xd = x.double()
+    if not bool(torch.isfinite(xd).all()):
+        flags.append("non_finite_input: the inputs contain NaN or inf")
+    cols = _column_names(input_names, input_dims, x.shape[1])
+    lo_s, hi_s = st.get("input_min"), st.get("input_max")
+    if lo_s is not None and hi_s is not None and len(lo_s) == x.shape[1] == len(hi_s):
+        lo, hi = np.asarray(lo_s, float), np.asarray(hi_s, float)
+        tol = INPUT_TOL * np.maximum(hi - lo, np.maximum(np.abs(hi), np.abs(lo)) * 1e-6)
+        xmin = xd.nan_to_num(np.inf).min(0).values.numpy()
+        xmax = xd.nan_to_num(-np.inf).max(0).values.numpy()
+        for c in np.flatnonzero((xmin < lo - tol) | (xmax > hi + tol)):
+            flags.append(f"input_out_of_range: '{cols[c]}' spans [{_fmt(xmin[c])}, "
+                         f"{_fmt(xmax[c])}], training range [{_fmt(lo[c])}, {_fmt(hi[c])}]")
     return flags
 
 
