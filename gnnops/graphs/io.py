@@ -2,7 +2,13 @@
 
 ``read_mesh`` turns every failure (missing file, unknown extension, truncated or
 corrupt content -- meshio's, h5py's and the parsers' exceptions) into a
-:class:`~gnnops.errors.MeshError` naming the file and the format.
+:class:`~gnnops.errors.MeshError` naming the file and the format. It treats every file
+as untrusted (:mod:`gnnops.graphs.safety`): the format comes from the content when the
+content names one (:func:`sniff_mesh_format`), declared sizes are checked against the
+limits before meshio allocates (:mod:`gnnops.graphs.prescan`), XDMF data items are read
+only from regular files in the XDMF file's own folder (:mod:`gnnops.graphs.xdmf_reader`),
+and a missing optional reader package is a
+:class:`~gnnops.errors.MissingDependencyError` naming the install extra.
 ``write_mesh`` writes atomically: into a temporary folder beside the target,
 then ``os.replace`` of every file written (an XDMF file's ``.h5`` companion
 first, the main file last), so a crash never leaves a half-written mesh.
