@@ -42,7 +42,7 @@ accepted for the common contract and unused (the mesh edges are not the ball gra
 from __future__ import annotations
 
 import copy
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -82,6 +82,36 @@ class _Block(NamedTuple):
 def _geometry(pos: Tensor, src: Tensor, dst: Tensor, r: float) -> Tensor:
     rel = (pos.index_select(0, dst) - pos.index_select(0, src)) / r
     return torch.cat([rel, rel.norm(dim=1, keepdim=True)], dim=1)
+
+
+def _train_neighbors(train_neighbors: int | None, max_num_neighbors: int | None) -> int | None:
+    """``train_neighbors``, or its old name ``max_num_neighbors`` (artifacts saved before)."""
+    if max_num_neighbors is None:
+        return train_neighbors
+    if train_neighbors is not None and train_neighbors != max_num_neighbors:
+        raise ModelError(f"expected train_neighbors or its old name max_num_neighbors, "
+                         f"not both (got {train_neighbors!r} and {max_num_neighbors!r})")
+    return max_num_neighbors
+
+
+def _checked_options(in_channels: int, *, kernel: str, normalization: str, radius: Any,
+                     train_neighbors: int | None,
+                     kernel_channels: list[int] | None) -> list[int]:
+    """ModelError for an unknown kernel / normalization, a radius <= 0, a bad neighbour cap
+    or kernel channel; returns the kernel's input channels."""
+    if kernel not in KERNELS:
+        raise ModelError(f"unknown kernel {kernel!r}; expected one of: {', '.join(KERNELS)}")
+    if normalization not in NORMALIZATIONS:
+        raise ModelError(f"unknown normalization {normalization!r}; expected one of: "
+                         f"{', '.join(NORMALIZATIONS)}")
+    if not (isinstance(radius, int | float) and radius > 0):
+        raise ModelError(f"expected a positive radius (got {radius!r})")
+    if train_neighbors is not None:
+        check_positive(train_neighbors=train_neighbors)
+    chans = list(range(in_channels)) if kernel_channels is None else list(kernel_channels)
+    if any(not 0 <= c < in_channels for c in chans):
+        raise ModelError(f"expected kernel_channels in [0, {in_channels}) (got {chans})")
+    return chans
 
 
 class GNO(GraphModel):
@@ -141,11 +171,7 @@ class GNO(GraphModel):
         lift_pos: bool = True,
         max_num_neighbors: int | None = None,
     ) -> None:
-        if max_num_neighbors is not None:
-            if train_neighbors is not None and train_neighbors != max_num_neighbors:
-                raise ModelError(f"expected train_neighbors or its old name max_num_neighbors, "
-                                 f"not both (got {train_neighbors!r} and {max_num_neighbors!r})")
-            train_neighbors = max_num_neighbors
+        train_neighbors = _train_neighbors(train_neighbors, max_num_neighbors)
         super().__init__(
             in_channels=in_channels, out_channels=out_channels, edge_dim=edge_dim,
             pos_dim=pos_dim, width=width, depth=depth, radius=radius,
@@ -156,18 +182,9 @@ class GNO(GraphModel):
         )
         check_positive(pos_dim=pos_dim, width=width, depth=depth, rank=rank,
                        kernel_hidden=kernel_hidden, kernel_layers=kernel_layers)
-        if kernel not in KERNELS:
-            raise ModelError(f"unknown kernel {kernel!r}; expected one of: {', '.join(KERNELS)}")
-        if normalization not in NORMALIZATIONS:
-            raise ModelError(f"unknown normalization {normalization!r}; expected one of: "
-                             f"{', '.join(NORMALIZATIONS)}")
-        if not (isinstance(radius, int | float) and radius > 0):
-            raise ModelError(f"expected a positive radius (got {radius!r})")
-        if train_neighbors is not None:
-            check_positive(train_neighbors=train_neighbors)
-        chans = list(range(in_channels)) if kernel_channels is None else list(kernel_channels)
-        if any(not 0 <= c < in_channels for c in chans):
-            raise ModelError(f"expected kernel_channels in [0, {in_channels}) (got {chans})")
+        chans = _checked_options(in_channels, kernel=kernel, normalization=normalization,
+                                 radius=radius, train_neighbors=train_neighbors,
+                                 kernel_channels=kernel_channels)
         self.register_buffer("kernel_channels", torch.tensor(chans, dtype=torch.long),
                              persistent=False)
         self.width, self.depth, self.rank = width, depth, rank
