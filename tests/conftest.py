@@ -51,3 +51,27 @@ def toy_model(monkeypatch: pytest.MonkeyPatch) -> str:
 def graphs() -> tuple[list[Data], list[Data]]:
     """(train, val) toy graphs."""
     return make_graphs(8, 0), make_graphs(4, 1)
+
+
+@pytest.fixture(scope="session")
+def darcy_user_meshes(tmp_path_factory):
+    """A user's own Darcy solver outputs, written with meshio from a generated dataset:
+    ``train`` (12 files on the h = 0.2 unit-square mesh, half .vtu, half .vtk, point data
+    a, f, u) and ``held`` (3 files on the h = 0.1 mesh); ``dataset``: the generated folder."""
+    import meshio
+
+    from gnnops.data import generate, open_dataset
+
+    root = tmp_path_factory.mktemp("user")
+    spec = {"problem": "darcy", "resolutions": [0.2, 0.1], "n_train": 12, "n_val": 0,
+            "n_test": 3, "seed": 1}
+    ds = open_dataset(generate(spec, root / "generated", progress=False))
+    train, held = root / "train", root / "held"
+    for folder, split, k in ((train, "train", 0), (held, "test", 1)):
+        folder.mkdir()
+        for i, s in enumerate(ds.samples(split, k)):
+            m = meshio.read(ds.path(s))
+            out = meshio.Mesh(m.points, m.cells, point_data={n: m.point_data[n]
+                                                             for n in ("a", "f", "u")})
+            meshio.write(folder / f"case_{i:02d}{'.vtk' if i % 2 else '.vtu'}", out)
+    return SimpleNamespace(train=train, held=held, dataset=ds.root)

@@ -6,9 +6,10 @@
   splits, resolutions, fields and samples);
 * a folder, a glob (``"runs/*.vtu"``) or a single file of meshes in any format
   meshio reads, with named point data and no manifest -- a user's own solver
-  outputs. Everything is one split ``"all"``; the resolutions are the distinct
-  node counts (ascending), each file's ``resolution`` the index of its count;
-  a sample's ``seed`` is its index in sorted file order (the trainer splits by it).
+  outputs (:mod:`gnnops.data.user`): splits ``train`` / ``test`` (held-out files of
+  ``test_path``, or a seeded ``test_fraction``), else one split ``"all"``; the
+  resolutions are the distinct node counts (ascending), each file's ``resolution``
+  the index of its count; a sample's ``seed`` is its index.
 
 Loading a generated mesh split builds the graph topology once per resolution
 (from ``meshes/res<k>.vtu``, which every sample of that resolution shares; in a
@@ -23,7 +24,6 @@ copy before modifying them in place.
 from __future__ import annotations
 
 import copy
-import glob as _glob
 import os
 from pathlib import Path
 from typing import Any
@@ -34,9 +34,6 @@ from gnnops.data.manifest import check_sample_file, mesh_file, read_manifest
 from gnnops.errors import DataError, GnnopsError
 
 __all__ = ["Dataset", "open_dataset"]
-
-_GLOB_CHARS = set("*?[")
-
 
 class Dataset:
     """A dataset on disk.
@@ -57,13 +54,13 @@ class Dataset:
     # ------------------------------------------------------------------ description
     @property
     def problem(self) -> str | None:
-        """Problem name (None for user files)."""
+        """Problem name (user files: the one named when opening them, else None)."""
         return self.manifest.get("problem")
 
     @property
     def splits(self) -> list[str]:
-        """Split names in sample order (``train``, ``val``, ``test``, ``test_<family>``;
-        user files: ``all``)."""
+        """Split names in sample order (``train``, ``val``, ``test``, ``test_<family>``,
+        ``test_<geometry>``; user files: ``train`` and ``test``, or ``all``)."""
         order = dict.fromkeys(s["split"] for s in self.manifest["samples"])
         return list(order) + [k for k in self.manifest["splits"] if k not in order]
 
@@ -259,78 +256,42 @@ def _stack(fields: Any, names: list[str], n: int, dim: int, path: Path, role: st
     return torch.from_numpy(np.hstack(cols).astype(np.float32))
 
 
-def _mesh_files(folder: Path) -> list[Path]:
-    from gnnops.graphs.io import mesh_format
-
-    out = []
-    for p in sorted(folder.rglob("*")):
-        if not p.is_file() or any(part.startswith(".") for part in p.relative_to(folder).parts):
-            continue
-        try:
-            mesh_format(p)
-        except GnnopsError:
-            continue
-        out.append(p)
-    return out
-
-
-def _user_dataset(files: list[Path], root: Path, what: str) -> Dataset:
-    import meshio
-
-    from gnnops.graphs.io import read_mesh
-
-    counts, names = [], None
-    for f in files:
-        m: meshio.Mesh = _wrap(lambda f=f: read_mesh(f), f)
-        counts.append(len(m.points))
-        keys = set(m.point_data)
-        names = keys if names is None else names & keys
-    buckets = sorted(set(counts))
-    samples = [{"file": os.path.relpath(f, root), "split": "all",
-                "resolution": buckets.index(c), "index": i, "seed": i, "nodes": c}
-               for i, (f, c) in enumerate(zip(files, counts, strict=True))]
-    manifest = {
-        "format": "user-meshes", "source": what, "kind": "mesh", "problem": None,
-        "input_fields": [], "output_fields": [],
-        "field_dims": dict.fromkeys(sorted(names or ()), None),
-        "resolutions": buckets, "nodes_per_resolution": buckets,
-        "splits": {"all": {"resolution": None, "resolutions": list(range(len(buckets))),
-                           "count": len(files)}},
-        "samples": samples,
-    }
-    return Dataset(root, manifest, generated=False)
-
-
-def open_dataset(path_or_glob: str | os.PathLike) -> Dataset:
+def open_dataset(path_or_glob: str | os.PathLike, *,
+                 test_path: str | os.PathLike | None = None, test_fraction: float = 0.0,
+                 seed: int = 0, problem: str | None = None) -> Dataset:
     """Open a generated dataset folder or a user's mesh files.
 
     Args:
         path_or_glob: a folder with ``manifest.json``; a folder of mesh files (searched
             recursively, hidden entries skipped); a glob pattern; or one mesh file.
+        test_path: user files only: held-out test files (split ``test``; the others are
+            ``train``).
+        test_fraction: user files only: share of the files held out as ``test``, drawn by
+            ``seed`` (0 and no ``test_path``: one split ``all``). A generated dataset has
+            its own test splits and ignores it.
+        seed: draws the held-out user files.
+        problem: user files: the registered problem they solve; a generated dataset
+            names its own (a different name is refused).
 
     Raises:
         DataError: missing path, a glob matching nothing, a folder without mesh files, a
-            manifest of another format/version, unreadable files.
+            manifest of another format/version, unreadable files, ``test_path`` or another
+            problem for a generated dataset.
     """
+    from gnnops.data.user import open_user_dataset
+
     text = os.fspath(path_or_glob)
-    if any(c in text for c in _GLOB_CHARS) and not Path(text).exists():
-        files = sorted(Path(p) for p in _glob.glob(text, recursive=True) if Path(p).is_file())
-        if not files:
-            raise DataError(f"no files match the pattern '{text}'")
-        root = Path(os.path.commonpath([str(f.parent) for f in files]))
-        return _user_dataset(files, root, text)
     p = Path(text)
-    if not p.exists():
-        raise DataError(f"dataset not found: '{p}' (expected a folder with manifest.json, a "
-                        "folder of mesh files, a glob or a mesh file)")
-    if p.is_file():
-        if p.name == "manifest.json":
-            p = p.parent
-        else:
-            return _user_dataset([p], p.parent, text)
-    if (p / "manifest.json").exists():
-        return Dataset(p, read_manifest(p), generated=True)
-    files = _mesh_files(p)
-    if not files:
-        raise DataError(f"'{p}' has no manifest.json and no mesh files meshio can read")
-    return _user_dataset(files, p, text)
+    if p.is_file() and p.name == "manifest.json":
+        p = p.parent
+    if p.is_dir() and (p / "manifest.json").exists():
+        ds = Dataset(p, read_manifest(p), generated=True)
+        if test_path is not None:
+            raise DataError(f"'{p}' is a generated dataset with its own test splits "
+                            f"({', '.join(ds.splits)}); a test path is for your own mesh files")
+        if problem is not None and problem != ds.problem:
+            raise DataError(f"'{p}' holds {ds.problem!r} samples; expected problem "
+                            f"{problem!r}")
+        return ds
+    return open_user_dataset(text, test_path=test_path, test_fraction=test_fraction,
+                             seed=seed, problem=problem)

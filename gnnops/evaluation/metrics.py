@@ -158,6 +158,18 @@ def _resolution_row(pred_: Any, graphs: list[Any], split: str, k: int, h: float 
     }
 
 
+def _mesh_size(ds: Any, k: int, graphs: list[Any]) -> float | None:
+    """The ``h`` of a row: the spec's value of resolution ``k`` (generated data: mesh size,
+    networks: node count), or the mean edge length of ``graphs`` (a user's meshes, whose
+    resolutions are node counts)."""
+    if getattr(ds, "generated", True):
+        return ds.resolutions[k] if k < len(ds.resolutions) else None
+    from gnnops.surrogate.recipe import mean_spacing
+
+    sizes = [s for s in (mean_spacing(g) for g in graphs) if s is not None]
+    return float(np.mean(sizes)) if sizes else None
+
+
 def evaluate(surrogate_or_artifact: Any, dataset: Any, *, splits: Sequence[str] | None = None,
              out_dir: str | os.PathLike | None = None, max_samples: int | None = None,
              examples: bool = True) -> dict[str, Any]:
@@ -196,7 +208,7 @@ def evaluate(surrogate_or_artifact: Any, dataset: Any, *, splits: Sequence[str] 
                 graphs = graphs[:max_samples]
             if not graphs:
                 continue
-            h = ds.resolutions[k] if k < len(ds.resolutions) else None
+            h = _mesh_size(ds, k, graphs)
             rows.append(_resolution_row(pred_, graphs, split, k, h,
                                         shown if examples else None))
     results = {

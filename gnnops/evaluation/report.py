@@ -93,7 +93,8 @@ def write_report(results: dict[str, Any], run_dir: str | os.PathLike, *, plots: 
         f"best validation rel L2: {_f(tr.get('best_val_rel_l2'))}",
         "",
         "Relative L2 = ||u_pred - u||_2 / ||u||_2 per sample, mean over the samples; "
-        "residual = relative discrete physics residual (reference: the stored solution).",
+        "residual = relative discrete physics residual (reference: the stored solution); "
+        "h = the spec's mesh size (generated data) or the mean edge length (your meshes).",
         "",
         format_table(results.get("rows", [])),
         "",

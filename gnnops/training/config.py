@@ -40,7 +40,8 @@ __all__ = [
     "DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", "EvalConfig", "RolloutConfig",
     "RunConfig",
     "load_config", "config_to_dict", "config_from_dict", "apply_overrides",
-    "check_model_kwargs", "model_class", "default_config_path", "RESERVED_MODEL_KWARGS",
+    "check_model_kwargs", "check_data_problem", "model_class", "default_config_path",
+    "RESERVED_MODEL_KWARGS",
 ]
 
 # constructor arguments the trainer fills in from the data; not settable in model.kwargs
@@ -126,7 +127,50 @@ def load_config(path: str | Path | None = None,
     check_model_kwargs(cfg.model.name, cfg.model.kwargs)
     if cfg.data.generate is not None:
         cfg.data.generate.check_problem(where="data.generate")
+    check_data_problem(cfg.data)
     return cfg
+
+
+def check_data_problem(data: DataConfig) -> None:
+    """Check ``data.problem`` (the problem a user's mesh files solve) against the registry,
+    ``data.problem_options`` against its constructor, and ``data.inputs`` / ``data.targets``
+    against its field names (the residual needs them).
+
+    Raises:
+        ConfigError: unknown problem (the valid ones listed), an option the constructor does
+            not take or rejects, a field name the problem does not know.
+    """
+    if data.problem is None:
+        return
+    from gnnops.errors import GnnopsError
+    from gnnops.problems import get, names
+
+    valid = names()
+    if data.problem not in valid:
+        raise ConfigError(f"config key 'data.problem' expects one of: {', '.join(valid)}, got "
+                          f"{data.problem!r}{did_you_mean(data.problem, valid)}")
+    cls = type(get(data.problem))
+    params = inspect.signature(cls.__init__).parameters
+    ok = [n for n, p in params.items() if n != "self"
+          and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        for key in data.problem_options:
+            if key not in ok:
+                raise ConfigError(f"unknown config key 'data.problem_options.{key}' for problem "
+                                  f"{data.problem!r}; expected one of: {', '.join(ok) or 'none'}"
+                                  f"{did_you_mean(key, ok)}")
+    try:
+        prob = get(data.problem, **data.problem_options)
+    except (GnnopsError, TypeError, ValueError) as exc:
+        raise ConfigError(f"config key 'data.problem_options': {' '.join(str(exc).split())}"
+                          ) from None
+    for key, names_, known in (("inputs", data.inputs, prob.input_fields),
+                               ("targets", data.targets, prob.output_fields)):
+        bad = [n for n in names_ or [] if n not in known]
+        if bad:
+            raise ConfigError(f"config key 'data.{key}' expects fields of problem "
+                              f"{data.problem!r} ({', '.join(known)}), got {bad}; name the "
+                              "point data in your files as the problem does")
 
 
 def _read_yaml(p: Path) -> dict[str, Any]:

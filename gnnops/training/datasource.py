@@ -1,8 +1,11 @@
 """Where the training graphs come from: a generated dataset, a user dataset or given lists.
 
 ``data.generate`` is generated once into ``<cache_dir>/<problem>-<digest of the spec>``
-(reruns reuse it); ``data.path`` is opened as is. A dataset without train/val splits
-(user meshes) is split by the run's seed with ``data.val_fraction``.
+(reruns reuse it); ``data.path`` is opened as is. A user's own mesh files get a held-out
+``test`` split (``data.test_path``, or ``data.test_fraction`` of the files drawn by the
+run's seed), evaluated after training and never trained or validated on; the rest is
+split by the run's seed with ``data.val_fraction``. ``data.problem`` names the problem
+the files solve (its fields are then the default inputs / targets).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import torch
 from torch_geometric.data import Data
 
 from gnnops.errors import ConfigError, DataError
-from gnnops.training.config import RunConfig
+from gnnops.training.config import RunConfig, check_data_problem
 from gnnops.training.distributed import DistInfo, barrier
 
 __all__ = ["TrainingData", "load_training_data", "field_dims"]
@@ -24,7 +27,8 @@ __all__ = ["TrainingData", "load_training_data", "field_dims"]
 @dataclass
 class TrainingData:
     """The raw (unprepared) training and validation graphs of a run and what they hold:
-    field names and widths, the problem, the graph kind, the dataset and its test splits."""
+    field names and widths, the problem (and its constructor options), the graph kind, the
+    dataset and its test splits."""
 
     train: list[Data]
     val: list[Data]
@@ -36,6 +40,7 @@ class TrainingData:
     kind: str = "mesh"
     dataset: Any = None
     test_splits: list[str] = field(default_factory=list)
+    problem_options: dict[str, Any] = field(default_factory=dict)
 
 
 def field_dims(names: list[str], width: int, known: dict[str, int], what: str) -> list[int]:
@@ -89,7 +94,8 @@ def load_training_data(cfg: RunConfig, info: DistInfo, *,
     d = cfg.data
     if train_data is not None:
         val = list(val_data) if val_data is not None else []
-        problem = d.generate.problem if d.generate is not None else None
+        problem = d.generate.problem if d.generate is not None else d.problem
+        opts = d.generate.solver_options if d.generate is not None else d.problem_options
         ins, outs, kind = _problem_fields(problem)
         ins, outs = d.inputs or ins, d.targets or outs
         g0 = train_data[0]
@@ -99,16 +105,21 @@ def load_training_data(cfg: RunConfig, info: DistInfo, *,
         outs = outs or [f"y{i}" for i in range(ny)]
         return TrainingData(list(train_data), val, problem, ins,
                             field_dims(ins, nx, {}, "inputs"), outs,
-                            field_dims(outs, ny, {}, "targets"), kind=kind)
+                            field_dims(outs, ny, {}, "targets"), kind=kind,
+                            problem_options=dict(opts))
     if d.generate is None and d.path is None:
         raise ConfigError("no training data: set data.generate (a dataset spec) or data.path")
     from gnnops.data import open_dataset
 
     path = _dataset_path(cfg, info) if d.generate is not None else d.path
-    ds = open_dataset(path)
+    if d.generate is None:
+        check_data_problem(d)
+        ds = open_dataset(path, test_path=d.test_path, test_fraction=d.test_fraction,
+                          seed=cfg.seed, problem=d.problem)
+    else:
+        ds = open_dataset(path)
     problem = getattr(ds, "problem", None)
-    ins = list(d.inputs or ds.input_fields)
-    outs = list(d.targets or ds.output_fields)
+    ins, outs = _default_fields(ds, problem, d.inputs, d.targets)
     splits = list(ds.splits)
     if "train" in splits:
         train = ds.load("train", inputs=ins, targets=outs)
@@ -129,7 +140,30 @@ def load_training_data(cfg: RunConfig, info: DistInfo, *,
     kind = "network" if getattr(g0, "pos", None) is None else "mesh"
     if problem is not None:
         kind = _problem_fields(problem)[2]
-    tests = [s for s in splits if s not in ("train", "val")]
+    # "all": user files with nothing held out -- their samples were trained on
+    tests = [s for s in splits if s not in ("train", "val", "all")]
     return TrainingData(train, val, problem, ins, field_dims(ins, nx, known, "inputs"), outs,
                         field_dims(outs, ny, known, "targets"), kind=kind, dataset=ds,
-                        test_splits=tests)
+                        test_splits=tests, problem_options=_problem_options(ds, d))
+
+
+def _default_fields(ds: Any, problem: str | None, inputs: list[str] | None,
+                    targets: list[str] | None) -> tuple[list[str], list[str]]:
+    """``data.inputs`` / ``data.targets``, else the dataset's fields; user files naming a
+    problem: its input fields stored in every file (optional ones may be absent) and its
+    output fields."""
+    ins, outs = list(inputs or ds.input_fields), list(targets or ds.output_fields)
+    if problem is not None and not getattr(ds, "generated", True):
+        p_ins, p_outs, _ = _problem_fields(problem)
+        ins = ins or [f for f in p_ins if f in ds.fields] or p_ins
+        outs = outs or p_outs
+    return ins, outs
+
+
+def _problem_options(ds: Any, d: Any) -> dict[str, Any]:
+    """The problem's constructor options: ``data.problem_options`` for user files, the
+    spec's ``solver_options`` for a generated dataset."""
+    if not getattr(ds, "generated", True):
+        return dict(d.problem_options)
+    spec = (getattr(ds, "manifest", None) or {}).get("spec") or {}
+    return dict(spec.get("solver_options") or {})

@@ -58,16 +58,17 @@ def test_user_folder_is_split_by_the_seed(tmp_path):
     for k in range(8):
         meshio.write(tmp_path / f"m{k}.vtu", _square(4, float(k)))
     cfg = _cfg(f"data.path={tmp_path}", "data.inputs=[a]", "data.targets=[u]",
-               "data.val_fraction=0.25")
+               "data.val_fraction=0.25", "data.test_fraction=0")
     td = load_training_data(cfg, DistInfo())
-    assert (len(td.train), len(td.val)) == (6, 2) and td.test_splits == ["all"]
+    # nothing held out (test_fraction 0): no test split -- the files were all trained on
+    assert (len(td.train), len(td.val)) == (6, 2) and td.test_splits == []
     ks = sorted(round(float(g.x[0, 0]), 6) for g in td.train + td.val)
     assert ks == [float(k) for k in range(8)]  # every mesh exactly once
     again = load_training_data(cfg, DistInfo())
     assert [float(g.x[0, 0]) for g in again.val] == [float(g.x[0, 0]) for g in td.val]
     other = load_training_data(_cfg(f"data.path={tmp_path}", "data.inputs=[a]",
-                                    "data.targets=[u]", "data.val_fraction=0.25", "seed=4"),
-                               DistInfo())
+                                    "data.targets=[u]", "data.val_fraction=0.25", "seed=4",
+                                    "data.test_fraction=0"), DistInfo())
     assert {float(g.x[0, 0]) for g in other.val} != {float(g.x[0, 0]) for g in td.val}
 
 
