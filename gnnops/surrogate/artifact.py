@@ -177,6 +177,33 @@ def load_artifact(path: str | os.PathLike) -> Artifact:
         why = "not found" if not path.exists() else "it is not a regular file"
         raise ArtifactError(f"expected a model artifact file at '{path}' ({why})")
     check_archive(path)
+    meta_text, state, normalizers = _read_payload(path)
+    meta = parse_meta(path, meta_text)
+    check_tensors(path, {"state_dict": state, "normalizers": normalizers})
+    _check_payload(path, meta, state, normalizers)
+    _verify_integrity(path, meta, state, normalizers)
+    check_model_fits(path, meta, state, normalizers)
+    return Artifact(
+        model_name=meta["model_name"],
+        model_kwargs=meta.get("model_kwargs", {}),
+        state_dict=state,
+        normalizers=normalizers,
+        recipe=_read_recipe(path, meta.get("recipe") or {}),
+        problem=meta.get("problem"),
+        config=meta.get("config", {}),
+        metrics=meta.get("metrics", {}),
+        version=meta.get("version", ""),
+    )
+
+
+def _read_payload(path: Path) -> tuple[Any, Any, Any]:
+    """``(meta JSON text, state_dict, normalizers)`` of an artifact file, read with
+    ``weights_only=True``.
+
+    Raises:
+        ArtifactError: a pickled object, a truncated or unreadable file, another magic or
+            format version, or a missing part.
+    """
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -209,22 +236,7 @@ def load_artifact(path: str | os.PathLike) -> Artifact:
         normalizers = payload.get("normalizers", {})
     except KeyError as exc:
         raise ArtifactError(f"artifact '{path}' has malformed metadata (missing {exc})") from None
-    meta = parse_meta(path, meta_text)
-    check_tensors(path, {"state_dict": state, "normalizers": normalizers})
-    _check_payload(path, meta, state, normalizers)
-    _verify_integrity(path, meta, state, normalizers)
-    check_model_fits(path, meta, state, normalizers)
-    return Artifact(
-        model_name=meta["model_name"],
-        model_kwargs=meta.get("model_kwargs", {}),
-        state_dict=state,
-        normalizers=normalizers,
-        recipe=_read_recipe(path, meta.get("recipe") or {}),
-        problem=meta.get("problem"),
-        config=meta.get("config", {}),
-        metrics=meta.get("metrics", {}),
-        version=meta.get("version", ""),
-    )
+    return meta_text, state, normalizers
 
 
 def _verify_integrity(path: Path, meta: dict[str, Any], state: dict[str, torch.Tensor],
