@@ -14,6 +14,13 @@ time is linear in N (target <= 1.05).
     python benchmarks/inference.py                 # 1k .. 1M nodes
     python benchmarks/inference.py --sides 100 178 316 562 1000   # 10k .. 1M, log-spaced
     python benchmarks/inference.py --sides 32 64 128 --latent 64 --depth 15
+    python benchmarks/inference.py --model gno --sides 124 --whole-max 0 --repeats 1
+
+``--model gno`` uses the GNO of configs/default.yaml instead (radius 0.25: whole balls at
+inference, ~0.15 N^2 edges per layer; its forward bounds memory itself, so "part" and
+"whole" are the same run). The table's peak MB is the peak RSS increment over the RSS
+before predicting (torch and the artifact already loaded); the process's total peak RSS
+is printed under it.
 """
 
 from __future__ import annotations
@@ -51,7 +58,17 @@ def square_mesh(n: int):
     return meshio.Mesh(pts, [("triangle", tri)], point_data={"a": a})
 
 
-def make_artifact(path: Path, latent: int, depth: int) -> Path:
+def default_gno_kwargs() -> dict:
+    """``model.kwargs`` of configs/default.yaml (the default Darcy run's GNO)."""
+    import yaml
+
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "default.yaml")
+                         .read_text())
+    assert cfg["model"]["name"] == "gno", cfg["model"]["name"]
+    return dict(cfg["model"]["kwargs"])
+
+
+def make_artifact(path: Path, latent: int, depth: int, model: str = "meshgraphnet") -> Path:
     import torch
 
     from gnnops.graphs import from_meshio
@@ -62,13 +79,19 @@ def make_artifact(path: Path, latent: int, depth: int) -> Path:
 
     torch.manual_seed(0)
     g = from_meshio(square_mesh(33), inputs=["a"])
+    features = ["pos"] if model == "meshgraphnet" else []  # the GNO lifts pos itself
     recipe = make_recipe([g], inputs=["a"], input_dims=[1], targets=["u"], target_dims=[1],
-                         features=["pos"], problem=None)
-    net = build("meshgraphnet", in_channels=3, out_channels=1, edge_dim=3, pos_dim=2,
-                latent=latent, depth=depth)
-    norms = {"x.mean": torch.zeros(3), "x.std": torch.ones(3), "y.mean": torch.zeros(1),
-             "y.std": torch.ones(1)}
-    sur = Surrogate(net, model_name="meshgraphnet", model_kwargs=net.config(), recipe=recipe,
+                         features=features, problem=None)
+    f_in = 1 + 2 * len(features)
+    if model == "meshgraphnet":
+        net = build("meshgraphnet", in_channels=f_in, out_channels=1, edge_dim=3, pos_dim=2,
+                    latent=latent, depth=depth)
+    else:
+        net = build(model, in_channels=f_in, out_channels=1, edge_dim=0, pos_dim=2,
+                    **default_gno_kwargs())
+    norms = {"x.mean": torch.zeros(f_in), "x.std": torch.ones(f_in),
+             "y.mean": torch.zeros(1), "y.std": torch.ones(1)}
+    sur = Surrogate(net, model_name=model, model_kwargs=net.config(), recipe=recipe,
                     normalizers=norms)
     return save_artifact(path, sur.to_artifact(problem=None, config={}, metrics={}))
 
@@ -120,7 +143,7 @@ def one(artifact: str, side: int, max_nodes: int, repeats: int, threads: int) ->
     n = side * side
     return {"nodes": n, "seconds": best[0], "graph": best[1]["graph"],
             "model": best[1]["model"], "peak_bytes": peak - before,
-            "threads": torch.get_num_threads()}
+            "threads": torch.get_num_threads(), "total_peak_bytes": peak}
 
 
 def matmul_gflops(threads: int) -> float:
@@ -145,6 +168,8 @@ def main() -> None:
                     help="also run unpartitioned up to this many nodes (0: never)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     ap.add_argument("--repeats", type=int, default=2, help="best of this many runs per size")
+    ap.add_argument("--model", choices=["meshgraphnet", "gno"], default="meshgraphnet",
+                    help="gno: the GNO of configs/default.yaml (--latent/--depth unused)")
     ap.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -156,9 +181,12 @@ def main() -> None:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        art = make_artifact(Path(tmp) / "bench.pt", args.latent, args.depth)
-        print(f"MeshGraphNet latent {args.latent}, depth {args.depth}; partitions of "
-              f"<= {args.max_nodes} core nodes; torch threads {torch.get_num_threads()}; "
+        art = make_artifact(Path(tmp) / "bench.pt", args.latent, args.depth, args.model)
+        what = (f"MeshGraphNet latent {args.latent}, depth {args.depth}; partitions of "
+                f"<= {args.max_nodes} core nodes" if args.model == "meshgraphnet" else
+                f"GNO {default_gno_kwargs()} (configs/default.yaml); whole balls at "
+                f"inference, layer by layer over blocks of targets")
+        print(f"{what}; torch threads {torch.get_num_threads()}; "
               f"fp32 matmul 2048^2: {matmul_gflops(torch.get_num_threads()):.0f} GFLOP/s")
         results = run_sizes(art, args)
         print_slopes(results, args.max_nodes)
@@ -191,6 +219,7 @@ def run_sizes(art: Path, args: argparse.Namespace) -> dict[str, list[dict]]:
                   f"{r['model']:>8.3f} {r['nodes'] / r['seconds']:>10.0f} "
                   f"{r['peak_bytes'] / 2**20:>8.1f} {r['peak_bytes'] / r['nodes']:>7.0f}",
                   flush=True)
+            print(f"{'':>6} (process peak RSS {r['total_peak_bytes'] / 2**20:.0f} MB)")
     return results
 
 

@@ -104,11 +104,12 @@ class ProcessorBlock(nn.Module):
         return x + self.node_update(x, agg), e + m
 
     def forward_inplace(self, x: Tensor, e: Tensor, src: Tensor, dst: Tensor, *,
-                        chunk: int) -> None:
-        """Inference-only :meth:`forward` (split layer, plain sum, edges sorted by target):
-        ``x`` and ``e`` are updated IN PLACE, edges and nodes ``chunk`` rows at a time, so
-        besides the latents only ``W_s x`` [N, H], ``agg`` [N, L] and one chunk of
-        temporaries exist (``W_d x`` is computed per chunk for its contiguous target range).
+                        chunk: int, coef: Tensor | None = None) -> None:
+        """Inference-only :meth:`forward` (split layer, edges sorted by target): ``x`` and
+        ``e`` are updated IN PLACE, edges and nodes ``chunk`` rows at a time, so besides
+        the latents only ``W_s x`` [N, H], ``agg`` [N, L] and one chunk of temporaries
+        exist (``W_d x`` is computed per chunk for its contiguous target range). ``coef``
+        [E]: aggregation coefficients as in :meth:`forward` (None: plain sum).
         """
         first: nn.Linear = self.edge_mlp[0]  # type: ignore[assignment]
         lat, w = self.latent, first.weight
@@ -120,7 +121,8 @@ class ProcessorBlock(nn.Module):
             lo, hi = int(d_c[0]), int(d_c[-1]) + 1
             g = p_s.index_select(0, s_c).add_(F.linear(x[lo:hi], w_d).index_select(0, d_c - lo))
             m = self.edge_mlp.tail(torch.relu_(torch.addmm(g, e_c, w_e)), start=2)
-            agg.index_add_(0, d_c, m.to(agg.dtype))
+            msg = m if coef is None else m * coef[s:s + chunk].unsqueeze(1)
+            agg.index_add_(0, d_c, msg.to(agg.dtype))
             e_c.add_(m)
         del p_s
         for s in range(0, x.shape[0], chunk):

@@ -14,6 +14,13 @@ volumes), which approximates an integral mean over the neighbourhood and keeps t
 magnitudes independent of how many nodes a neighbourhood holds (resolution-robust).
 ``"sum"`` is MeshGraphNet's plain sum.
 
+Inference (no autograd): every level's processor blocks run in place over chunks of
+``inference_chunk`` target-sorted edges (:meth:`ProcessorBlock.forward_inplace`) and the
+MLPs over chunks of rows -- a layer-wise partition of the targets whose halo is one hop per
+block, exactly the same numbers as one pass -- so memory is the levels' latents plus one
+chunk of temporaries (``bounded_memory_forward``: predictors do not split the mesh, whose
+hierarchy couples every part).
+
 ``prepare(data)`` builds the hierarchy per graph (batches are handled graph by graph)
 and stores it as ``ms{l}_*`` attributes on a shallow copy of ``data``; all ids are mesh
 node ids, so ``Batch.from_data_list`` of prepared samples is correct.
@@ -63,6 +70,7 @@ class MultiScale(GraphModel):
     """
 
     name = "multiscale"
+    bounded_memory_forward = True  # without autograd: processor blocks over chunks in place
 
     def __init__(
         self,
@@ -111,6 +119,7 @@ class MultiScale(GraphModel):
         self.unpool = nn.ModuleList(MLP(lat + geo, lat, lat, **kw) for _ in range(levels))
         self.merge = nn.ModuleList(MLP(2 * lat, lat, lat, **kw) for _ in range(levels))
         self.decoder = MLP(lat, out_channels, lat, layer_norm=False, **kw)
+        self.inference_chunk = 8192  # rows per chunk without autograd (0: no chunking)
 
     # ------------------------------------------------------------------ graph
     def prepare(self, data: Data) -> Data:
@@ -149,6 +158,57 @@ class MultiScale(GraphModel):
             return None
         return weighted_mean_weights(vol, src, dst, vol.shape[0])
 
+    def _chunk(self, rows: int) -> int:
+        """Rows per chunk of the inference path (0: one pass, as in training)."""
+        c = self.inference_chunk
+        return c if c and not torch.is_grad_enabled() and rows > c else 0
+
+    def _mlp(self, mlp: nn.Module, h: Tensor) -> Tensor:
+        """``mlp(h)`` -- without autograd ``inference_chunk`` rows at a time."""
+        c = self._chunk(h.shape[0])
+        if not c:
+            return mlp(h)
+        return torch.cat([mlp(h[s:s + c]) for s in range(0, h.shape[0], c)])
+
+    def _process(self, blocks: nn.ModuleList, x: Tensor, graph: tuple) -> tuple[Tensor, Tensor]:
+        """Processor blocks on one level's graph; returns ``(x, e)``. Without autograd the
+        blocks run in place over chunks of targets (edges sorted by target), so a level
+        needs its latents plus one chunk of temporaries (a layer-wise partition whose
+        halo is each block's one hop)."""
+        s, t, e, coef, srt = graph
+        c = self._chunk(e.shape[0])
+        for blk in blocks:
+            if c:
+                blk.forward_inplace(x, e, s, t, chunk=c, coef=coef)
+            else:
+                x, e = blk(x, e, s, t, coef, edges=srt)
+        return x, e
+
+    def _pool(self, data: Data, lvl: int, x: Tensor, vol: Tensor, lut_prev: Tensor) -> tuple:
+        """Level ``lvl`` -> ``lvl + 1`` (volume-weighted mean of pooled messages).
+
+        Returns:
+            ``(x_coarse, vol_coarse, lut, graph, unpool_info)``.
+        """
+        n0, dev, k = data.num_nodes, x.device, lvl + 1
+        nodes = getattr(data, f"ms{k}_node_index")
+        lut = torch.full((n0,), -1, dtype=torch.long, device=dev)
+        lut[nodes] = torch.arange(nodes.shape[0], device=dev)
+        cross = getattr(data, f"ms{k}_cross_index")
+        cw = getattr(data, f"ms{k}_cross_weight").to(x.dtype)
+        ca = getattr(data, f"ms{k}_cross_attr").to(x.dtype)
+        f_loc, c_loc = lut_prev[cross[0]], lut[cross[1]]
+        nc = nodes.shape[0]
+        wv = vol[f_loc] * cw
+        vol_c = scatter_sum(wv, c_loc, nc)
+        pc = (wv / vol_c.clamp_min(torch.finfo(wv.dtype).tiny)[c_loc]).unsqueeze(1)
+        m = self._mlp(self.pool[lvl], torch.cat([x[f_loc], ca], dim=1))
+        xc = scatter_sum(m * pc, c_loc, nc)
+        ei = lut[getattr(data, f"ms{k}_edge_index")]
+        ek = self._mlp(self.edge_encoders[k], getattr(data, f"ms{k}_edge_attr").to(x.dtype))
+        graph = _sorted(ei[0], ei[1], ek, self._coef(vol_c, ei[0], ei[1]), nc)
+        return xc, vol_c, lut, graph, (f_loc, c_loc, cw, ca, x.shape[0])
+
     def forward(self, data: Data) -> Tensor:
         """Predict per-node outputs.
 
@@ -164,75 +224,30 @@ class MultiScale(GraphModel):
             data = self.prepare(data)
         self.check_data(data, need_pos=True)
         n0 = data.num_nodes
-        dev = data.x.device
-        x = self.node_encoder(data.x)
+        x = self._mlp(self.node_encoder, data.x)
         src, dst = data.edge_index[0], data.edge_index[1]
         vol = node_weights(data)
-        e = self.edge_encoders[0](edge_inputs(data, self.edge_dim, self.pos_dim))
+        e = self._mlp(self.edge_encoders[0], edge_inputs(data, self.edge_dim, self.pos_dim))
         graphs = [_sorted(src, dst, e, self._coef(vol, src, dst), n0)]
-        lut_prev = torch.arange(n0, device=dev)
+        lut_prev = torch.arange(n0, device=data.x.device)
         skips, unpool_info = [], []
         for lvl in range(self.levels + 1):
-            s, t, e, coef, srt = graphs[lvl]
-            for blk in self.down[lvl]:
-                x, e = blk(x, e, s, t, coef, edges=srt)
-            graphs[lvl] = (s, t, e, coef, srt)
+            x, e = self._process(self.down[lvl], x, graphs[lvl])
+            graphs[lvl] = graphs[lvl][:2] + (e,) + graphs[lvl][3:]
             if lvl == self.levels:
                 break
             skips.append(x)
-            x, vol, lut_prev, info, graph = self._pool(data, lvl, x, vol, lut_prev)
-            unpool_info.append(info)
+            x, vol, lut_prev, graph, info = self._pool(data, lvl, x, vol, lut_prev)
             graphs.append(graph)
+            unpool_info.append(info)
         for lvl in range(self.levels - 1, -1, -1):
-            x = self._unpool(lvl, x, skips[lvl], unpool_info[lvl], graphs[lvl])
-        return self.decoder(x)
-
-    def _pool(self, data: Data, lvl: int, x: Tensor, vol: Tensor,
-              lut_prev: Tensor) -> tuple[Tensor, Tensor, Tensor, tuple, tuple]:
-        """Pool level ``lvl`` -> ``lvl + 1`` (volume-weighted mean over the cross edges).
-
-        Args:
-            data: the prepared graph (``ms{lvl+1}_*`` attributes).
-            lvl: the finer level.
-            x: [N_lvl, latent] node states of level ``lvl``.
-            vol: [N_lvl] node volumes of level ``lvl``.
-            lut_prev: [N] original node -> local index at level ``lvl`` (-1 elsewhere).
-
-        Returns:
-            ``(x [N_c, latent], vol [N_c], lut [N], unpool info, sorted coarse graph)``.
-        """
-        k = lvl + 1
-        dev = x.device
-        nodes = getattr(data, f"ms{k}_node_index")
-        lut = torch.full((data.num_nodes,), -1, dtype=torch.long, device=dev)
-        lut[nodes] = torch.arange(nodes.shape[0], device=dev)
-        cross = getattr(data, f"ms{k}_cross_index")
-        cw = getattr(data, f"ms{k}_cross_weight").to(x.dtype)
-        ca = getattr(data, f"ms{k}_cross_attr").to(x.dtype)
-        f_loc, c_loc = lut_prev[cross[0]], lut[cross[1]]
-        nc = nodes.shape[0]
-        wv = vol[f_loc] * cw
-        vol_c = scatter_sum(wv, c_loc, nc)
-        pc = (wv / vol_c.clamp_min(torch.finfo(wv.dtype).tiny)[c_loc]).unsqueeze(1)
-        m = self.pool[lvl](torch.cat([x[f_loc], ca], dim=1))
-        info = (f_loc, c_loc, cw, ca, x.shape[0])
-        x = scatter_sum(m * pc, c_loc, nc)
-        ei = lut[getattr(data, f"ms{k}_edge_index")]
-        ek = self.edge_encoders[k](getattr(data, f"ms{k}_edge_attr").to(x.dtype))
-        graph = _sorted(ei[0], ei[1], ek, self._coef(vol_c, ei[0], ei[1]), nc)
-        return x, vol_c, lut, info, graph
-
-    def _unpool(self, lvl: int, x: Tensor, skip: Tensor, info: tuple, graph: tuple) -> Tensor:
-        """Level ``lvl + 1`` -> ``lvl``: unpool ``x`` [N_c, latent], merge with the skip
-        [N_lvl, latent] of the way down, run the up blocks; returns [N_lvl, latent]."""
-        f_loc, c_loc, cw, ca, nf = info
-        m = self.unpool[lvl](torch.cat([x[c_loc], -ca], dim=1))
-        up = scatter_sum(m * cw.unsqueeze(1), f_loc, nf)
-        x = skip + self.merge[lvl](torch.cat([skip, up], dim=1))
-        s, t, e, coef, srt = graph
-        for blk in self.up[lvl]:
-            x, e = blk(x, e, s, t, coef, edges=srt)
-        return x
+            f_loc, c_loc, cw, ca, nf = unpool_info[lvl]
+            m = self._mlp(self.unpool[lvl], torch.cat([x[c_loc], -ca], dim=1))
+            up = scatter_sum(m * cw.unsqueeze(1), f_loc, nf)
+            skip = skips[lvl]
+            x = skip + self._mlp(self.merge[lvl], torch.cat([skip, up], dim=1))
+            x, _ = self._process(self.up[lvl], x, graphs[lvl])
+        return self._mlp(self.decoder, x)
 
 
 def _sorted(src: Tensor, dst: Tensor, e: Tensor, coef: Tensor | None, n: int) -> tuple:
