@@ -284,7 +284,7 @@ def open_dataset(path_or_glob: str | os.PathLike, *,
     p = Path(text)
     if p.is_file() and p.name == "manifest.json":
         p = p.parent
-    if p.is_dir() and (p / "manifest.json").exists():
+    if p.is_dir() and ((p / "manifest.json").exists() or (p / "manifest.d").is_dir()):
         ds = Dataset(p, read_manifest(p), generated=True)
         if test_path is not None:
             raise DataError(f"'{p}' is a generated dataset with its own test splits "

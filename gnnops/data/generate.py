@@ -12,8 +12,10 @@ of train / val / test lives on ``geometries[idx % len(geometries)]`` and every
 the worker count or the order. Each sample is written atomically (temporary
 name in the same folder, then ``os.replace``); a rerun skips the samples whose
 files exist and read back, and ``manifest.json`` is (re)written atomically at
-the end -- identical for identical specs. See :mod:`gnnops.data.manifest` for the
-layout and :mod:`gnnops.data._network` for network samples.
+the end -- identical for identical specs. ``shard=(I, N)`` (``gnnops generate --shard
+I/N``) solves only every N-th planned sample from I and writes a shard record; the last
+shard merges them into the same manifest (:mod:`gnnops.data.shards`). See
+:mod:`gnnops.data.manifest` for the layout and :mod:`gnnops.data._network` for network samples.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from gnnops._atomic import atomic_open, folder_lock
 from gnnops.data import _worker as W
+from gnnops.data import shards as S
 from gnnops.data._pool import execute_tasks
-from gnnops.data.manifest import FORMAT, VERSION, mesh_file, read_manifest, write_manifest
+from gnnops.data.manifest import build_manifest, mesh_file, read_manifest, write_manifest
 from gnnops.data.spec import SPLIT_IDS, GenerateSpec, load_spec
 from gnnops.errors import DataError
 
@@ -50,6 +54,8 @@ class GenerateResult:
             ``solve`` (assembly + solve), ``write``, ``graph`` (network graphs),
             summed over workers, and ``wall`` (elapsed).
         nodes_per_resolution: node count of each resolution.
+        complete: ``manifest.json`` was written (always, unsharded; for a shard: this
+            shard completed the set and merged it).
     """
 
     path: Path
@@ -57,6 +63,7 @@ class GenerateResult:
     skipped: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     nodes_per_resolution: list[int] = field(default_factory=list)
+    complete: bool = True
 
 
 def plan_tasks(spec: GenerateSpec, kind: str) -> list[W.Task]:
@@ -181,7 +188,8 @@ def _check_existing(root: Path, spec: GenerateSpec) -> dict[str, Any] | None:
         raise DataError(f"'{root}' holds a dataset of another spec (problem {problem!r}); "
                         "write to another folder or remove it")
     if not marker.is_file():
-        marker.write_text(json.dumps(spec.to_dict(), sort_keys=True) + "\n")
+        with atomic_open(marker) as fh:
+            fh.write(json.dumps(spec.to_dict(), sort_keys=True) + "\n")
     return man
 
 
@@ -264,23 +272,28 @@ def _finished(ctx: W.Context, tasks: list[W.Task], kind: str, shapes: dict[str, 
 
 def run_generation(spec: GenerateSpec | dict | str | os.PathLike,
                    out_dir: str | os.PathLike | None = None, *, workers: int = 1,
-                   progress: bool = True) -> GenerateResult:
-    """Generate (or complete) a dataset; like :func:`generate` but returns counts and timings."""
+                   progress: bool = True, shard: tuple[int, int] | str | None = None,
+                   merge: bool = True) -> GenerateResult:
+    """Generate (or complete) a dataset; like :func:`generate` but returns counts and timings
+    (``merge``: a shard tries to merge the shard records; False leaves it to
+    ``gnnops generate --merge``)."""
     from gnnops import problems
 
     spec = _as_spec(spec)
+    shard = S.parse_shard(shard)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise DataError(f"expected workers an integer >= 1 (got {workers!r})")
     problem = problems.get(spec.problem, **spec.solver_options)
     kind = problem.kind
     root = Path(out_dir) if out_dir is not None else spec.default_dir()
     root.mkdir(parents=True, exist_ok=True)
-    old = _check_existing(root, spec)
+    with folder_lock(root, name=".spec.lock", wait=60.0, what=f"the spec check of '{root}'"):
+        old = _check_existing(root, spec)  # shards starting at once: one writes the marker
     timings = dict.fromkeys(("meshing", "inputs", "solve", "write", "graph"), 0.0)
     wall0 = time.perf_counter()
     ctx = _context(spec, problem, root, timings)
     nodes = ctx.node_counts
-    tasks = plan_tasks(spec, kind)
+    tasks = S.shard_tasks(plan_tasks(spec, kind), shard)
     shapes: dict[str, list[int]] = dict((old or {}).get("field_shapes", {}))
     todo, records = _finished(ctx, tasks, kind, shapes)
     result = GenerateResult(path=root, skipped=len(tasks) - len(todo), nodes_per_resolution=nodes)
@@ -293,12 +306,17 @@ def run_generation(spec: GenerateSpec | dict | str | os.PathLike,
         for k, v in out["times"].items():
             timings[k] += v
         result.new += 1
-    man = _manifest(spec, problem, kind, nodes, shapes, [records[t.file] for t in tasks])
+    per_geo = None
     if kind == "mesh" and spec.multi_geometry():
-        man["nodes_per_geometry"] = {g: [len(ctx.meshes[(g, k)].points)
-                                         for k in range(len(spec.resolutions))]
-                                     for g in _mesh_geometries(spec)}
-    write_manifest(root, man)
+        per_geo = {g: [len(ctx.meshes[(g, k)].points) for k in range(len(spec.resolutions))]
+                   for g in _mesh_geometries(spec)}
+    samples = [records[t.file] for t in tasks]
+    if shard is None:
+        write_manifest(root, build_manifest(spec, problem, kind, nodes, shapes, samples,
+                                            per_geo))
+    else:
+        S.write_shard_record(root, shard, spec.to_dict(), kind, nodes, shapes, samples, per_geo)
+        result.complete = merge and S.merge_shards(root, shard[1]) is not None
     timings["wall"] = time.perf_counter() - wall0
     result.timings = timings
     return result
@@ -306,59 +324,24 @@ def run_generation(spec: GenerateSpec | dict | str | os.PathLike,
 
 def generate(spec: GenerateSpec | dict | str | os.PathLike,
              out_dir: str | os.PathLike | None = None, *, workers: int = 1,
-             progress: bool = True) -> Path:
-    """Generate a dataset folder (or complete an interrupted one).
+             progress: bool = True, shard: tuple[int, int] | str | None = None) -> Path:
+    """Generate a dataset folder (or complete an interrupted one), or one shard of it.
 
     Args:
         spec: a :class:`GenerateSpec`, its dict, or a YAML file.
         out_dir: target folder; default ``datasets/<problem>-<spec digest>``.
         workers: processes solving samples in parallel (1: inline).
         progress: show a tqdm progress bar on stderr (only when it is a terminal).
+        shard: ``(I, N)`` or ``"I/N"``: only every N-th planned sample from I, for N
+            processes or array jobs writing one folder (:mod:`gnnops.data.shards`); the
+            last shard to finish writes ``manifest.json``.
 
     Returns:
-        The dataset folder (holding ``manifest.json``).
+        The dataset folder (holding ``manifest.json`` once complete).
 
     Raises:
         ConfigError: invalid spec.
         ProblemError: unknown problem or invalid problem options.
         DataError: the folder holds another spec's dataset, a mesh changed, bad workers.
     """
-    return run_generation(spec, out_dir, workers=workers, progress=progress).path
-
-
-def _manifest(spec: GenerateSpec, problem: Any, kind: str, nodes: list[int],
-              shapes: dict[str, list[int]], samples: list[dict[str, Any]]) -> dict[str, Any]:
-    from gnnops import __version__
-
-    splits: dict[str, dict[str, Any]] = {}
-    for s in samples:
-        info = splits.setdefault(s["split"], {"resolutions": [], "indices": set()})
-        if s["resolution"] not in info["resolutions"]:
-            info["resolutions"].append(s["resolution"])
-        info["indices"].add(s["index"])
-    for name, info in splits.items():
-        res = sorted(info.pop("resolutions"))
-        info.update(resolutions=res, resolution=res[0] if len(res) == 1 else None,
-                    count=len(info.pop("indices")))
-        if kind == "network":
-            info["family"] = name[5:] if name.startswith("test_") else spec.family
-    if kind == "mesh" and spec.multi_geometry():
-        for s in samples:
-            geos = splits[s["split"]].setdefault("geometries", {})
-            if s["resolution"] == splits[s["split"]]["resolutions"][0]:
-                geos[s["geometry"]] = geos.get(s["geometry"], 0) + 1
-    man = {
-        "format": FORMAT, "version": VERSION, "problem": spec.problem, "kind": kind,
-        "input_fields": list(problem.input_fields), "output_fields": list(problem.output_fields),
-        "field_shapes": {k: list(v) for k, v in sorted(shapes.items())},
-        "field_dims": {k: int(np.prod(v)) if v else 1 for k, v in sorted(shapes.items())},
-        "resolutions": list(spec.resolutions), "nodes_per_resolution": list(nodes),
-        "train_resolution": spec.train_resolution, "splits": splits, "samples": samples,
-        "spec": spec.to_dict(), "gnnops_version": __version__,
-    }
-    if callable(getattr(problem, "times", None)):
-        man["times"] = [float(t) for t in problem.times()]
-    if kind == "mesh" and spec.multi_geometry():
-        man.update(geometries=spec.train_geometries(),
-                   test_geometries=list(spec.test_geometries))
-    return man
+    return run_generation(spec, out_dir, workers=workers, progress=progress, shard=shard).path

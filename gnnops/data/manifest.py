@@ -3,6 +3,7 @@
 Layout of a generated folder::
 
     manifest.json
+    manifest.d/shard-I-of-N.json          records of shard I of N (sharded generation only)
     .gnnops-spec.json                     the spec, written first (guards interrupted runs)
     meshes/res<k>.vtu                     the mesh of resolution k (mesh problems)
     meshes/<geometry>_res<k>.vtu          ... per geometry, in a multi-geometry dataset
@@ -38,8 +39,8 @@ from typing import Any
 from gnnops._atomic import atomic_open
 from gnnops.errors import DataError
 
-__all__ = ["FORMAT", "VERSION", "write_manifest", "read_manifest", "check_sample_file",
-           "mesh_file"]
+__all__ = ["FORMAT", "VERSION", "build_manifest", "write_manifest", "read_manifest",
+           "check_sample_file", "mesh_file"]
 
 FORMAT = "gnnops-dataset"
 VERSION = 1
@@ -70,7 +71,10 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     try:
         man = json.loads(path.read_text())
     except FileNotFoundError as exc:
-        raise DataError(f"no manifest.json in '{folder}'") from exc
+        from gnnops.data.shards import missing_shards_message
+
+        raise DataError(missing_shards_message(folder)
+                        or f"no manifest.json in '{folder}'") from exc
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read '{path}' as JSON: {exc}") from exc
     if not isinstance(man, dict) or man.get("format") != FORMAT:
@@ -127,3 +131,49 @@ def _check_samples(path: Path, samples: Any) -> None:
                                  or any(c in geom for c in "/\\\0")):
             raise DataError(f"'{path}': expected sample {s.get('file')!r} to have a plain "
                             f"'geometry' name (got {geom!r:.40})")
+
+
+def build_manifest(spec: Any, problem: Any, kind: str, nodes: list[int],
+                   shapes: dict[str, list[int]], samples: list[dict[str, Any]],
+                   nodes_per_geometry: dict[str, list[int]] | None = None) -> dict[str, Any]:
+    """The manifest of ``samples`` (records in plan order) of ``spec`` solved by ``problem``
+    (``nodes_per_geometry``: of a multi-geometry spec); no timestamps, so the same samples
+    give the identical manifest however (in one process, in shards) they were made."""
+    import numpy as np
+
+    from gnnops import __version__
+
+    splits: dict[str, dict[str, Any]] = {}
+    for s in samples:
+        info = splits.setdefault(s["split"], {"resolutions": [], "indices": set()})
+        if s["resolution"] not in info["resolutions"]:
+            info["resolutions"].append(s["resolution"])
+        info["indices"].add(s["index"])
+    for name, info in splits.items():
+        res = sorted(info.pop("resolutions"))
+        info.update(resolutions=res, resolution=res[0] if len(res) == 1 else None,
+                    count=len(info.pop("indices")))
+        if kind == "network":
+            info["family"] = name[5:] if name.startswith("test_") else spec.family
+    if kind == "mesh" and spec.multi_geometry():
+        for s in samples:
+            geos = splits[s["split"]].setdefault("geometries", {})
+            if s["resolution"] == splits[s["split"]]["resolutions"][0]:
+                geos[s["geometry"]] = geos.get(s["geometry"], 0) + 1
+    man = {
+        "format": FORMAT, "version": VERSION, "problem": spec.problem, "kind": kind,
+        "input_fields": list(problem.input_fields), "output_fields": list(problem.output_fields),
+        "field_shapes": {k: list(v) for k, v in sorted(shapes.items())},
+        "field_dims": {k: int(np.prod(v)) if v else 1 for k, v in sorted(shapes.items())},
+        "resolutions": list(spec.resolutions), "nodes_per_resolution": list(nodes),
+        "train_resolution": spec.train_resolution, "splits": splits, "samples": samples,
+        "spec": spec.to_dict(), "gnnops_version": __version__,
+    }
+    if callable(getattr(problem, "times", None)):
+        man["times"] = [float(t) for t in problem.times()]
+    if kind == "mesh" and spec.multi_geometry():
+        man.update(geometries=spec.train_geometries(),
+                   test_geometries=list(spec.test_geometries))
+    if nodes_per_geometry is not None:
+        man["nodes_per_geometry"] = nodes_per_geometry
+    return man
