@@ -100,8 +100,8 @@ def cost_tables(model: Any, hs: tuple[float, ...] = (0.02, 0.01, 0.0048),
     """Print both tables for unit-square meshes of sizes ``hs``; returns the rows."""
     rows = [_one_size(model, h, max_nodes) for h in hs]
     print("\ncost (seconds): network (nan: not run, a transferred ~3k prediction stands in) | "
-          "estimate cold (first time on this mesh) | estimate warm | direct solve | AMG-CG "
-          "solve to 1e-12 from scratch")
+          "estimate cold (first call on this mesh: assembly structures and SA prolongators) | "
+          "estimate warm (new coefficient) | direct solve | AMG-CG to 1e-12 from scratch")
     for r in rows:
         print(f"  {r['nodes']:6d} nodes: {r['model']:.3f} | {r['estimate_cold']:.3f} | "
               f"{r['estimate']:.3f} | {r['direct']:.3f} | {r['amg']:.3f}  (estimate warm / "
@@ -111,8 +111,8 @@ def cost_tables(model: Any, hs: tuple[float, ...] = (0.02, 0.01, 0.0048),
     for r in rows:
         cyc = "  ".join(f"k={k}: {r[f'pred{k}']:.2e} / {r[f'zero{k}']:.2e}" for k in (1, 2, 5))
         print(f"  {r['nodes']:6d} nodes: k=0: {r['err0']:.2e} / 1  {cyc}")
-    print("time to a relative algebraic error (cycles, seconds incl. the network) from the "
-          "prediction / from zero; direct solve")
+    print("time to a relative algebraic error (cycles, seconds; from the prediction: + the "
+          "network's seconds where it ran) from the prediction / from zero; direct solve")
     for r in rows:
         parts = []
         for tol in (1e-2, 1e-4):
