@@ -93,20 +93,7 @@ def load_training_data(cfg: RunConfig, info: DistInfo, *,
     """
     d = cfg.data
     if train_data is not None:
-        val = list(val_data) if val_data is not None else []
-        problem = d.generate.problem if d.generate is not None else d.problem
-        opts = d.generate.solver_options if d.generate is not None else d.problem_options
-        ins, outs, kind = _problem_fields(problem)
-        ins, outs = d.inputs or ins, d.targets or outs
-        g0 = train_data[0]
-        nx = 0 if getattr(g0, "x", None) is None else g0.x.reshape(g0.num_nodes, -1).shape[1]
-        ny = g0.y.reshape(g0.num_nodes, -1).shape[1]
-        ins = ins or [f"x{i}" for i in range(nx)]
-        outs = outs or [f"y{i}" for i in range(ny)]
-        return TrainingData(list(train_data), val, problem, ins,
-                            field_dims(ins, nx, {}, "inputs"), outs,
-                            field_dims(outs, ny, {}, "targets"), kind=kind,
-                            problem_options=dict(opts))
+        return _from_lists(d, train_data, val_data)
     if d.generate is None and d.path is None:
         raise ConfigError("no training data: set data.generate (a dataset spec) or data.path")
     from gnnops.data import open_dataset
@@ -121,16 +108,7 @@ def load_training_data(cfg: RunConfig, info: DistInfo, *,
     problem = getattr(ds, "problem", None)
     ins, outs = _default_fields(ds, problem, d.inputs, d.targets)
     splits = list(ds.splits)
-    if "train" in splits:
-        train = ds.load("train", inputs=ins, targets=outs)
-        val = ds.load("val", inputs=ins, targets=outs) if "val" in splits else []
-    else:
-        graphs = ds.load(splits[0], inputs=ins, targets=outs)
-        g = torch.Generator().manual_seed(cfg.seed)
-        order = torch.randperm(len(graphs), generator=g).tolist()
-        n_val = max(1, int(round(d.val_fraction * len(graphs)))) if len(graphs) > 1 else 0
-        val = [graphs[i] for i in order[:n_val]]
-        train = [graphs[i] for i in order[n_val:]]
+    train, val = _train_val(ds, ins, outs, seed=cfg.seed, val_fraction=d.val_fraction)
     if not train:
         raise DataError(f"dataset '{path}' has no training samples")
     known = dict((getattr(ds, "manifest", None) or {}).get("field_dims", {}))
@@ -145,6 +123,40 @@ def load_training_data(cfg: RunConfig, info: DistInfo, *,
     return TrainingData(train, val, problem, ins, field_dims(ins, nx, known, "inputs"), outs,
                         field_dims(outs, ny, known, "targets"), kind=kind, dataset=ds,
                         test_splits=tests, problem_options=_problem_options(ds, d))
+
+
+def _from_lists(d: Any, train_data: list[Data], val_data: list[Data] | None) -> TrainingData:
+    """Given graph lists: fields named by ``data.inputs`` / ``data.targets``, else the
+    problem's, else ``x0, x1, ...`` / ``y0, y1, ...``."""
+    val = list(val_data) if val_data is not None else []
+    problem = d.generate.problem if d.generate is not None else d.problem
+    opts = d.generate.solver_options if d.generate is not None else d.problem_options
+    ins, outs, kind = _problem_fields(problem)
+    ins, outs = d.inputs or ins, d.targets or outs
+    g0 = train_data[0]
+    nx = 0 if getattr(g0, "x", None) is None else g0.x.reshape(g0.num_nodes, -1).shape[1]
+    ny = g0.y.reshape(g0.num_nodes, -1).shape[1]
+    ins = ins or [f"x{i}" for i in range(nx)]
+    outs = outs or [f"y{i}" for i in range(ny)]
+    return TrainingData(list(train_data), val, problem, ins, field_dims(ins, nx, {}, "inputs"),
+                        outs, field_dims(outs, ny, {}, "targets"), kind=kind,
+                        problem_options=dict(opts))
+
+
+def _train_val(ds: Any, ins: list[str], outs: list[str], *, seed: int,
+               val_fraction: float) -> tuple[list[Data], list[Data]]:
+    """The dataset's train / val splits; a dataset without ``train`` (user files) has its
+    first split shuffled by ``seed`` and ``val_fraction`` of it held out."""
+    splits = list(ds.splits)
+    if "train" in splits:
+        train = ds.load("train", inputs=ins, targets=outs)
+        val = ds.load("val", inputs=ins, targets=outs) if "val" in splits else []
+        return train, val
+    graphs = ds.load(splits[0], inputs=ins, targets=outs)
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(graphs), generator=g).tolist()
+    n_val = max(1, int(round(val_fraction * len(graphs)))) if len(graphs) > 1 else 0
+    return [graphs[i] for i in order[n_val:]], [graphs[i] for i in order[:n_val]]
 
 
 def _default_fields(ds: Any, problem: str | None, inputs: list[str] | None,
