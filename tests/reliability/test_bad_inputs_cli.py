@@ -93,7 +93,10 @@ def test_partial_batch_failure_exit_1_and_no_partial_outputs(tmp_path, capsys) -
 
 
 def test_non_finite_prediction_is_flagged_not_written(tmp_path, capsys) -> None:
-    art = make_artifact(tmp_path / "model.pt", normalizers={"y.std": torch.tensor([np.nan])})
+    # a valid artifact (positive, finite statistics) whose tiny input std overflows the
+    # normalized inputs to inf, so every prediction is non-finite (a NaN std is refused at load)
+    art = make_artifact(tmp_path / "model.pt",
+                        normalizers={"x.std": torch.tensor([1e-40, 0.3, 0.3])})
     inp = _inputs(tmp_path / "in", 2)
     out = tmp_path / "out"
     rc, stdout, _ = cli(["predict", art, inp, "--out", out, "--no-progress"], capsys)
