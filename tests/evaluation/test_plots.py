@@ -62,17 +62,45 @@ def test_example_panels_show_true_predicted_and_error_2d(tmp_path, figures):
     pos = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     ex = _example(pos, cells=np.array([[0, 1, 3], [0, 3, 2]]), cell_type="triangle")
     out = plots.plot_example(ex, tmp_path / "f.png")
-    assert png_size(out) == (1300, 400)
+    assert png_size(out) == (1700, 400)
     fig = figures[0]
     panels = [ax for ax in fig.axes if ax.get_title()]
-    assert [ax.get_title() for ax in panels] == ["true u", "predicted u", "|error|"]
-    shown = [np.asarray(ax.collections[0].get_array()) for ax in panels]
+    assert [ax.get_title() for ax in panels] == [
+        "true u", "predicted u", "error (predicted - true)", "mesh: 4 nodes, 2 triangles"]
+    shown = [np.asarray(ax.collections[0].get_array()) for ax in panels[:3]]
     np.testing.assert_allclose(shown[0], ex["true"][:, 0])
     np.testing.assert_allclose(shown[1], ex["pred"][:, 0])
     np.testing.assert_allclose(shown[2], [0.0, 0.1, 0.0, 0.1], atol=1e-15)
     tri = panels[0].collections[0]._triangulation
     np.testing.assert_array_equal(tri.triangles, ex["cells"])  # the mesh's own triangles
     assert "4 nodes" in fig._suptitle.get_text()
+
+
+def test_truth_and_prediction_share_one_colour_scale_error_symmetric(tmp_path, figures):
+    """Colour limits read back from the images (``get_clim``) and their colour bars: truth
+    and prediction both span [min, max] of the two fields; the error is symmetric about 0
+    with its own limits; the fourth panel draws the triangulation's edges."""
+    rng = np.random.default_rng(1)
+    pos = rng.random((60, 2))
+    true = np.sin(3 * pos[:, :1])
+    pred = 1.3 * true + 0.2  # larger range than the truth: the shared scale must cover it
+    ex = _example(pos, true=true, pred=pred)
+    plots.plot_example(ex, tmp_path / "s.png")
+    fig = figures[0]
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    clims = [ax.collections[0].get_clim() for ax in panels[:3]]
+    lo, hi = min(true.min(), pred.min()), max(true.max(), pred.max())
+    np.testing.assert_allclose(clims[0], (lo, hi))
+    assert clims[1] == clims[0]
+    e = np.abs(pred - true).max()
+    np.testing.assert_allclose(clims[2], (-e, e))
+    assert panels[2].collections[0].get_cmap().name == "RdBu_r"
+    bars = [ax for ax in fig.axes if not ax.get_title()]  # the colour bars, one per field
+    assert len(bars) == 3
+    np.testing.assert_allclose(bars[0].get_ylim(), (lo, hi))
+    np.testing.assert_allclose(bars[1].get_ylim(), (lo, hi))
+    mesh_lines = panels[3].get_lines()
+    assert mesh_lines and len(mesh_lines[0].get_xdata()) > 60  # the Delaunay edges
 
 
 def test_example_network_without_layout_and_3d_boundary(tmp_path, figures):
@@ -82,8 +110,11 @@ def test_example_network_without_layout_and_3d_boundary(tmp_path, figures):
     panels = [ax for ax in figures[0].axes if ax.get_title()]
     np.testing.assert_allclose(panels[2].lines[0].get_ydata(), [0.0, 0.5, 0.0])
     assert panels[0].get_xlabel() == "node"
+    assert panels[0].get_ylim() == panels[1].get_ylim()  # one value axis for both
+    assert len(panels) == 3  # no mesh panel without a layout
     pos = np.random.default_rng(0).random((6, 3))
     boundary = np.array([True, False, True, False, False, True])
     plots.plot_example(_example(pos, boundary=boundary), tmp_path / "b.png")
     panels = [ax for ax in figures[1].axes if ax.get_title()]
     assert len(panels[0].collections[0].get_offsets()) == 3  # boundary nodes only
+    assert panels[0].collections[0].get_clim() == panels[1].collections[0].get_clim()
