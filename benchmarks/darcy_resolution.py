@@ -73,7 +73,7 @@ def build_config(args: argparse.Namespace) -> Any:
     d["model"] = {"name": "gno", "kwargs": {
         "width": args.width, "depth": args.depth, "radius": args.radius,
         "kernel": args.kernel, "rank": args.rank, "kernel_hidden": args.kernel_hidden,
-        "max_num_neighbors": args.max_neighbors}}
+        "train_neighbors": args.max_neighbors}}
     d["optim"].update({"lr": args.lr, "weight_decay": args.weight_decay,
                        "epochs": args.epochs, "scheduler": "cosine", "patience": 0})
     d["train"].update({"progress": False, "device": args.device, "threads": args.threads})
@@ -122,7 +122,8 @@ def markdown(args: argparse.Namespace, res: dict[str, Any], *, t_gen: float, t_t
         f"{PUBLISHED_PROTOCOL['n_test']} test, {PUBLISHED_PROTOCOL['epochs']} epochs)",
         f"- model: {res['model']} ({res['parameters']:,} parameters): width {args.width}, "
         f"depth {args.depth}, radius {args.radius}, kernel {args.kernel} (rank {args.rank}, "
-        f"hidden {args.kernel_hidden}), max {args.max_neighbors} neighbours per ball",
+        f"hidden {args.kernel_hidden}), {args.max_neighbors}-node training sample per ball "
+        "(whole balls when predicting)",
         f"- training: {args.epochs} epochs (ran {epochs_run}), AdamW lr {args.lr}, cosine, "
         f"batch {args.batch_size}; training time {t_train / 60:.1f} min; data generation "
         f"{t_gen / 60:.1f} min; evaluation {t_eval / 60:.1f} min",
@@ -170,7 +171,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kernel", default="lowrank", choices=["lowrank", "full"])
     p.add_argument("--rank", type=int, default=4)
     p.add_argument("--kernel-hidden", type=int, default=64)
-    p.add_argument("--max-neighbors", type=int, default=32)
+    p.add_argument("--max-neighbors", type=int, default=32,
+                   help="GNO train_neighbors (prediction always uses the whole ball)")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--batch-size", type=int, default=4)

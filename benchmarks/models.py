@@ -250,7 +250,7 @@ def other_models(data: Data, reps: int, peak32: float,
     one-off ``prepare`` times."""
     others = {
         "GNO w32 T4 r0.05 k16 lowrank": ("gno", dict(
-            width=32, depth=4, radius=0.05, max_num_neighbors=16, kernel="lowrank",
+            width=32, depth=4, radius=0.05, train_neighbors=16, kernel="lowrank",
             kernel_hidden=64)),
         "multiscale 64 L3 b2": ("multiscale", dict(
             latent=64, levels=3, base_cell=1 / 16, blocks_per_level=2)),

@@ -31,7 +31,7 @@ def _default_generate() -> GenerateSpec:
 # the default model: a small low-rank graph neural operator (resolution-robust)
 _DEFAULT_GNO: dict[str, Any] = {
     "width": 32, "depth": 4, "radius": 0.25, "kernel": "lowrank", "rank": 4,
-    "kernel_hidden": 64, "max_num_neighbors": 32,
+    "kernel_hidden": 64, "train_neighbors": 32,
 }
 
 
