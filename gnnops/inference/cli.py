@@ -53,6 +53,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="parallel predictions (threads)")
     parser.add_argument("--shard", default=None, metavar="I/N",
                         help="process only files with sorted index %% N == I (0 <= I < N)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="under torchrun: split each mesh across the ranks (halo'd parts, "
+                             "torch.distributed), rank 0 writes; see "
+                             "gnnops.inference.distributed_predict")
+    parser.add_argument("--max-nodes", type=int, default=None, metavar="N",
+                        help="with --distributed: split each rank's part further into pieces "
+                             "of at most N core nodes (default 16384, bounded memory; 0: one "
+                             "pass per part)")
     parser.add_argument("--refine", type=float, default=None, metavar="TOL",
                         help="hybrid solve: run the iterative solver from the prediction to TOL")
     parser.add_argument("--correct", type=int, default=None, metavar="K",
@@ -135,6 +143,10 @@ def run(args: argparse.Namespace) -> int:
     from gnnops.inference import Predictor
     from gnnops.inference.input_files import expand_inputs, output_paths, select_shard
 
+    if getattr(args, "distributed", False):
+        from gnnops.inference.distributed_predict import run_distributed
+
+        return run_distributed(args, run)
     shard, inputs = _check_options(args)
     if getattr(args, "correct", None) is not None and args.correct < 0:
         raise ConfigError(f"expected --correct K with K >= 0 AMG cycles (got {args.correct})")
@@ -143,6 +155,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"expected --flag-threshold > 0 (a relative error), got {threshold}")
     predictor = Predictor.from_artifact(
         args.artifact, **({} if threshold is None else {"flag_threshold": threshold}))
+    if getattr(args, "distributed_world", None) is not None:
+        from gnnops.inference.distributed_predict import attach
+
+        predictor = attach(predictor, args)
     if getattr(args, "correct", None) is not None and not hasattr(predictor.problem, "correct"):
         raise ConfigError(f"--correct needs a stationary mesh problem with a multigrid "
                           f"correction; this artifact's problem is {predictor.problem_name!r}")

@@ -1,0 +1,299 @@
+"""One large mesh predicted across ranks (``torchrun``), rank 0 writing the output.
+
+    torchrun --standalone --nproc_per_node=N -m gnnops.inference.distributed_predict \\
+        MODEL.pt big.vtu --out DIR [any ``gnnops predict`` option]
+    torchrun ... $(which gnnops) predict --distributed MODEL.pt big.vtu --out DIR  # the same
+
+Scheme (exact, one communication round per mesh): rank 0 reads the mesh and builds the
+raw graph once, splits its nodes into parts by recursive coordinate bisection
+(:func:`gnnops.inference.partition.partition_nodes`, ``ceil(N / N_ranks)`` core nodes
+per part for a power-of-two rank count, finer parts balanced greedily otherwise), each part
+inflated by the model's receptive field (``hops`` x the longest edge projection per axis,
+the same halo as single-process partitioned prediction). The halo'd subgraph of every part
+(its node, edge and cell fields, :class:`~gnnops.inference.partition.Partitioner`) is sent
+to the part's rank with ``torch.distributed`` point-to-point tensors (gloo on CPU; no
+pickled tensors); each rank runs the model on its parts (``forward_graph``: further split
+into ``max_nodes`` pieces only when ``--max-nodes`` asks for it) and sends the rows of its
+core nodes back; rank 0 stitches them, computes flags / residual and writes the file and
+summary exactly as ``gnnops predict``. A core node's output depends only on nodes within
+``hops`` edges, all inside its part, so the result equals the one-rank prediction up to
+floating-point summation order. The halo is computed redundantly instead of exchanged
+layer by layer: one round of messages per mesh, at the price of ``hops`` rings of nodes.
+
+Memory: the non-root ranks hold only their parts and those parts' activations; rank 0 also
+holds the whole raw graph and the output. Every rank loads the artifact (a shared folder on
+a cluster). Models with an unbounded receptive field (``receptive_hops`` None) are refused.
+Time-dependent (rollout) artifacts are not supported here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import math
+import os
+import sys
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import Tensor
+from torch_geometric.data import Data
+
+from gnnops.errors import ConfigError, GnnopsError, ModelError
+from gnnops.inference.partition import (
+    Partitioner,
+    max_edge_extent,
+    max_edge_length,
+    partition_nodes,
+    receptive_hops,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["split_for_ranks", "DistributedForward", "run_distributed", "main"]
+
+_STOP, _MESH = 0, 1
+
+
+def split_for_ranks(data: Data, hops: int, edge_length: float, world: int
+                    ) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    """``(core, nodes)`` parts of ``data`` grouped per rank (see the module docstring).
+
+    Args:
+        data: raw graph with ``pos`` [N, d] and ``edge_index``.
+        hops: message-passing steps of the model.
+        edge_length: longest edge of the graph the model runs on (a radius graph's radius).
+        world: number of ranks.
+    """
+    pos = data.pos.double().numpy()
+    extent = max_edge_extent(data)
+    bound = extent if edge_length <= max_edge_length(data) * (1 + 1e-6) \
+        else np.full(pos.shape[1], edge_length)
+    halo = hops * bound * (1 + 1e-6) + 1e-12
+    n = int(data.num_nodes)
+    pieces = world if world & (world - 1) == 0 else 4 * world  # RCB halves: 2^k parts
+    parts = partition_nodes(pos, max(1, math.ceil(n / pieces)), halo)
+    groups: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(world)]
+    load = [0] * world
+    for part in sorted(parts, key=lambda p: -len(p[1])):  # greedy: largest part first
+        r = int(np.argmin(load))
+        groups[r].append(part)
+        load[r] += len(part[1])
+    return groups
+
+
+def _send_data(data: Data, dst: int) -> None:
+    """``data``'s fields to rank ``dst``: a description, then one tensor per field."""
+    meta, tensors = {}, []
+    for key, val in data.items():
+        if isinstance(val, Tensor):
+            meta[key] = ("t", str(val.dtype).removeprefix("torch."), list(val.shape))
+            tensors.append(val.to(torch.uint8) if val.dtype == torch.bool else val)
+        else:
+            meta[key] = ("v", val)
+    meta["num_nodes"] = ("v", int(data.num_nodes))
+    dist.send_object_list([meta], dst=dst)
+    for t in tensors:
+        dist.send(t.contiguous(), dst=dst)
+
+
+def _recv_data(src: int = 0) -> Data:
+    box: list[Any] = [None]
+    dist.recv_object_list(box, src=src)
+    out = Data()
+    for key, (kind, *rest) in box[0].items():
+        if kind == "v":
+            out[key] = rest[0]
+            continue
+        dtype, shape = getattr(torch, rest[0]), rest[1]
+        buf = torch.empty(shape, dtype=torch.uint8 if dtype == torch.bool else dtype)
+        dist.recv(buf, src=src)
+        out[key] = buf.bool() if dtype == torch.bool else buf
+    return out
+
+
+def _core_rows(predictor: Any, sub: Data, core: np.ndarray, nodes: np.ndarray) -> Tensor:
+    out = predictor.forward_graph(sub)
+    return out[torch.from_numpy(np.searchsorted(nodes, core))].contiguous()
+
+
+class DistributedForward:
+    """``forward_graph`` of rank 0: scatter the halo'd parts, run its own, gather the cores.
+
+    Args:
+        predictor: the loaded :class:`~gnnops.inference.predictor.Predictor` (rank 0's).
+        world: number of ranks.
+    """
+
+    def __init__(self, predictor: Any, world: int) -> None:
+        self.predictor, self.world = predictor, world
+        self.local = copy.copy(predictor)  # the plain forward_graph, for rank 0's own parts
+
+    def __call__(self, data: Data) -> Tensor:
+        p = self.predictor
+        if p.recipe.scaling and getattr(data, "input_scale", None) is None:
+            from gnnops.surrogate.scaling import input_scales
+
+            data = copy.copy(data)  # scales of the whole graph, sent with every part
+            data.input_scale = input_scales(data, p.recipe)
+        hops = receptive_hops(p.model)
+        if hops is None or getattr(data, "pos", None) is None:
+            raise ModelError("distributed prediction needs a model with a bounded receptive "
+                             f"field (message-passing steps) and node positions; "
+                             f"{type(p.model).__name__} reports none")
+        length = max(max_edge_length(data), float(getattr(p.model, "radius", 0.0) or 0.0))
+        groups = split_for_ranks(data, hops, length, self.world)
+        splitter = Partitioner(data)
+        dist.broadcast_object_list([_MESH], src=0)
+        for r in range(1, self.world):
+            dist.send(torch.tensor([len(groups[r])]), dst=r)
+            for core, nodes in groups[r]:
+                sub = splitter.subgraph(nodes)
+                sub.dist_core_local = torch.from_numpy(np.searchsorted(nodes, core))
+                _send_data(sub, r)
+                del sub
+        results: list[tuple[np.ndarray, Tensor | str]] = []
+        for core, nodes in groups[0]:
+            try:
+                results.append((core, _core_rows(self.local, splitter.subgraph(nodes), core,
+                                                 nodes)))
+            except (GnnopsError, RuntimeError, ValueError) as exc:  # still drain the others
+                results.append((core, f"rank 0 failed on its part: {exc}"))
+        for r in range(1, self.world):
+            results += [(core, _recv_rows(r)) for core, _nodes in groups[r]]
+        return _stitch(results, int(data.num_nodes))
+
+
+def _stitch(results: list[tuple[np.ndarray, Tensor | str]], n: int) -> Tensor:
+    errors = [r for _c, r in results if isinstance(r, str)]
+    if errors:
+        raise ModelError(f"distributed prediction failed: {' '.join(errors[0].split())}")
+    out: Tensor | None = None
+    for core, rows in results:
+        if out is None:
+            out = rows.new_empty((n, rows.shape[1]))
+        out[torch.from_numpy(core)] = rows
+    if out is None:
+        raise ModelError("distributed prediction: the graph has no nodes")
+    return out
+
+
+def _recv_rows(src: int) -> Tensor | str:
+    """Core rows of one part from rank ``src``, or its error message."""
+    head = torch.empty(2, dtype=torch.int64)
+    dist.recv(head, src=src)
+    if int(head[0]) < 0:
+        box: list[Any] = [None]
+        dist.recv_object_list(box, src=src)
+        return f"rank {src} failed on its part: {box[0]}"
+    rows = torch.empty(int(head[0]), int(head[1]))
+    dist.recv(rows, src=src)
+    return rows
+
+
+def serve(predictor: Any) -> None:
+    """Non-root ranks: predict the parts rank 0 sends until it says stop."""
+    while True:
+        box: list[Any] = [None]
+        dist.broadcast_object_list(box, src=0)
+        if box[0] == _STOP:
+            return
+        count = torch.empty(1, dtype=torch.int64)
+        dist.recv(count, src=0)
+        subs = [_recv_data(0) for _ in range(int(count))]
+        log.info("rank %d: predicting %d part(s), %d nodes with halo (%d core)",
+                 dist.get_rank(), len(subs), sum(int(s.num_nodes) for s in subs),
+                 sum(len(s["dist_core_local"]) for s in subs))
+        for sub in subs:
+            core = sub["dist_core_local"]
+            del sub["dist_core_local"]
+            try:
+                rows = predictor.forward_graph(sub)[core].float().contiguous()
+                dist.send(torch.tensor(list(rows.shape), dtype=torch.int64), dst=0)
+                dist.send(rows, dst=0)
+            except (GnnopsError, RuntimeError, ValueError) as exc:
+                dist.send(torch.tensor([-1, -1], dtype=torch.int64), dst=0)
+                dist.send_object_list([" ".join(str(exc).split())], dst=0)
+
+
+def _init_group() -> tuple[int, int, bool]:
+    """``(rank, world, owns)`` of the torchrun environment (gloo: CPU tensors)."""
+    if "WORLD_SIZE" not in os.environ:
+        raise ConfigError("--distributed runs under torchrun (expected WORLD_SIZE, RANK, "
+                          "MASTER_ADDR in the environment): torchrun --nproc_per_node=N -m "
+                          "gnnops.inference.distributed_predict MODEL MESH --out DIR")
+    if dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), False
+    dist.init_process_group(backend="gloo", init_method="env://")
+    return dist.get_rank(), dist.get_world_size(), True
+
+
+def run_distributed(args: argparse.Namespace, run: Any) -> int:
+    """``gnnops predict --distributed``: rank 0 runs ``run(args)`` (the usual prediction,
+    files and summary) with a :class:`DistributedForward`; the other ranks serve parts.
+
+    Args:
+        args: the parsed ``gnnops predict`` arguments.
+        run: ``gnnops.inference.cli.run``.
+    """
+    rank, world, owns = _init_group()
+    try:
+        if rank != 0:
+            from gnnops.inference import Predictor
+
+            predictor = Predictor.from_artifact(args.artifact)
+            if args.max_nodes is not None:
+                predictor.max_nodes = args.max_nodes or 2**62
+            serve(predictor)
+            return 0
+        args = copy.copy(args)
+        args.distributed, args.jobs = False, 1  # one mesh at a time across the ranks
+        args.distributed_world = world
+        try:
+            return run(args)
+        finally:
+            dist.broadcast_object_list([_STOP], src=0)
+    finally:
+        if owns:
+            dist.destroy_process_group()
+
+
+def attach(predictor: Any, args: argparse.Namespace) -> Any:
+    """Rank 0's predictor: ``forward_graph`` across ``args.distributed_world`` ranks (the
+    hook ``gnnops.inference.cli.run`` calls); other arguments: returned unchanged."""
+    world = getattr(args, "distributed_world", None)
+    if world is None:
+        return predictor
+    if getattr(predictor.recipe, "rollout", None) is not None:
+        raise ConfigError("--distributed predicts steady models; this artifact is a "
+                          "time-dependent (rollout) model: predict it without --distributed")
+    if args.max_nodes is not None:
+        predictor.max_nodes = args.max_nodes or 2**62
+    predictor.forward_graph = DistributedForward(predictor, world)
+    return predictor
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m gnnops.inference.distributed_predict`` (under torchrun): ``gnnops predict
+    --distributed`` with the same arguments."""
+    from gnnops._log import configure_logging, level_from_args
+    from gnnops.inference import cli
+
+    parser = argparse.ArgumentParser(prog="gnnops.inference.distributed_predict",
+                                     description=__doc__.splitlines()[0])
+    cli.add_arguments(parser)
+    args = parser.parse_args(argv)
+    args.distributed = True
+    configure_logging(level_from_args(args))
+    try:
+        return int(cli.run(args) or 0)
+    except GnnopsError as exc:
+        print(f"distributed_predict: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
