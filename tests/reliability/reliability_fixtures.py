@@ -105,7 +105,7 @@ def write_run_config(path: Path, data: Path, out_dir: Path, *, name: str = "run"
     cfg = {
         "name": name, "seed": 3, "out_dir": str(out_dir),
         "data": {"generate": None, "path": str(data), "inputs": ["a"], "targets": ["u"],
-                 "batch_size": 2, "val_fraction": 0.25},
+                 "batch_size": 2, "val_fraction": 0.25, "test_fraction": 0.0},
         "model": {"name": "meshgraphnet", "kwargs": dict(MGN)},
         "optim": {"epochs": epochs, "lr": 0.005, "warmup_epochs": 0.0, **optim},
         "train": {"device": "cpu", "threads": 1, "progress": False},
