@@ -176,17 +176,20 @@ def train_epoch(
         batch = batch.to(info.device)
         if augment:
             batch = rigid_motion(batch, shift=augment_shift)
-        loss, lg = batch_loss(net, surrogate, batch, glob, info, bf16=bf16, noise_std=noise_std,
-                              physics_weight=physics_weight, problem=problem, loss=loss)
-        finite = float(torch.isfinite(loss.detach()).all())
+        # ``value``, not ``loss``: rebinding ``loss`` (the loss kind) to the tensor made every
+        # batch after the first fall back to mse
+        value, lg = batch_loss(net, surrogate, batch, glob, info, bf16=bf16,
+                               noise_std=noise_std, physics_weight=physics_weight,
+                               problem=problem, loss=loss)
+        finite = float(torch.isfinite(value.detach()).all())
         if info.world > 1:
             finite = all_reduce_sum([finite], info)[0] / info.world
         if finite < 1.0:
             raise TrainingError(f"training diverged at epoch {epoch + 1}, step {step + 1}: "
-                                f"the loss is {float(loss.detach()):g}; lower optim.lr, set "
+                                f"the loss is {float(value.detach()):g}; lower optim.lr, set "
                                 f"optim.grad_clip or disable train.bf16")
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         if grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
         optimizer.step()

@@ -94,3 +94,28 @@ def test_per_graph_rel_l2_is_the_volume_weighted_relative_error() -> None:
     # g1: sqrt(1*1 / (1 + 3*4)); g2: sqrt(1 / 25)
     expected = torch.tensor([(1 / 13) ** 0.5, 0.2])
     torch.testing.assert_close(per_graph_rel_l2(pred, b), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_train_epoch_uses_the_configured_loss_on_every_batch() -> None:
+    """Regression: the loop rebound ``loss`` (the loss kind) to the first batch's tensor, so
+    every later batch silently fell back to mse."""
+    from gnnops.training.loop import make_loader, per_graph_rel_l2, train_epoch
+
+    gs = make_graphs(6, 1)
+    recipe = make_recipe(gs, inputs=["a"], input_dims=[1], targets=["u"], target_dims=[1],
+                         features=["pos"], problem=None)
+    torch.manual_seed(0)
+    model = ToyGNN(3, 1, hidden=8)
+    sur = Surrogate(model, model_name="toy", model_kwargs={}, recipe=recipe,
+                    normalizers={"x.mean": torch.zeros(3), "x.std": torch.ones(3),
+                                 "y.mean": torch.tensor([0.0]), "y.std": torch.tensor([3.0])})
+    prepared = [sur.prepare(g) for g in gs]
+    plan = plan_batches(6, 2, seed=0, epoch=0, shuffle=False)
+    opt = torch.optim.SGD(sur.parameters(), lr=0.0)  # weights fixed: the loss is reproducible
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    got = train_epoch(sur, sur, make_loader(prepared, plan), plan, opt, sched, DistInfo(),
+                      loss="rel_l2")
+    with torch.no_grad():
+        b = Batch.from_data_list(prepared)
+        want = float(per_graph_rel_l2(sur(b), b).mean())
+    assert got == pytest.approx(want, rel=1e-5)  # rel_l2 on all 3 batches, not only the first
