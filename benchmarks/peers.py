@@ -108,19 +108,13 @@ def physicsnemo_model(f_in: int, f_e: int, out: int, lat: int, depth: int
     except Exception as exc:  # noqa: BLE001 -- any import failure means: skip the peer
         return None, None, (f"physicsnemo skipped: {type(exc).__name__}: {exc} (pip install "
                             "'gnnops[peers]'; torch-scatter builds from source)")
-    import dgl  # physicsnemo 2.x MeshGraphNet takes a DGL graph
-
     model = MeshGraphNet(f_in, f_e, out, processor_size=depth, hidden_dim_processor=lat,
                          hidden_dim_node_encoder=lat, hidden_dim_edge_encoder=lat,
                          hidden_dim_node_decoder=lat, do_concat_trick=True)
-    cache: dict[int, object] = {}
 
-    def fwd(data: Data) -> Tensor:
-        g = cache.get(id(data))
-        if g is None:
-            g = cache[id(data)] = dgl.graph((data.edge_index[0], data.edge_index[1]),
-                                           num_nodes=data.num_nodes)
-        return model(data.x, data.edge_attr, g)
+    def fwd(data: Data) -> Tensor:  # physicsnemo 2.x takes a PyG graph (edge_index)
+        return model(data.x, data.edge_attr, Data(edge_index=data.edge_index,
+                                                  num_nodes=data.num_nodes))
     return fwd, model, "physicsnemo MeshGraphNet(do_concat_trick=True)"
 
 

@@ -155,13 +155,16 @@ class DistributedForward:
                 sub.dist_core_local = torch.from_numpy(np.searchsorted(nodes, core))
                 _send_data(sub, r)
                 del sub
+        own = [(core, nodes, splitter.subgraph(nodes)) for core, nodes in groups[0]]
+        del splitter  # its node -> edge / cell indices: not needed during rank 0's forward
         results: list[tuple[np.ndarray, Tensor | str]] = []
-        for core, nodes in groups[0]:
+        while own:
+            core, nodes, sub = own.pop(0)
             try:
-                results.append((core, _core_rows(self.local, splitter.subgraph(nodes), core,
-                                                 nodes)))
+                results.append((core, _core_rows(self.local, sub, core, nodes)))
             except (GnnopsError, RuntimeError, ValueError) as exc:  # still drain the others
                 results.append((core, f"rank 0 failed on its part: {exc}"))
+            del sub
         for r in range(1, self.world):
             results += [(core, _recv_rows(r)) for core, _nodes in groups[r]]
         return _stitch(results, int(data.num_nodes))
