@@ -8,6 +8,7 @@ from torch import nn
 
 from gnnops.errors import ModelError
 from gnnops.models.gno import GNO
+from gnnops.models.linear_stencil import LinearStencil
 from gnnops.models.meshgraphnet import MeshGraphNet
 from gnnops.models.multiscale import MultiScale
 from gnnops.models.ndcn import NDCN
@@ -17,6 +18,7 @@ __all__ = ["MODELS", "build", "names"]
 
 MODELS: dict[str, type[nn.Module]] = {
     "gno": GNO,
+    "linear_stencil": LinearStencil,
     "meshgraphnet": MeshGraphNet,
     "multiscale": MultiScale,
     "ndcn": NDCN,
@@ -33,8 +35,8 @@ def build(name: str, **kwargs: Any) -> nn.Module:
     """Construct a registered model.
 
     Args:
-        name: registry name (``gno``, ``meshgraphnet``, ``multiscale``, ``ndcn``,
-            ``transolver``).
+        name: registry name (``gno``, ``linear_stencil``, ``meshgraphnet``, ``multiscale``,
+            ``ndcn``, ``transolver``).
         **kwargs: constructor arguments (plain JSON-able values), at least
             ``in_channels`` and ``out_channels``; ``edge_dim`` and ``pos_dim`` as needed.
 

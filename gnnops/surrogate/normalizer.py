@@ -7,14 +7,14 @@ squared deviations, ``count``) in float64, which stays accurate for large offset
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import Tensor
 
 from gnnops.errors import DataError
 
-__all__ = ["Normalizer", "fit_normalizer"]
+__all__ = ["Normalizer", "fit_normalizer", "uncentered"]
 
 
 class Normalizer:
@@ -67,3 +67,37 @@ def fit_normalizer(chunks: Iterable[Tensor], num_columns: int) -> Normalizer:
     for chunk in chunks:
         norm.update(chunk)
     return norm
+
+
+def uncentered(norms: dict[str, Tensor], prefix: str,
+               columns: Sequence[int]) -> dict[str, Tensor]:
+    """Normalizers whose given columns are scaled but not shifted.
+
+    Column ``c`` gets mean 0 and, as scale, its root mean square
+    ``sqrt(std_c^2 + mean_c^2)`` (the statistics of the same data about 0). A model that is
+    linear and homogeneous in those columns (e.g. in the state of a one-step model) then
+    stays so in physical units: ``(u - 0) / s`` is homogeneous in ``u``, ``(u - m) / s``
+    is not.
+
+    Args:
+        norms: normalizers ``{prefix.mean: [F], prefix.std: [F], ...}`` (not modified).
+        prefix: ``"x"`` (inputs) or ``"y"`` (targets).
+        columns: indices of the columns to re-centre.
+
+    Returns:
+        A copy of ``norms`` with those columns re-centred.
+
+    Raises:
+        DataError: a column index outside ``[0, F)``.
+    """
+    out = {k: v.clone() for k, v in norms.items()}
+    mean, std = out[f"{prefix}.mean"], out[f"{prefix}.std"]
+    cols = sorted({int(c) for c in columns})
+    if any(c < 0 or c >= mean.numel() for c in cols):
+        raise DataError(f"expected column indices in [0, {mean.numel()}) to re-centre "
+                        f"(got {cols})")
+    if cols:
+        idx = torch.tensor(cols)
+        rms = torch.sqrt(std[idx] ** 2 + mean[idx] ** 2).clamp_min(1e-12)
+        mean[idx], std[idx] = 0.0, rms
+    return out

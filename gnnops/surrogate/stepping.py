@@ -46,6 +46,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from gnnops.errors import ConfigError, DataError
+from gnnops.surrogate.normalizer import uncentered
 from gnnops.surrogate.recipe import RolloutLayout, prepare_graph
 from gnnops.surrogate.surrogate import Surrogate
 
@@ -224,13 +225,21 @@ class RolloutSurrogate(Surrogate):
         """The same model and recipe (plus ``recipe.rollout = layout``); the increment
         normalizer is re-centred at 0 (``y.std`` = root mean square), so a zero model output
         is a zero increment -- a steady state stays steady without learning a bias exactly.
+        A model with ``homogeneous_columns`` (input column indices, e.g. the state) gets
+        those columns re-centred the same way (:func:`~gnnops.surrogate.normalizer.uncentered`);
+        one with ``state_units_output = True`` (it computes ``next state - state`` from
+        the state it is given) gets the state's scale as the increment scale.
         """
         recipe = sur.recipe
         if layout is not None:
             recipe = dataclasses.replace(recipe, rollout=copy.deepcopy(layout))
-        norms = sur.normalizers
+        # a model linear and homogeneous in some input columns (the state, a forcing) gets
+        # them scaled, not shifted (e.g. gnnops.models.linear_stencil)
+        norms = uncentered(sur.normalizers, "x", getattr(sur.model, "homogeneous_columns", ()))
         rms = torch.sqrt(norms["y.std"] ** 2 + norms["y.mean"] ** 2).clamp_min(1e-12)
         norms["y.mean"], norms["y.std"] = torch.zeros_like(rms), rms
+        if getattr(sur.model, "state_units_output", False):  # increment in the state's scale
+            norms["y.std"] = norms["x.std"][:rms.numel()].clone()
         return cls(sur.model, model_name=sur.model_name, model_kwargs=sur.model_kwargs,
                    recipe=recipe, normalizers=norms, noise_std=noise_std)
 

@@ -57,3 +57,18 @@ def test_fitted_on_train_only_and_in_artifact(toy_model, graphs, tmp_path) -> No
     torch.testing.assert_close(art.normalizers["x.std"], xs.std(0, unbiased=False).float())
     torch.testing.assert_close(art.normalizers["y.mean"], ys.mean(0).float())
     torch.testing.assert_close(art.normalizers["y.std"], ys.std(0, unbiased=False).float())
+
+
+def test_uncentered_columns_get_mean_zero_and_the_root_mean_square() -> None:
+    from gnnops.surrogate.normalizer import uncentered
+
+    x = torch.tensor([[1.0, 10.0, -2.0], [3.0, 14.0, -4.0], [5.0, 12.0, -9.0]])
+    norms = {**fit_normalizer([x], 3).state("x"), "y.mean": torch.zeros(1)}
+    out = uncentered(norms, "x", [0, 2])
+    rms = x.pow(2).mean(0).sqrt()
+    torch.testing.assert_close(out["x.mean"], torch.tensor([0.0, 12.0, 0.0]))  # 12 kept
+    torch.testing.assert_close(out["x.std"][[0, 2]], rms[[0, 2]])
+    assert float(out["x.std"][1]) == pytest.approx(float(norms["x.std"][1]))  # untouched
+    assert float(norms["x.mean"][0]) == pytest.approx(3.0)  # the input is not modified
+    with pytest.raises(DataError, match=r"column indices in \[0, 3\)"):
+        uncentered(norms, "x", [3])

@@ -195,3 +195,36 @@ def test_anchor_removes_the_bias_at_a_steady_state() -> None:
     assert np.all(out[0.0][[0, 2]] == 0.0)
     drift = out[None][[0, 2], -1]
     assert np.all(drift > 0.1), drift   # the unanchored bias grows at quiescent nodes
+
+
+def test_wrap_keeps_a_state_linear_model_linear_in_physical_units() -> None:
+    """A LinearStencil (homogeneous in the state, increments in state units) wrapped with
+    normalizers fitted on states of nonzero mean: the Surrogate, in physical units, is still
+    f(a u1 + b u2) - f(0) = a (f(u1) - f(0)) + b (f(u2) - f(0))."""
+    from gnnops.models import build
+
+    lay = trajectory_layout("network_diffusion", {"t_end": 0.5, "n_times": 6})
+    g = from_networkx(nx.cycle_graph(12))
+    g.x = torch.stack([torch.linspace(5.0, 9.0, 12), torch.full((12,), 0.1)], 1)  # x, dt
+    model = build("linear_stencil", in_channels=2, out_channels=1, pos_dim=0, latent=8,
+                  depth=1, hidden_layers=1, hops=2, implicit=True)
+    x_norm = fit_normalizer([g.x], 2).state("x")
+    y_norm = {"y.mean": torch.tensor([0.3]), "y.std": torch.tensor([0.05])}
+    sur = RolloutSurrogate.wrap(Surrogate(model, model_name="linear_stencil",
+                                          model_kwargs=model.config(), recipe=_recipe(lay),
+                                          normalizers={**x_norm, **y_norm}),
+                                noise_std=0.0, layout=lay).eval()
+    assert float(sur.x_mean[0]) == 0.0 and float(sur.x_mean[1]) == pytest.approx(0.1)
+    assert float(sur.y_mean[0]) == 0.0 and float(sur.y_std[0]) == float(sur.x_std[0])
+
+    def f(u: torch.Tensor) -> torch.Tensor:
+        b = g.clone()
+        b.x = torch.stack([u, g.x[:, 1]], 1)
+        with torch.no_grad():
+            return sur(b)
+
+    u1, u2 = torch.randn(12) + 7.0, torch.randn(12) * 20.0
+    f0 = f(torch.zeros(12))
+    lhs = f(2.0 * u1 - 0.5 * u2) - f0
+    rhs = 2.0 * (f(u1) - f0) - 0.5 * (f(u2) - f0)
+    assert float((lhs - rhs).abs().max()) <= 1e-5 * float(lhs.abs().max())
