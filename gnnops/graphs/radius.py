@@ -254,8 +254,8 @@ def target_blocks(tree: cKDTree, r: float, *, max_edges: int,
     return _compact_blocks(pos, ids, per_block), total
 
 
-def block_ball(tree: cKDTree, targets: np.ndarray, r: float, *, loop: bool = True
-               ) -> tuple[np.ndarray, np.ndarray]:
+def block_ball(tree: cKDTree, targets: np.ndarray, r: float, *, loop: bool = True,
+               distances: bool = False) -> tuple[np.ndarray, ...]:
     """The ball edges (j -> i) of the sorted ``targets``: every j with ``|x_i - x_j| <= r``.
 
     The sources are found among the nodes of the targets' bounding box inflated by ``r``
@@ -264,7 +264,8 @@ def block_ball(tree: cKDTree, targets: np.ndarray, r: float, *, loop: bool = Tru
 
     Returns:
         ``(src, loc)`` int64 [m]: source node ids and the index into ``targets`` of each
-        edge's target; sorted by target, then source.
+        edge's target; sorted by target, then source. With ``distances``, also the float64
+        distances ``|x_i - x_j|`` [m].
     """
     pos = tree.data
     t = pos[targets]
@@ -281,6 +282,8 @@ def block_ball(tree: cKDTree, targets: np.ndarray, r: float, *, loop: bool = Tru
     if not loop:
         inside &= targets[:, None] != cand[None, :]
     loc, ci = np.nonzero(inside)
+    if distances:
+        return cand[ci], loc, np.sqrt(d2[loc, ci])
     return cand[ci], loc
 
 

@@ -60,7 +60,8 @@ from gnnops.models.gno_kernel import (
     graph_ranges,
     subsample_neighbors,
 )
-from gnnops.models.mlp import MLP, scatter_sum
+from gnnops.models.mlp import MLP, edge_geometry, scatter_sum
+from gnnops.models.scatter import SortedEdges, segment_sum
 
 __all__ = ["GNO", "KernelNet", "subsample_neighbors"]
 
@@ -70,18 +71,18 @@ NORMALIZATIONS = ("mean", "integral")
 
 class _Block(NamedTuple):
     """Edges into a set of targets: ``targets`` [c] (None: every node, ``loc`` = node id),
-    ``src``/``loc`` [E], quadrature coefficients ``coef`` [E], geometry ``geo`` [E, d+1]."""
+    ``src``/``loc`` [E], quadrature coefficients ``coef`` [E], and either the edge geometry
+    ``geo`` [E, d+1] (prepared graphs) or the edge lengths ``dist`` [E] (whole balls built
+    at inference; the relative position then enters through per-node terms); ``edges``:
+    the CSR view for the segmented sums."""
 
     targets: Tensor | None
     src: Tensor
     loc: Tensor
     coef: Tensor
-    geo: Tensor
-
-
-def _geometry(pos: Tensor, src: Tensor, dst: Tensor, r: float) -> Tensor:
-    rel = (pos.index_select(0, dst) - pos.index_select(0, src)) / r
-    return torch.cat([rel, rel.norm(dim=1, keepdim=True)], dim=1)
+    geo: Tensor | None
+    dist: Tensor | None
+    edges: SortedEdges
 
 
 def _train_neighbors(train_neighbors: int | None, max_num_neighbors: int | None) -> int | None:
@@ -266,16 +267,18 @@ class GNO(GraphModel):
     def _ball(self, pos: Tensor, w: Tensor, tree: cKDTree, lo: int,
               targets: np.ndarray) -> _Block:
         """The whole balls of one block of targets, with their quadrature coefficients."""
-        src, loc = block_ball(tree, targets, self.radius, loop=True)
+        src, loc, dist = block_ball(tree, targets, self.radius, loop=True, distances=True)
         dev = pos.device
         tgt = torch.from_numpy(targets + lo).to(dev)
         src_t, loc_t = torch.from_numpy(src + lo).to(dev), torch.from_numpy(loc).to(dev)
+        edges = SortedEdges(src_t, loc_t, len(targets))  # sorted by target already
         wj = w.index_select(0, src_t)
         coef = wj
         if self.normalization == "mean":
-            den = scatter_sum(wj, loc_t, len(targets))
+            den = segment_sum(wj.unsqueeze(1), edges).squeeze(1)
             coef = wj / den.clamp_min(torch.finfo(wj.dtype).tiny).index_select(0, loc_t)
-        return _Block(tgt, src_t, loc_t, coef, _geometry(pos, src_t, tgt[loc_t], self.radius))
+        d = torch.from_numpy(dist).to(device=dev, dtype=pos.dtype)
+        return _Block(tgt, src_t, loc_t, coef, None, d, edges)
 
     def _blocks(self, data: Data, pos: Tensor, targets: Tensor | None = None
                 ) -> tuple[list[_Block] | list[tuple[cKDTree, int, np.ndarray]], bool]:
@@ -285,8 +288,9 @@ class GNO(GraphModel):
         ei = getattr(data, "gno_edge_index", None)
         if ei is not None and targets is None:
             coef = data.gno_edge_weight.to(pos.dtype)
-            return [_Block(None, ei[0], ei[1], coef, _geometry(pos, ei[0], ei[1],
-                                                               self.radius))], True
+            geo = edge_geometry(pos, ei[0], ei[1], self.radius)
+            edges = SortedEdges(ei[0], ei[1], pos.shape[0])
+            return [_Block(None, ei[0], ei[1], coef, geo, None, edges)], True
         w = node_weights(data).to(pos.dtype)
         plan, _ = self._plan(data, targets)
         if len(plan) == 1:
@@ -301,6 +305,18 @@ class GNO(GraphModel):
         for tree, lo, tg in blocks:
             yield self._ball(pos, w, tree, lo, tg)
 
+    def _node_parts(self, x: Tensor, pos: Tensor, kernels: Any, *, prepared: bool) -> list:
+        """Per kernel the per-node first-layer terms: ``(node_parts, None)`` for a prepared
+        graph (edge geometry per edge), ``(None, node_parts_geo)`` for whole balls built at
+        inference (relative positions folded into the node terms)."""
+        f = torch.cat([pos, x.index_select(1, self.kernel_channels)], dim=1)
+        parts: list = [None] * len(self.kernels)
+        for i in kernels:
+            kn = self.kernels[i]
+            parts[i] = ((kn.node_parts(f), None) if prepared
+                        else (None, kn.node_parts_geo(f, pos, self.radius)))
+        return parts
+
     def _integral(self, i: int, blk: _Block, b: int, v: Tensor, parts: list,
                   cache: dict | None) -> Tensor:
         """``sum_j c_ij kappa_ij v_j`` for the targets of one block (kernel ``i``)."""
@@ -308,11 +324,16 @@ class GNO(GraphModel):
         k = None if cache is None else cache.get((i, b))
         if k is None:
             dst = blk.loc if blk.targets is None else blk.targets.index_select(0, blk.loc)
-            k = kn.last(kn.hidden(*parts[i], blk.geo, blk.src, dst))
+            if blk.geo is not None:
+                z = kn.hidden(*parts[i][0], blk.geo, blk.src, dst)
+            else:
+                z = kn.hidden_dist(*parts[i][1], blk.dist, self.radius, blk.src, dst)
+            k = kn.last(z)
             if cache is not None:
                 cache[(i, b)] = k
         n_t = v.shape[0] if blk.targets is None else blk.targets.shape[0]
-        return ball_integral(self.kernel, k, v, blk.src, blk.loc, blk.coef, n_t, rank=self.rank)
+        return ball_integral(self.kernel, k, v, blk.src, blk.loc, blk.coef, n_t, rank=self.rank,
+                             edges=blk.edges)
 
     def forward(self, data: Data) -> Tensor:
         """Predict per-node outputs.
@@ -329,10 +350,10 @@ class GNO(GraphModel):
         if self.training and getattr(data, "gno_edge_index", None) is None:
             data = self.prepare(data)
         x, pos = data.x, data.pos.to(data.x.dtype)
-        f = torch.cat([pos, x.index_select(1, self.kernel_channels)], dim=1)
-        parts = [kn.node_parts(f) for kn in self.kernels]
         v = self.lift(torch.cat([x, pos], dim=1) if self.lift_pos else x)
         blocks, built = self._blocks(data, pos)
+        parts = self._node_parts(x, pos, range(len(self.kernels)),
+                                 prepared=getattr(data, "gno_edge_index", None) is not None)
         cache: dict | None = {} if built else None  # kernel values, once per forward
         for t in range(self.depth):
             i = t % len(self.kernels)
@@ -367,9 +388,7 @@ class GNO(GraphModel):
         self.check_data(data, need_pos=True)
         x, pos = data.x, data.pos.to(data.x.dtype)
         i = layer % len(self.kernels)
-        f = torch.cat([pos, x.index_select(1, self.kernel_channels)], dim=1)
-        parts = [None] * len(self.kernels)
-        parts[i] = self.kernels[i].node_parts(f)
+        parts = self._node_parts(x, pos, [i], prepared=False)
         prepared = copy.copy(data)
         prepared.gno_edge_index = None
         blocks, built = self._blocks(prepared, pos, targets)

@@ -18,6 +18,7 @@ from torch_geometric.data import Data
 
 from gnnops.errors import ModelError
 from gnnops.models.mlp import scatter_sum
+from gnnops.models.scatter import SortedEdges, segment_sum
 
 __all__ = ["KernelNet", "ball_integral", "apply_kernel", "floats_per_edge",
            "subsample_neighbors", "graph_ranges"]
@@ -57,6 +58,27 @@ class KernelNet(nn.Module):
     def hidden(self, fi: Tensor, fj: Tensor, g: Tensor, src: Tensor, dst: Tensor) -> Tensor:
         """Last hidden layer ``z`` [E, H] of the edges (``dst``/``src`` index ``fi``/``fj``)."""
         h = self.lin_g(g) + fi.index_select(0, dst) + fj.index_select(0, src)
+        return self._rest_hidden(h)
+
+    def node_parts_geo(self, f: Tensor, pos: Tensor, r: float) -> tuple[Tensor, Tensor]:
+        """Per-node terms with the relative-position part of ``lin_g`` folded in.
+
+        ``g = [(pos_i - pos_j) / r, |pos_i - pos_j| / r]`` enters the first layer linearly,
+        so ``W_rel (pos_i - pos_j) / r`` splits into a target and a source term; only the
+        distance stays per edge (:meth:`hidden_dist`). Returns ``(a_i, b_j)``, each [N, H].
+        """
+        d = pos.shape[1]
+        p = pos @ self.lin_g.weight[:, :d].t() / r
+        return self.lin_i(f) + p, self.lin_j(f) - p
+
+    def hidden_dist(self, ai: Tensor, bj: Tensor, dist: Tensor, r: float, src: Tensor,
+                    dst: Tensor) -> Tensor:
+        """:meth:`hidden` from :meth:`node_parts_geo` terms and the edge lengths ``dist`` [E]."""
+        w_n = self.lin_g.weight[:, -1]
+        h = ai.index_select(0, dst).add_(bj.index_select(0, src))
+        return self._rest_hidden(h.addr_(dist / r, w_n))
+
+    def _rest_hidden(self, h: Tensor) -> Tensor:
         for layer in list(self.rest)[:-1]:
             h = layer(h)
         return h
@@ -81,12 +103,12 @@ def apply_kernel(kernel: str, k: Tensor, v_src: Tensor, rank: int) -> Tensor:
     if kernel == "diagonal":
         return k * v_src
     phi, psi = k.view(-1, 2, w, rank).unbind(1)  # [E, w, rank] each
-    coeff = torch.einsum("ewr,ew->er", psi, v_src) / rank
-    return torch.einsum("ewr,er->ew", phi, coeff)
+    coeff = torch.bmm(v_src.unsqueeze(1), psi) / rank  # [E, 1, rank]
+    return torch.bmm(phi, coeff.transpose(1, 2)).squeeze(2)
 
 
 def ball_integral(kernel: str, k: Tensor, v: Tensor, src: Tensor, loc: Tensor, coef: Tensor,
-                  n_t: int, *, rank: int) -> Tensor:
+                  n_t: int, *, rank: int, edges: SortedEdges | None = None) -> Tensor:
     """``sum_{e -> t} coef_e kappa_e v_src(e)`` for ``n_t`` targets.
 
     Args:
@@ -98,11 +120,15 @@ def ball_integral(kernel: str, k: Tensor, v: Tensor, src: Tensor, loc: Tensor, c
         coef: [E] quadrature coefficients.
         n_t: number of targets.
         rank: rank of the low-rank kernel.
+        edges: ``SortedEdges(src, loc, n_t)``: sum by a segmented (CSR) reduction
+            (sequential writes) instead of ``index_add_``.
 
     Returns:
         [n_t, w].
     """
     msg = apply_kernel(kernel, k, v.index_select(0, src), rank) * coef.unsqueeze(1)
+    if edges is not None:
+        return segment_sum(edges.permute(msg), edges)
     return scatter_sum(msg, loc, n_t)
 
 
