@@ -148,8 +148,9 @@ def test_default_yaml_equals_dataclass_defaults() -> None:
 
 
 @pytest.mark.parametrize("name", ["default", "darcy_gno", "darcy_meshgraphnet",
-                                  "darcy_multiscale", "elasticity_meshgraphnet"])
+                                  "darcy_multiscale", "darcy_transolver",
+                                  "elasticity_meshgraphnet"])
 def test_shipped_configs_load(name: str) -> None:
     cfg = load_config(CONFIGS / f"{name}.yaml")
     assert cfg.data.generate is not None and cfg.model.name in ("gno", "meshgraphnet",
-                                                                 "multiscale")
+                                                                 "multiscale", "transolver")
