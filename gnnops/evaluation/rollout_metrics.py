@@ -7,12 +7,15 @@ predicted times (the given initial state excluded):
 * normalized L1 (the NDCN metric) ``mean|u_hat - u| / mean|u|`` over nodes and times;
 * relative L2 ``||u_hat - u||_2 / ||u||_2`` over nodes and times;
 * error against time: both metrics per time step (``curves``), averaged over samples;
+* one-step error by step: the relative L2 error of the increment predicted from the
+  reference state ``s_j`` (teacher forced, no accumulated error), per step and averaged;
 * the problem's relative residual of the predicted trajectory (``residual``) and of the
   reference (``residual_reference``; the time-discretization floor).
 
 Each row has a generalization ``setting``: ``"a: new initial states"`` (split ``test`` at
 the training resolution), ``"b: larger graphs (xR)"`` (split ``test`` at another
-resolution; R = node ratio to training) and ``"c: unseen family <f>"`` (``test_<f>``).
+resolution; R = node ratio to training) and ``"c: unseen family <f>"`` (``test_<f>``;
+mesh datasets: ``"c: unseen geometry <g>"``, the spec's ``test_geometries``).
 """
 
 from __future__ import annotations
@@ -53,7 +56,8 @@ def setting_of(split: str, resolution: int, manifest: dict[str, Any]) -> str:
     tr = int(manifest.get("train_resolution", 0))
     nodes = manifest.get("nodes_per_resolution") or []
     if split.startswith("test_"):
-        return f"c: unseen family {split[5:]}"
+        what = "geometry" if manifest.get("kind") == "mesh" else "family"
+        return f"c: unseen {what} {split[5:]}"
     if resolution == tr:
         return "a: new initial states"
     ratio = nodes[resolution] / nodes[tr] if len(nodes) > max(resolution, tr) else None
@@ -74,19 +78,25 @@ def _rollout_sample(sur: Any, g: Any, layout: RolloutLayout, names: list[str],
     Returns:
         ``{"pred", "true"}`` ([N, k + 1] trajectories), ``"inputs"`` (name -> [N]),
         ``"seconds"``, ``"nodes"``, ``"norm_l1"``, ``"rel_l2"``, per-time curves
-        ``"curve_l1"`` / ``"curve_l2"`` ([k + 1]), ``"residual"`` (``None`` for a non-finite
-        rollout) and ``"residual_reference"``.
+        ``"curve_l1"`` / ``"curve_l2"`` ([k + 1]), ``"one_step"`` ([k]: relative L2 error of
+        the increment predicted from the reference state ``s_j``, teacher forced),
+        ``"residual"`` (``None`` for a non-finite rollout) and ``"residual_reference"``.
     """
     import torch
 
     from gnnops.inference.trajectory import trajectory_residual
-    from gnnops.surrogate.stepping import full_states, rollout
+    from gnnops.surrogate.stepping import full_states, one_step_increments, rollout
 
     s, static = full_states(g, layout)
     t0 = time.perf_counter()
     p = rollout(sur, g, s[:, 0], static, np.diff(ts)[:k], layout=layout)
     seconds = time.perf_counter() - t0
     true, pr = s[:, :k + 1].double().numpy(), p.double().numpy()
+    inc = one_step_increments(sur, g, s[:, :k + 1], static, np.diff(ts)[:k],
+                              layout=layout).double().numpy()
+    d_true = np.diff(true, axis=1)
+    one_step = (np.linalg.norm(inc - d_true, axis=0)
+                / np.maximum(np.linalg.norm(d_true, axis=0), 1e-300))
     a, b = _per_time(pr, true)
     inputs = {n: g.x[:, j].double().numpy() for j, n in enumerate(names)}
     resid = None
@@ -97,7 +107,7 @@ def _rollout_sample(sur: Any, g: Any, layout: RolloutLayout, names: list[str],
         "nodes": int(g.num_nodes), "norm_l1": normalized_l1(pr[:, 1:], true[:, 1:]),
         "rel_l2": float(np.linalg.norm(pr[:, 1:] - true[:, 1:])
                         / max(np.linalg.norm(true[:, 1:]), 1e-300)),
-        "curve_l1": a, "curve_l2": b, "residual": resid,
+        "curve_l1": a, "curve_l2": b, "one_step": one_step, "residual": resid,
         "residual_reference": trajectory_residual(layout, g, true, inputs,
                                                   times=ts[:k + 1])[0],
     }
@@ -112,6 +122,7 @@ def _rollout_row(samples: list[dict[str, Any]], split: str, res: int, setting: s
 
     resid = [x["residual"] for x in samples if x["residual"] is not None]
     ref = [x["residual_reference"] for x in samples]
+    one = np.mean([x["one_step"] for x in samples], axis=0)  # [k] by step
     (l1, l1_std), (l2, l2_std) = mean_std("norm_l1"), mean_std("rel_l2")
     row = {
         "split": split, "setting": setting, "resolution": res,
@@ -120,11 +131,14 @@ def _rollout_row(samples: list[dict[str, Any]], split: str, res: int, setting: s
         "residual": float(np.mean(resid)) if resid else None,
         "residual_reference": float(np.mean(ref)) if ref else None,
         "seconds_per_sample": mean_std("seconds")[0],
+        "one_step_rel_l2": float(np.mean(one)), "one_step_first": float(one[0]),
+        "one_step_last": float(one[-1]), "one_step_max": float(np.max(one)),
     }
     curve = {"split": split, "resolution": res, "setting": setting,
              "times": ts[:k + 1].tolist(),
              "norm_l1": np.mean([x["curve_l1"] for x in samples], axis=0).tolist(),
-             "rel_l2": np.mean([x["curve_l2"] for x in samples], axis=0).tolist()}
+             "rel_l2": np.mean([x["curve_l2"] for x in samples], axis=0).tolist(),
+             "one_step_rel_l2": one.tolist()}
     return row, curve
 
 
@@ -169,8 +183,11 @@ def evaluate_rollout(predictor_or_path: Any, dataset: Any, *,
         ``{"model", "parameters", "problem", "targets", "dataset", "artifact", "train_stats",
         "training", "task": "rollout", "rows": [{"split", "setting", "resolution", "nodes",
         "samples", "steps", "norm_l1", "norm_l1_std", "rel_l2", "rel_l2_std", "residual",
-        "residual_reference", "seconds_per_sample"}], "curves": [{"split", "resolution",
-        "setting", "times", "norm_l1", "rel_l2"}], "trajectories": [paths]}``.
+        "residual_reference", "seconds_per_sample", "one_step_rel_l2" (mean over steps),
+        "one_step_first", "one_step_last", "one_step_max"}], "curves": [{"split",
+        "resolution", "setting", "times", "norm_l1", "rel_l2", "one_step_rel_l2" ([k]: the
+        teacher-forced one-step error from the reference state at times[j])}],
+        "trajectories": [paths]}``.
     """
     from gnnops.data import open_dataset
     from gnnops.evaluation.metrics import as_predictor, default_splits

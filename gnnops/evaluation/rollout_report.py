@@ -7,24 +7,50 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_rollout_report", "format_rollout_table", "plot_error_vs_time"]
+__all__ = ["write_rollout_report", "format_rollout_table", "format_one_step_table",
+           "plot_error_vs_time"]
 
 
 def _f(v: Any, fmt: str) -> str:
     return "-" if v is None else format(v, fmt)
 
 
+def _pct(v: Any) -> str:
+    return "-" if v is None else f"{100 * v:.2f}"
+
+
 def format_rollout_table(rows: list[dict[str, Any]]) -> str:
-    """Markdown table: setting, split, resolution, nodes, samples, steps, metrics, residuals."""
+    """Markdown table: setting, split, resolution, nodes, samples, steps, metrics, residuals
+    and the one-step (teacher-forced) error: mean over steps, first and last step."""
     lines = ["| setting | split | res | nodes | samples | steps | normalized L1 (%) | "
-             "rel L2 | residual (pred) | residual (reference) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "rel L2 | one-step rel L2 (%) mean / first / last | residual (pred) | "
+             "residual (reference) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(
             f"| {r['setting']} | {r['split']} | {r['resolution']} | {r['nodes']:.0f} | "
             f"{r['samples']} | {r['steps']} | {100 * r['norm_l1']:.2f} ± "
             f"{100 * r['norm_l1_std']:.2f} | {r['rel_l2']:.4f} | "
+            f"{_pct(r.get('one_step_rel_l2'))} / {_pct(r.get('one_step_first'))} / "
+            f"{_pct(r.get('one_step_last'))} | "
             f"{_f(r.get('residual'), '.3e')} | {_f(r.get('residual_reference'), '.3e')} |")
+    return "\n".join(lines)
+
+
+def format_one_step_table(curves: list[dict[str, Any]], *, columns: int = 6) -> str:
+    """Markdown table of the one-step relative L2 error (%) by step, ``columns`` steps
+    spread over the trajectory (first and last included); empty without such curves."""
+    curves = [c for c in curves if c.get("one_step_rel_l2")]
+    if not curves:
+        return ""
+    k = len(curves[0]["one_step_rel_l2"])
+    steps = sorted({round(i * (k - 1) / max(columns - 1, 1)) for i in range(columns)})
+    lines = ["| split | res | " + " | ".join(f"step {j + 1}" for j in steps) + " |",
+             "|---|---|" + "---|" * len(steps)]
+    for c in curves:
+        v = c["one_step_rel_l2"]
+        lines.append(f"| {c['split']} | {c['resolution']} | "
+                     + " | ".join(_pct(v[j]) if j < len(v) else "-" for j in steps) + " |")
     return "\n".join(lines)
 
 
@@ -33,13 +59,18 @@ def plot_error_vs_time(curves: list[dict[str, Any]], out_png: str | os.PathLike)
     from gnnops.evaluation.plots import _pyplot
 
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    one = any(c.get("one_step_rel_l2") for c in curves)
+    fig, axes = plt.subplots(1, 3 if one else 2, figsize=(16 if one else 11, 4))
     for c in curves:
         label = f"{c['split']} res{c['resolution']} ({c['setting'].split(':')[0]})"
-        for ax, key in zip(axes, ("norm_l1", "rel_l2"), strict=True):
+        for ax, key in zip(axes, ("norm_l1", "rel_l2"), strict=False):
             ax.plot(c["times"][1:], c[key][1:], marker=".", ms=3, label=label)
-    for ax, title in zip(axes, ("normalized L1  mean|u_hat-u| / mean|u|",
-                                "relative L2  ||u_hat-u|| / ||u||"), strict=True):
+        if one and c.get("one_step_rel_l2"):
+            axes[2].plot(c["times"][:-1][:len(c["one_step_rel_l2"])], c["one_step_rel_l2"],
+                         marker=".", ms=3, label=label)
+    titles = ("normalized L1  mean|u_hat-u| / mean|u|", "relative L2  ||u_hat-u|| / ||u||",
+              "one-step rel L2 from the reference state at t")
+    for ax, title in zip(axes, titles, strict=False):
         ax.set_xlabel("time")
         ax.set_title(title, fontsize=9)
         ax.set_yscale("log")
@@ -90,15 +121,21 @@ def write_rollout_report(results: dict[str, Any], run_dir: str | os.PathLike, *,
         f"{tr.get('epochs_run', '-')}; one-step pairs: {tr.get('pairs_train', '-')}; best "
         f"validation one-step rel L2: {_f(tr.get('best_val_rel_l2'), '.4g')}",
         "",
-        "Settings: (a) new initial states on graphs of the training size, (b) larger graphs, "
-        "(c) graph families not trained on. Normalized L1 = mean|u_hat - u| / mean|u| "
-        "(NDCN), relative L2 = ||u_hat - u|| / ||u||, over nodes and rolled-out times; "
-        "residual = relative residual of the predicted trajectory (reference: the stored "
-        "solution, i.e. the time-discretization floor).",
+        "Settings: (a) new initial states on graphs of the training size, (b) larger graphs "
+        "(finer meshes), (c) graph families / geometries not trained on. Normalized L1 = "
+        "mean|u_hat - u| / mean|u| (NDCN), relative L2 = ||u_hat - u|| / ||u||, over nodes "
+        "and rolled-out times; one-step rel L2 = ||model(s_j) - (s_j+1 - s_j)|| / "
+        "||s_j+1 - s_j|| from the reference state s_j (no accumulated error); residual = "
+        "relative residual of the predicted trajectory (reference: the stored solution, "
+        "i.e. the time-discretization floor).",
         "",
         format_rollout_table(results.get("rows", [])),
         "",
     ]
+    one = format_one_step_table(results.get("curves", []))
+    if one:
+        lines += ["One-step relative L2 error (%) by step (teacher forced, mean over samples):",
+                  "", one, ""]
     if trajs:
         lines += ["Trajectories (first sample per split / resolution; .pvd opens as an "
                   "animation in ParaView, .graphml holds <state>_t000... node attributes):", ""]

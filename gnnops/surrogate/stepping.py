@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -52,7 +53,7 @@ from gnnops.surrogate.surrogate import Surrogate
 
 __all__ = ["trajectory_layout", "state_times", "step_input_names", "full_states",
            "step_inputs", "one_step_pairs", "anchored_increment", "RolloutSurrogate",
-           "rollout"]
+           "rollout", "one_step_increments"]
 
 
 def trajectory_layout(problem: str, solver_options: dict[str, Any] | None = None, *,
@@ -263,6 +264,34 @@ class RolloutSurrogate(Surrogate):
         return out + (eps / self.y_std if normalized else eps)
 
 
+def _stepper(surrogate: torch.nn.Module, data: Data, state0: Tensor, static: Tensor,
+             dts: np.ndarray, layout: RolloutLayout) -> Callable[[int, Tensor], Tensor]:
+    """``increment(k, state)``: the model's one-step increment ``[N]`` at step ``k`` (graph
+    prepared once; the anchor reference computed once per distinct ``dt``)."""
+    recipe = surrogate.recipe
+    g = _topology(data, keep_pos="pos" in recipe.features or recipe.kind == "mesh")
+    g.x = step_inputs(state0, static, float(dts[0]) if dts.size else layout.dt, layout)
+    model = getattr(surrogate, "model", surrogate)
+    prepared = prepare_graph(g, recipe, model=model)
+    dt_col = 1 + len(layout.static)
+    anchor = layout.anchor
+    ref: dict[float, Tensor] = {}  # model(anchor state) per dt: constant along the rollout
+
+    def increment(k: int, state: Tensor) -> Tensor:
+        if layout.dt_feature:
+            prepared.x[:, dt_col] = float(dts[k])
+        if anchor is not None and float(dts[k]) not in ref:
+            prepared.x[:, 0] = float(anchor)
+            ref[float(dts[k])] = Surrogate.forward(surrogate, prepared, normalized=True)
+        prepared.x[:, 0] = state
+        if anchor is None:
+            return surrogate(prepared).float()[:, 0]
+        out = Surrogate.forward(surrogate, prepared, normalized=True) - ref[float(dts[k])]
+        return (out.float() * surrogate.y_std)[:, 0]
+
+    return increment
+
+
 @torch.no_grad()
 def rollout(surrogate: torch.nn.Module, data: Data, state0: Tensor, static: Tensor,
             dts: Any, *, layout: RolloutLayout) -> Tensor:
@@ -280,26 +309,27 @@ def rollout(surrogate: torch.nn.Module, data: Data, state0: Tensor, static: Tens
         ``[N, steps + 1]`` states, column 0 = ``state0``.
     """
     dts = np.asarray(dts, dtype=np.float64).reshape(-1)
-    recipe = surrogate.recipe
-    g = _topology(data, keep_pos="pos" in recipe.features or recipe.kind == "mesh")
-    g.x = step_inputs(state0, static, float(dts[0]) if dts.size else layout.dt, layout)
-    model = getattr(surrogate, "model", surrogate)
-    prepared = prepare_graph(g, recipe, model=model)
-    dt_col = 1 + len(layout.static)
-    anchor = layout.anchor
-    ref: dict[float, Tensor] = {}  # model(anchor state) per dt: constant along the rollout
+    increment = _stepper(surrogate, data, state0, static, dts, layout)
     states = [state0.reshape(-1).float()]
     for k in range(dts.size):  # loop over time steps
-        if layout.dt_feature:
-            prepared.x[:, dt_col] = float(dts[k])
-        if anchor is not None and float(dts[k]) not in ref:
-            prepared.x[:, 0] = float(anchor)
-            ref[float(dts[k])] = Surrogate.forward(surrogate, prepared, normalized=True)
-        prepared.x[:, 0] = states[-1]
-        if anchor is None:
-            inc = surrogate(prepared).float()[:, 0]
-        else:
-            out = Surrogate.forward(surrogate, prepared, normalized=True) - ref[float(dts[k])]
-            inc = (out.float() * surrogate.y_std)[:, 0]
-        states.append(states[-1] + inc)
+        states.append(states[-1] + increment(k, states[-1]))
     return torch.stack(states, dim=1)
+
+
+@torch.no_grad()
+def one_step_increments(surrogate: torch.nn.Module, data: Data, states: Tensor,
+                        static: Tensor, dts: Any, *, layout: RolloutLayout) -> Tensor:
+    """Teacher-forced one-step predictions: the increment from every reference state.
+
+    Args:
+        surrogate, data, static, layout: as in :func:`rollout`.
+        states: ``[N, steps + 1]`` reference states (column 0 = initial state).
+        dts: ``[steps]`` time steps.
+
+    Returns:
+        ``[N, steps]``: column ``k`` = ``model([s_k, static, dt_k])`` (compare with
+        ``s_{k+1} - s_k``).
+    """
+    dts = np.asarray(dts, dtype=np.float64).reshape(-1)
+    increment = _stepper(surrogate, data, states[:, 0], static, dts, layout)
+    return torch.stack([increment(k, states[:, k].float()) for k in range(dts.size)], dim=1)

@@ -30,6 +30,7 @@ def test_normalized_l1_and_settings_by_hand() -> None:
     assert setting_of("test", 0, man) == "a: new initial states"
     assert setting_of("test", 1, man) == "b: larger graphs (x10)"
     assert setting_of("test_grid", 1, man) == "c: unseen family grid"
+    assert setting_of("test_l_shape", 0, {**man, "kind": "mesh"}) == "c: unseen geometry l_shape"
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +70,11 @@ def test_persistence_model_scores_match_hand_computation(dataset, tmp_path: Path
         # the stored trajectory satisfies the ODE to the Hermite-Simpson error; x0 frozen
         # in time violates it by O(1)
         assert row["residual_reference"] < 5e-3 and row["residual"] > 0.3
+        # teacher forced, a zero increment misses every step's whole increment
+        assert row["one_step_rel_l2"] == pytest.approx(1.0) == row["one_step_last"]
     curve = res["curves"][0]
     assert len(curve["times"]) == 11 and curve["norm_l1"][0] == 0.0
+    assert curve["one_step_rel_l2"] == pytest.approx([1.0] * 10)  # one per step
     assert curve["norm_l1"][-1] > curve["norm_l1"][1]  # a frozen state drifts from x(t)
     g = read_network(res["trajectories"][0])
     vals, times = read_network_series(g, "x")

@@ -24,9 +24,21 @@ CURVE = {"split": "test", "resolution": 0, "setting": "a: new initial states",
 
 def test_table_row_by_hand():
     lines = format_rollout_table([ROW]).splitlines()
-    assert len(lines) == 3 and lines[0].count("|") == 11
+    assert len(lines) == 3 and lines[0].count("|") == 12
     assert lines[2] == ("| a: new initial states | test | 0 | 16 | 2 | 10 | 1.23 ± 0.45 | "
-                        "0.0200 | 5.000e-01 | - |")
+                        "0.0200 | - / - / - | 5.000e-01 | - |")
+    one = {**ROW, "one_step_rel_l2": 0.015, "one_step_first": 0.0601, "one_step_last": 0.009}
+    assert "| 1.50 / 6.01 / 0.90 |" in format_rollout_table([one])
+
+
+def test_one_step_table_by_step():
+    from gnnops.evaluation.rollout_report import format_one_step_table
+
+    curve = {**CURVE, "one_step_rel_l2": [0.1 * (j + 1) for j in range(50)]}
+    lines = format_one_step_table([curve], columns=3).splitlines()
+    assert lines[0] == "| split | res | step 1 | step 25 | step 50 |"  # first, middle, last
+    assert lines[2] == "| test | 0 | 10.00 | 250.00 | 500.00 |"
+    assert format_one_step_table([CURVE]) == ""  # no one-step curves: no table
 
 
 def test_error_vs_time_plot_skips_the_initial_state(tmp_path, monkeypatch):
