@@ -310,13 +310,6 @@ def _check_format(fmt: str) -> None:
                                      "exodus")
 
 
-def _rollout_layout(predictor: Any) -> Any:
-    """The recipe's rollout layout (``None`` for a steady model); the recipe may be the
-    typed ``Recipe`` or its plain-dict form."""
-    recipe = predictor.recipe
-    return recipe.get("rollout") if isinstance(recipe, dict) else recipe.rollout
-
-
 def _check_readers(files: list[Path]) -> None:
     """MissingDependencyError when an input format needs an optional package that is
     absent (Exodus: netCDF4), before any file is read."""
@@ -331,9 +324,7 @@ def _check_readers(files: list[Path]) -> None:
 def model_inputs(predictor: Any) -> list[str]:
     """Names of the input fields ``predictor`` takes (rollout models: initial state, static
     fields)."""
-    layout = _rollout_layout(predictor)
-    if isinstance(layout, dict):
-        return [layout["initial"], *layout["static"]]
+    layout = predictor.recipe.rollout
     if layout is not None:
         return [layout.initial, *layout.static]
     return list(predictor.inputs)
@@ -347,7 +338,7 @@ def _check_request(predictor: Any, args: argparse.Namespace, inputs: dict[str, f
         raise ConfigError(f"unknown input field {unknown[0]!r}; this model takes: "
                           f"{', '.join(names) or 'no inputs'} (from --set "
                           f"{unknown[0]}={inputs[unknown[0]]:g})")
-    if args.steps is not None and _rollout_layout(predictor) is None:
+    if args.steps is not None and predictor.recipe.rollout is None:
         raise ConfigError(f"--steps is only for time-dependent (rollout) models; this artifact "
                           f"predicts {', '.join(predictor.targets) or 'its targets'} directly "
                           f"(its recipe has no 'rollout' entry)")
