@@ -324,9 +324,6 @@ def _check_readers(files: list[Path]) -> None:
 def model_inputs(predictor: Any) -> list[str]:
     """Names of the input fields ``predictor`` takes (rollout models: initial state, static
     fields)."""
-    layout = predictor.recipe.rollout
-    if layout is not None:
-        return [layout.initial, *layout.static]
     return list(predictor.inputs)
 
 

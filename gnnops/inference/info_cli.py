@@ -31,9 +31,13 @@ def format_info(d: dict[str, Any]) -> str:
         f"artifact:   {d.get('artifact')}",
         f"model:      {d.get('model')} ({d.get('parameters'):,} parameters; {kw})",
         f"problem:    {d.get('problem')}",
-        "inputs:     " + (", ".join(f"{k}[{v}]" for k, v in d.get("inputs", {}).items()) or "-"),
+        "inputs:     " + (", ".join(f"{k}[{v}]" for k, v in d.get("inputs", {}).items()) or "-")
+        + (" (rolled out; one-step model columns: " + ", ".join(d["step_inputs"]) + ")"
+           if d.get("step_inputs") else ""),
         "targets:    " + (", ".join(f"{k}[{v}]" for k, v in d.get("targets", {}).items()) or "-"),
         "features:   " + (", ".join(d.get("features", [])) or "-"),
+        *([f"edge weights: edge attribute '{d['edge_weight']}'"] if d.get("edge_weight")
+          else []),
         f"trained on: {_num(st.get('nodes_min'))}-{_num(st.get('nodes_max'))} nodes, "
         f"mean edge length {_num(st.get('spacing_min'))}-{_num(st.get('spacing_max'))}",
         f"input range: {_num(st.get('input_min'))} .. {_num(st.get('input_max'))}",

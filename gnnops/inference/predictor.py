@@ -108,7 +108,18 @@ class Predictor:
 
     @property
     def inputs(self) -> list[str]:
-        """Input field names, in model order."""
+        """Input field names the caller gives (``predict(source, **inputs)``, ``--set``),
+        in model order. Time-dependent (rollout) models: the initial state and the static
+        fields (e.g. ``x0``); the one-step model's own columns (``[state, *static, dt]``)
+        are :attr:`step_inputs`."""
+        layout = self.recipe.rollout
+        if layout is not None:
+            return [layout.initial, *layout.static]
+        return list(self.recipe.inputs)
+
+    @property
+    def step_inputs(self) -> list[str]:
+        """Columns of the model itself (rollout models: ``[state, *static, dt]``)."""
         return list(self.recipe.inputs)
 
     @property
@@ -220,6 +231,7 @@ class Predictor:
         flags = compute_flags(src.data, out, self.recipe.train_stats, kind=src.kind,
                               input_names=self.inputs, input_dims=self.recipe.input_dims,
                               resolution_independent=resolution_independent(self.model))
+        flags += src.flags
         rel = per_node = est = None
         if residual and "non_finite_output" not in " ".join(flags):
             rel, per_node, note = self._residual(src, fields)
@@ -313,7 +325,11 @@ class Predictor:
             "parameters": self.num_parameters,
             "problem": self.problem_name,
             "kind": self.recipe.kind,
-            "inputs": dict(zip(self.inputs, self.recipe.input_dims, strict=False)),
+            "inputs": ({k: 1 for k in self.inputs} if self.recipe.rollout is not None
+                       else dict(zip(self.inputs, self.recipe.input_dims, strict=False))),
+            "step_inputs": (dict(zip(self.step_inputs, self.recipe.input_dims, strict=False))
+                            if self.recipe.rollout is not None else None),
+            "edge_weight": self.recipe.edge_weight,
             "targets": dict(zip(self.targets, self.recipe.target_dims, strict=False)),
             "features": list(self.recipe.features),
             "train_stats": dataclasses.asdict(self.recipe.train_stats),

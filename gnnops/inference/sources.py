@@ -39,6 +39,8 @@ class Source:
         inputs: input name -> per-node array (``[N]`` or ``[N, d]``), physical units.
         mesh: the ``meshio.Mesh`` the graph came from (meshes), else ``None``.
         graph: the networkx graph (networks), else ``None``.
+        flags: reliability notes about how the source was read (e.g. edge weights
+            ignored or taken as 1), added to the prediction's flags.
     """
 
     name: str
@@ -47,6 +49,7 @@ class Source:
     inputs: dict[str, np.ndarray] = field(default_factory=dict)
     mesh: Any = None
     graph: Any = None
+    flags: list[str] = field(default_factory=list)
 
     @property
     def num_nodes(self) -> int:
@@ -140,7 +143,8 @@ def _from_network(graph: Any, name: str, recipe: Recipe, kwargs: Mapping[str, An
 
     names, dims = list(recipe.inputs), list(recipe.input_dims)
     stored = [k for k in names if k not in kwargs]
-    data = from_networkx(graph, inputs=stored) if stored else from_networkx(graph)
+    weight, flags = _weight_attribute(graph, name, recipe)
+    data = from_networkx(graph, inputs=stored, edge_weight=weight)
     n = int(data.num_nodes)
     _check_network_edges(data, name, recipe)
     have = {}
@@ -150,7 +154,31 @@ def _from_network(graph: Any, name: str, recipe: Recipe, kwargs: Mapping[str, An
     fields = {k: (_as_field(kwargs[k], n, d, k, "the keyword arguments") if k in kwargs
                   else _as_field(have[k], n, d, k, name)) for k, d in zip(names, dims, strict=True)}
     data.x = _stack(fields, names, n)
-    return Source(name=name, kind="network", data=data, inputs=fields, graph=graph)
+    return Source(name=name, kind="network", data=data, inputs=fields, graph=graph,
+                  flags=flags)
+
+
+def _weight_attribute(graph: Any, name: str, recipe: Recipe) -> tuple[str | None, list[str]]:
+    """The edge attribute to read as weights -- the one the model was trained with -- and
+    the flags of a mismatch.
+
+    A model trained on weighted networks (``recipe.edge_weight``) reads that attribute (a
+    network without it on any edge gets weights 1 and a flag; one with it on only some
+    edges is a GraphError from ``from_networkx``); a model trained on unweighted networks
+    reads none, and a network with weights gets a flag saying they were ignored.
+    """
+    key = recipe.edge_weight
+    present = {k for _, _, d in graph.edges(data=True) for k in d}
+    if key is not None:
+        if key in present:
+            return key, []
+        return None, [f"edge_weights_missing: the model was trained on networks weighted by "
+                      f"edge attribute '{key}', which {name} does not have; every weight "
+                      f"was taken as 1"]
+    if "weight" in present and recipe.kind == "network":
+        return None, [f"edge_weights_ignored: {name} has edge attribute 'weight' but the "
+                      f"model was trained on unweighted networks; the weights were not used"]
+    return None, []
 
 
 def _check_network_edges(data: Data, name: str, recipe: Recipe) -> None:

@@ -13,6 +13,7 @@ trajectory (:func:`trajectory_residual`).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from typing import Any
 
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from gnnops.errors import ConfigError, GnnopsError
-from gnnops.surrogate.recipe import Recipe, RolloutLayout
+from gnnops.surrogate.recipe import RolloutLayout
 
 __all__ = ["predict_rollout", "trajectory_residual", "trajectory_problem"]
 
@@ -102,7 +103,9 @@ def predict_rollout(predictor: Any, source: Any, *, steps: int | None = None,
         raise ConfigError(f"expected steps >= 1 (got {steps!r})")
     names = [layout.initial, *layout.static]
     t0 = time.perf_counter()
-    src = load_source(source, Recipe(inputs=names, input_dims=[1] * len(names)), inputs)
+    # the caller's fields, with the recipe's kind, direction and edge-weight rules
+    recipe = dataclasses.replace(predictor.recipe, inputs=names, input_dims=[1] * len(names))
+    src = load_source(source, recipe, inputs)
     x = src.data.x.float()
     t1 = time.perf_counter()
     surrogate = predictor.surrogate.eval()
@@ -113,7 +116,7 @@ def predict_rollout(predictor: Any, source: Any, *, steps: int | None = None,
     step0.x = step_inputs(x[:, 0], x[:, 1:], layout.dt, layout)
     snames = step_input_names(layout)
     flags = compute_flags(step0, traj, predictor.recipe.train_stats, kind=src.kind,
-                          input_names=snames, input_dims=[1] * len(snames))
+                          input_names=snames, input_dims=[1] * len(snames)) + src.flags
     arr = traj.double().numpy()
     rel = per_node = None
     if residual and bool(torch.isfinite(traj).all()):

@@ -105,6 +105,9 @@ class Recipe:
             when empty).
         num_node_types: width of the ``node_type_onehot`` feature.
         undirected: trained on undirected graphs (a directed network is refused).
+        edge_weight: networks: the edge attribute the training graphs carried as weights
+            (``"weight"``: ``edge_weight`` / ``edge_attr`` of the model), ``None`` when they
+            were unweighted (all 1). Prediction reads the same attribute from a network.
         train_stats: ranges of the training graphs (out-of-distribution flags).
         rollout: the trajectory layout of a time-dependent (one-step) model, else ``None``.
         scaling: exact scaling law of a linear problem, input name -> exponent ``e_k``:
@@ -127,6 +130,7 @@ class Recipe:
     problem_options: dict[str, Any] = field(default_factory=dict)
     num_node_types: int = 2
     undirected: bool = False
+    edge_weight: str | None = None
     train_stats: TrainStats = field(default_factory=TrainStats)
     rollout: RolloutLayout | None = None
     scaling: dict[str, float] = field(default_factory=dict)
@@ -185,7 +189,7 @@ class Recipe:
 
 
 #: recipe fields newer than the first artifact format; omitted from the JSON at their defaults
-_LATER_FIELDS = ("problem_options", "rollout", "scaling", "hard_dirichlet")
+_LATER_FIELDS = ("problem_options", "rollout", "scaling", "hard_dirichlet", "edge_weight")
 
 
 def as_recipe(recipe: Recipe | Mapping[str, Any]) -> Recipe:
@@ -303,6 +307,17 @@ def _symmetric(data: Data) -> bool:
     return bool(torch.isin(ei[1] * n + ei[0], ei[0] * n + ei[1]).all())
 
 
+def _edge_weight_name(graphs: Sequence[Data]) -> str | None:
+    """``"weight"`` when a training network carries edge weights other than 1 (the dataset
+    loader reads the GraphML edge attribute ``weight`` into ``edge_weight`` / ``edge_attr``),
+    else ``None``."""
+    for g in graphs:
+        w = getattr(g, "edge_weight", None)
+        if w is not None and w.numel() and not bool((w == 1).all()):
+            return "weight"
+    return None
+
+
 def make_recipe(
     graphs: Sequence[Data],
     *,
@@ -349,6 +364,7 @@ def make_recipe(
         problem_options=dict(problem_options or {}),
         num_node_types=max(types + [2]),
         undirected=all(_symmetric(g) for g in graphs),
+        edge_weight=_edge_weight_name(graphs) if kind == "network" else None,
         train_stats=TrainStats(
             nodes_min=min(nodes),
             nodes_max=max(nodes),

@@ -88,3 +88,100 @@ def test_predict_rollout_of_a_known_model():
     assert default.fields["x"].shape == (6, 6) and default.residual is None  # trained length
     with pytest.raises(ConfigError, match=r"expected steps >= 1 \(got 0\)"):
         predict_rollout(_predictor(), g, steps=0, x0=x0)
+
+
+class _WeightedDiffusion(nn.Module):
+    """Normalized increment ``-0.05 sum_j w_ij (x_i - x_j)`` from ``edge_attr`` (the weights
+    the training loader stores): the prediction depends on every edge weight."""
+
+    def forward(self, data):  # noqa: D102
+        x = data.x[:, :1]
+        src, dst = data.edge_index
+        w = data.edge_attr.reshape(-1, 1).to(x.dtype)
+        return -0.05 * torch.zeros_like(x).index_add(0, dst, w * (x[dst] - x[src]))
+
+
+def _weighted_predictor(edge_weight: str | None) -> Predictor:
+    lay = trajectory_layout("network_diffusion", SOLVER)
+    names = step_input_names(lay)
+    recipe = {"kind": "network", "inputs": names, "input_dims": [1] * len(names),
+              "features": [], "targets": ["x_increment"], "target_dims": [1],
+              "undirected": True, "edge_weight": edge_weight,
+              "rollout": dataclasses.asdict(lay)}
+    norms = {"x.mean": torch.zeros(len(names)), "x.std": torch.ones(len(names)),
+             "y.mean": torch.zeros(1), "y.std": torch.ones(1)}
+    sur = Surrogate(_WeightedDiffusion(), model_name="wdiff", model_kwargs={}, recipe=recipe,
+                    normalizers=norms)
+    return Predictor(sur, recipe=recipe, problem="network_diffusion")
+
+
+def _weighted_graph() -> tuple[nx.Graph, np.ndarray]:
+    g = nx.cycle_graph(7)
+    for (u, v), w in zip(g.edges, [1, 5, 2, 54, 3, 1, 9], strict=True):  # synapse-like counts
+        g.edges[u, v]["weight"] = w
+    return g, np.linspace(1.0, 0.0, 7)
+
+
+def test_weighted_network_prediction_uses_the_training_weights_exactly():
+    """The rollout on a weighted networkx graph equals the rollout of the graph prepared as
+    the training loader prepares it (``from_networkx(g, edge_weight="weight")``), and
+    differs from the unweighted one."""
+    from gnnops.graphs import from_networkx
+    from gnnops.surrogate.stepping import rollout
+
+    g, x0 = _weighted_graph()
+    pred = _weighted_predictor("weight")
+    got = predict_rollout(pred, g, steps=5, x0=x0, residual=False)
+    train_like = from_networkx(g, edge_weight="weight")  # gnnops.data.dataset._load_network
+    lay = pred.recipe.rollout
+    want = rollout(pred.surrogate.eval(), train_like, torch.tensor(x0, dtype=torch.float32),
+                   torch.zeros(7, 0), np.full(5, lay.dt), layout=lay).double().numpy()
+    np.testing.assert_allclose(got.fields["x"], want, rtol=1e-6, atol=1e-7)
+    unweighted = rollout(pred.surrogate, from_networkx(g), torch.tensor(x0, dtype=torch.float32),
+                         torch.zeros(7, 0), np.full(5, lay.dt), layout=lay).double().numpy()
+    assert np.abs(got.fields["x"] - unweighted).max() > 0.05  # the weights matter
+    assert not any(f.startswith("edge_weights") for f in got.flags)
+
+
+def test_weight_mismatches_are_flagged_and_directed_networks_refused():
+    from gnnops.errors import GraphError
+
+    g, x0 = _weighted_graph()
+    bare = nx.cycle_graph(7)  # the same network without weights: taken as 1, flagged
+    missing = predict_rollout(_weighted_predictor("weight"), bare, steps=2, x0=x0,
+                              residual=False)
+    assert any(f.startswith("edge_weights_missing") for f in missing.flags)
+    ignored = predict_rollout(_weighted_predictor(None), g, steps=2, x0=x0, residual=False)
+    assert any(f.startswith("edge_weights_ignored") for f in ignored.flags)
+    np.testing.assert_allclose(missing.fields["x"], ignored.fields["x"])  # both: all ones
+    one_way = nx.DiGraph()
+    one_way.add_nodes_from(range(7))
+    one_way.add_edges_from(g.edges(data=True))  # each edge in one direction only
+    with pytest.raises(GraphError, match="trained on undirected networks"):
+        predict_rollout(_weighted_predictor("weight"), one_way, steps=2, x0=x0)
+    both_ways = predict_rollout(_weighted_predictor("weight"), nx.DiGraph(g), steps=2, x0=x0,
+                                residual=False)  # every edge with its reverse: accepted
+    assert both_ways.fields["x"].shape == (7, 3)
+
+
+def test_input_names_agree_between_info_set_and_python():
+    """A rollout model takes its initial state by the problem's name (x0) everywhere:
+    ``Predictor.inputs``, ``gnnops info``, ``--set`` and ``predict(G, x0=...)``."""
+    import argparse
+
+    from gnnops.inference.cli import _check_request, model_inputs
+    from gnnops.inference.info_cli import format_info
+
+    pred = _weighted_predictor("weight")
+    assert pred.inputs == ["x0"] == model_inputs(pred)
+    assert pred.step_inputs == ["x", "dt"]
+    desc = pred.describe()
+    assert desc["inputs"] == {"x0": 1} and desc["edge_weight"] == "weight"
+    text = format_info({**desc, "parameters": 0})
+    assert "inputs:     x0[1] (rolled out; one-step model columns: x, dt)" in text
+    args = argparse.Namespace(steps=None)
+    _check_request(pred, args, {"x0": 0.5})  # accepted
+    with pytest.raises(ConfigError, match="unknown input field 'x'; this model takes: x0"):
+        _check_request(pred, args, {"x": 0.5})
+    g, x0 = _weighted_graph()
+    assert predict_rollout(pred, g, steps=1, x0=x0, residual=False).fields["x"].shape == (7, 2)

@@ -172,3 +172,20 @@ def test_later_fields_are_stored_only_when_used() -> None:
     d = used.to_json()
     assert d["scaling"] == {"a": -1.0, "f": 1.0} and d["hard_dirichlet"] is True
     assert d["problem_options"] == {"n_modes": 8} and Recipe.from_json(d) == used
+
+
+def test_recipe_records_the_edge_weight_attribute_of_weighted_networks() -> None:
+    import networkx as nx
+
+    from gnnops.graphs import from_networkx
+    from gnnops.surrogate.recipe import Recipe, make_recipe
+
+    g = nx.path_graph(4)
+    nx.set_edge_attributes(g, {(0, 1): 3, (1, 2): 1, (2, 3): 12}, "weight")
+    kw = dict(inputs=[], input_dims=[], targets=[], target_dims=[], features=[],
+              problem=None, kind="network")
+    weighted = make_recipe([from_networkx(g, edge_weight="weight")], **kw)
+    plain = make_recipe([from_networkx(g)], **kw)
+    assert weighted.edge_weight == "weight" and plain.edge_weight is None
+    assert "edge_weight" not in plain.to_json()  # omitted at its default: older format
+    assert Recipe.from_json(weighted.to_json()).edge_weight == "weight"
