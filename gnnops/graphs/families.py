@@ -26,6 +26,10 @@ random_geometric    uniform points in the unit square, edges closer than ``radiu
 voronoi             Delaunay triangulation of uniform points = adjacency of their
                     Voronoi cells (cell-contact network); ``3n - 3 - h`` edges
 ==================  =====================================================================
+
+Every family also takes ``edge_weights`` (``None``: unweighted; ``"zipf"`` /
+``"lognormal"``: heavy-tailed integer counts as edge attribute ``"weight"``, like synapse
+or interaction counts; :func:`add_count_weights`), ``weight_exponent`` and ``weight_max``.
 """
 
 from __future__ import annotations
@@ -40,7 +44,11 @@ import numpy as np
 
 from gnnops.errors import GraphError
 
-__all__ = ["FAMILIES", "make_graph", "family_names", "block_sizes"]
+__all__ = ["FAMILIES", "make_graph", "family_names", "block_sizes", "add_count_weights",
+           "WEIGHT_PARAMS"]
+
+#: family options of every family: integer edge weights (:func:`add_count_weights`)
+WEIGHT_PARAMS = ("edge_weights", "weight_exponent", "weight_max")
 
 _NDCN_BLOCKS = (133, 133, 100, 34)
 
@@ -222,17 +230,51 @@ def make_graph(family: str, n: int, *, seed: int, **params: Any) -> nx.Graph:
     _check(isinstance(seed, (int, np.integer)) and not isinstance(seed, bool),
            f"expected an integer seed (got {seed!r})")
     builder = FAMILIES[family]
+    weights = {k: params.pop(k) for k in WEIGHT_PARAMS if k in params}
     valid = [k for k, v in inspect.signature(builder).parameters.items()
              if v.kind is inspect.Parameter.KEYWORD_ONLY]
     unknown = sorted(set(params) - set(valid))
     if unknown:
         raise GraphError(f"unknown parameter(s) {unknown} for family {family!r}; "
-                         f"expected some of: {', '.join(valid) or '(none)'}")
+                         f"expected some of: {', '.join(valid + list(WEIGHT_PARAMS))}")
     try:
         g = builder(int(n), int(seed), **params)
     except (TypeError, ValueError, nx.NetworkXError) as exc:
         raise GraphError(f"cannot build {family!r} with n = {n}, {params} ({exc})") from exc
-    out = nx.Graph(family=family, seed=int(seed), **{**g.graph, **params})
+    out = nx.Graph(family=family, seed=int(seed), **{**g.graph, **params, **weights})
     out.add_nodes_from(sorted(g.nodes(data=True)))  # ids 0 .. n-1 in order
     out.add_edges_from(g.edges(data=True))
+    if weights.get("edge_weights") is not None:
+        add_count_weights(out, int(seed), **weights)
     return out
+
+
+def add_count_weights(g: nx.Graph, seed: int, *, edge_weights: str | None = "zipf",
+                      weight_exponent: float = 2.0, weight_max: int = 60) -> nx.Graph:
+    """Give every edge an integer ``"weight"`` that looks like a real interaction count.
+
+    ``edge_weights="zipf"``: ``P(w = k) ~ k^-weight_exponent`` capped at ``weight_max``
+    (``weight_exponent = 2``, ``weight_max = 60``: 61 % of the edges 1, median 1, mean ~4),
+    like the synapse counts of a connectome (C. elegans: 1 to ~50 per connection, most 1 to
+    3); ``"lognormal"``: ``max(1, round(exp(N(0, 1))))``, capped. Drawn from their own
+    stream (``default_rng([seed, 7])``, edges in sorted order), so the structure of the
+    graph does not change.
+
+    Raises:
+        GraphError: an unknown kind, ``weight_exponent <= 1`` or ``weight_max < 1``.
+    """
+    _check(edge_weights in ("zipf", "lognormal"),
+           f"expected edge_weights 'zipf', 'lognormal' or null (got {edge_weights!r})")
+    _check(isinstance(weight_max, (int, np.integer)) and not isinstance(weight_max, bool)
+           and weight_max >= 1, f"expected weight_max an integer >= 1 (got {weight_max!r})")
+    _check(float(weight_exponent) > 1.0,
+           f"expected weight_exponent > 1 (got {weight_exponent!r})")
+    rng = np.random.default_rng([int(seed), 7])
+    edges = sorted(tuple(sorted(e)) for e in g.edges)
+    if edge_weights == "zipf":
+        w = rng.zipf(float(weight_exponent), size=len(edges))
+    else:
+        w = np.maximum(1, np.round(np.exp(rng.normal(0.0, 1.0, size=len(edges)))))
+    w = np.minimum(w, int(weight_max)).astype(np.int64)
+    nx.set_edge_attributes(g, {e: int(x) for e, x in zip(edges, w, strict=True)}, "weight")
+    return g

@@ -139,3 +139,26 @@ def test_errors_name_what_was_expected():
             make_graph(fam, n, seed=0, **params)
     with pytest.raises(GraphError, match="integer seed"):
         make_graph("grid", 4, seed=1.5)
+
+
+def test_count_weights_are_heavy_tailed_integers_on_the_same_structure():
+    import numpy as np
+
+    from gnnops.errors import GraphError
+    from gnnops.graphs.families import make_graph
+
+    plain = make_graph("random_geometric", 400, seed=5)
+    g = make_graph("random_geometric", 400, seed=5, edge_weights="zipf")
+    assert sorted(g.edges) == sorted(plain.edges)  # weights come from their own stream
+    w = np.array([d["weight"] for _, _, d in g.edges(data=True)])
+    assert w.dtype.kind == "i" and w.min() == 1 and w.max() <= 60
+    assert 0.5 < np.mean(w == 1) < 0.7 and w.max() >= 20  # P(1) = 1/zeta(2), heavy tail
+    again = make_graph("random_geometric", 400, seed=5, edge_weights="zipf")
+    assert [d["weight"] for *_, d in again.edges(data=True)] == list(w)
+    ln = make_graph("grid", 49, seed=1, edge_weights="lognormal", weight_max=5)
+    lw = np.array([d["weight"] for *_, d in ln.edges(data=True)])
+    assert lw.min() >= 1 and lw.max() <= 5
+    with pytest.raises(GraphError, match="edge_weights"):
+        make_graph("grid", 49, seed=1, edge_weights="uniform")
+    with pytest.raises(GraphError, match="weight_exponent > 1"):
+        make_graph("grid", 49, seed=1, edge_weights="zipf", weight_exponent=1.0)
