@@ -166,6 +166,8 @@ def evaluate_rollout(predictor_or_path: Any, dataset: Any, *,
                      splits: Sequence[str] | None = None, steps: int | None = None,
                      max_samples: int | None = None,
                      trajectories_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    # long function: most of it is the docstring (the results schema); the body is a short
+    # loop over splits and resolutions whose pieces are already helpers
     """Roll a one-step model out on a dataset's test splits (every resolution).
 
     Args:

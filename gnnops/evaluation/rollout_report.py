@@ -85,6 +85,8 @@ def plot_error_vs_time(curves: list[dict[str, Any]], out_png: str | os.PathLike)
 
 def write_rollout_report(results: dict[str, Any], run_dir: str | os.PathLike, *,
                          plots: bool = True) -> Path:
+    # long function: a flat sequence of report sections; splitting it would only pass the
+    # same lines list between helpers
     """Write ``report.md``, ``report.json``, ``rollout_error.png`` and ``loss.png``.
 
     Args:

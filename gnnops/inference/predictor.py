@@ -230,15 +230,14 @@ class Predictor:
                                self.recipe.target_dims or [1] * len(self.targets))
         flags = compute_flags(src.data, out, self.recipe.train_stats, kind=src.kind,
                               input_names=self.inputs, input_dims=self.recipe.input_dims,
-                              resolution_independent=resolution_independent(self.model))
-        flags += src.flags
+                              resolution_independent=resolution_independent(self.model)
+                              ) + src.flags
         rel = per_node = est = None
         if residual and "non_finite_output" not in " ".join(flags):
             rel, per_node, note = self._residual(src, fields)
             if note:
                 flags.append(note)
-        t3 = time.perf_counter()
-        note = None
+        t3, note = time.perf_counter(), None
         if rel is not None:
             est, note = estimate(self.problem, src.data, fields, src.inputs)
         flags, notes = trust_flags(flags, est, self.flag_threshold, note)

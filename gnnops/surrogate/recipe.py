@@ -37,7 +37,7 @@ from gnnops.errors import ArtifactError, ConfigError, GraphError
 
 __all__ = ["FEATURES", "TrainStats", "RolloutLayout", "Recipe", "as_recipe", "prepare_graph",
 
-           "feature_width", "make_recipe", "mean_spacing", "out_of_distribution"]
+           "feature_width", "make_recipe", "mean_spacing"]
 
 FEATURES = ("pos", "boundary", "node_type_onehot", "node_volume")
 
@@ -376,29 +376,3 @@ def make_recipe(
         scaling={str(k): float(v) for k, v in (scaling or {}).items()},
         hard_dirichlet=bool(hard_dirichlet),
     )
-
-
-def out_of_distribution(data: Data, recipe: Recipe, *, tol: float = 0.05) -> list[str]:
-    """Reasons why a raw graph lies outside the training statistics (empty = inside).
-
-    Spacing and input ranges get a relative tolerance ``tol`` of the training range.
-    """
-    st = recipe.train_stats
-    reasons: list[str] = []
-    s = mean_spacing(data)
-    lo, hi = st.spacing_min, st.spacing_max
-    if s is not None and lo is not None and hi is not None:
-        if s < lo * (1 - tol) or s > hi * (1 + tol):
-            reasons.append(f"mean edge length {s:.4g} outside the training range "
-                           f"[{lo:.4g}, {hi:.4g}]")
-    x = getattr(data, "x", None)
-    if x is not None and st.input_min:
-        x = x.reshape(data.num_nodes, -1).float()
-        mn, mx = torch.tensor(st.input_min), torch.tensor(st.input_max)
-        pad = tol * (mx - mn).clamp_min(1e-12)
-        bad = (x.min(0).values < mn - pad) | (x.max(0).values > mx + pad)
-        for c in torch.nonzero(bad).flatten().tolist():
-            reasons.append(f"input column {c} has values in [{float(x[:, c].min()):.4g}, "
-                           f"{float(x[:, c].max()):.4g}], trained on "
-                           f"[{float(mn[c]):.4g}, {float(mx[c]):.4g}]")
-    return reasons

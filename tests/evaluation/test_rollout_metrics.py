@@ -109,4 +109,4 @@ def test_rollout_task_end_to_end(tmp_path: Path) -> None:
 
     pred = gnnops.load(str(tmp_path / "runs" / "tiny" / "model.pt"))
     assert pred.recipe.rollout.dt == pytest.approx(0.1)
-    assert pred.inputs == ["x", "dt"] and pred.targets == ["x_increment"]
+    assert pred.inputs == ["x0"] and pred.targets == ["x_increment"]  # names as in `gnnops info`

@@ -18,7 +18,6 @@ from gnnops.surrogate.recipe import (
     as_recipe,
     make_recipe,
     mean_spacing,
-    out_of_distribution,
     prepare_graph,
 )
 
@@ -68,17 +67,6 @@ def test_train_stats_hand_counts() -> None:
     assert mean_spacing(gs[0]) == pytest.approx(spacing(5), rel=1e-6)
     allx = torch.cat([g.x for g in gs])
     assert st.input_min == [float(allx.min())] and st.input_max == [float(allx.max())]
-
-
-def test_out_of_distribution_flags() -> None:
-    rng = np.random.default_rng(0)
-    gs = [triangle_graph(5, rng, jitter=0.0)]
-    r = _recipe(gs, ["pos"])
-    assert out_of_distribution(gs[0], r) == []
-    fine = triangle_graph(11, rng, jitter=0.0)
-    fine.x = gs[0].x.new_full((121, 1), 1e3)
-    reasons = out_of_distribution(fine, r)
-    assert len(reasons) == 2 and "mean edge length" in reasons[0] and "column 0" in reasons[1]
 
 
 # ------------------------------------------------------------------ the typed recipe as JSON
