@@ -299,12 +299,23 @@ class LinearStencil(GraphModel):
             v = v + dv
         return out
 
+    def prepare(self, data: Data) -> Data:
+        """Attach the mesh's P1 operators once per graph (``p1_weight`` [E], ``p1_mass`` [N];
+        implicit models on simplicial meshes), so a rollout does not recompute them every
+        step; ``forward`` computes them itself when they are missing."""
+        if self.implicit and simplex_mesh(data):
+            w, m = p1_operators(data.pos, data.cell_index, data.edge_index)
+            data.p1_weight, data.p1_mass = w, m
+        return data
+
     def _bases(self, data: Data, enc: dict[str, Any]) -> tuple[Tensor, Tensor]:
         """Dimensionless base conductances ``W`` [E] (sorted order) and masses ``M`` [N]."""
         edges, dtype = enc["edges"], data.x.dtype
         if simplex_mesh(data):
             d = data.pos.shape[1]
-            w, m = p1_operators(data.pos, data.cell_index, data.edge_index)
+            w, m = getattr(data, "p1_weight", None), getattr(data, "p1_mass", None)
+            if w is None or m is None or w.shape[0] != data.edge_index.shape[1]:
+                w, m = p1_operators(data.pos, data.cell_index, data.edge_index)
             unit = self.length_unit.double()
             return edges.permute((w * unit ** (2 - d)).to(dtype)), (m / unit ** d).to(dtype)
         return enc["scale"], data.x.new_ones(data.num_nodes)

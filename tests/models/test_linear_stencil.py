@@ -179,3 +179,18 @@ def test_implicit_step_learned_on_one_mesh_transfers_to_a_finer_one() -> None:
                 for t in (pair(coarse, s_c, smooth(coarse, rng)),
                           pair(fine, s_f, smooth(fine, rng)))]
     assert errs[0] < 0.02 and errs[1] < 0.02, errs  # measured 0.34 % and 0.39 %
+
+
+def test_prepare_attaches_the_p1_operators_and_changes_nothing() -> None:
+    torch.manual_seed(2)
+    data = tri_mesh(2)
+    model = build("linear_stencil", in_channels=4, out_channels=1, pos_dim=2, latent=8,
+                  depth=1, implicit=True, scale_free=True).eval()
+    with torch.no_grad():
+        plain = model(data)
+        prepared = model.prepare(data.clone())
+        assert prepared.p1_weight.shape == (data.edge_index.shape[1],)
+        assert prepared.p1_mass.shape == (data.num_nodes,)
+        torch.testing.assert_close(model(prepared), plain)
+        batch = Batch.from_data_list([prepared, model.prepare(tri_mesh(1))])
+        torch.testing.assert_close(model(batch)[:data.num_nodes], plain)
