@@ -68,21 +68,32 @@ class PhysicsAttentionBlock(nn.Module):
         n, hd, m, d = x.shape[0], self.heads, self.slices, self.dim
         num = x.new_zeros(num_graphs, hd, m, d)
         den = x.new_zeros(num_graphs, hd, m)
+        one_pass = n <= chunk  # training and small meshes: keep the slice weights for pass 2
         for s in range(0, n, chunk):  # pass 1: slice tokens (volume-weighted means)
             h = self.norm1(x[s:s + chunk])
-            sw = self._slices(h) * w[s:s + chunk].view(-1, 1, 1)  # [n, H, M]
+            sl = self._slices(h)  # [n, H, M]
+            sw = sl * w[s:s + chunk].view(-1, 1, 1)
             v = self.to_value(h).view(-1, hd, d)
             b = batch[s:s + chunk]
-            num = num.index_add(0, b, torch.einsum("nhm,nhd->nhmd", sw, v))
-            den = den.index_add(0, b, sw)
+            # per graph (PyG batches are contiguous): sum_j sw_jhm v_jhd without an
+            # [n, H, M, D] intermediate
+            ids, counts = torch.unique_consecutive(b, return_counts=True)
+            for g, sw_g, v_g in zip(ids.tolist(), sw.split(counts.tolist()),
+                                    v.split(counts.tolist()), strict=True):
+                num[g] = num[g] + torch.einsum("nhm,nhd->hmd", sw_g, v_g)
+                den[g] = den[g] + sw_g.sum(0)
         z = num / den.clamp_min(1e-12).unsqueeze(-1)  # [B, H, M, D]
         zt = z.reshape(num_graphs * hd, m, d)
         z = (zt + self.attn(zt, zt, zt, need_weights=False)[0]).view(num_graphs, hd, m, d)
         outs = []
         for s in range(0, n, chunk):  # pass 2: back onto the nodes, then the MLP
             xc = x[s:s + chunk]
-            sl = self._slices(self.norm1(xc))  # [n, H, M]
-            back = torch.einsum("nhm,nhmd->nhd", sl, z[batch[s:s + chunk]]).reshape(-1, hd * d)
+            if not one_pass:
+                sl = self._slices(self.norm1(xc))  # [n, H, M], recomputed per chunk
+            ids, counts = torch.unique_consecutive(batch[s:s + chunk], return_counts=True)
+            back = torch.cat([torch.einsum("nhm,hmd->nhd", sl_g, z[g]) for g, sl_g in
+                              zip(ids.tolist(), sl.split(counts.tolist()), strict=True)])
+            back = back.reshape(-1, hd * d)
             xc = xc + self.out(back)
             outs.append(xc + self.mlp(self.norm2(xc)))
         return outs[0] if len(outs) == 1 else torch.cat(outs, 0)
