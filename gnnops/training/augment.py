@@ -25,6 +25,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from gnnops.errors import ConfigError
+from gnnops.surrogate.recipe import Recipe, as_recipe
 
 __all__ = ["random_orthogonal", "rigid_motion", "check_augmentable"]
 
@@ -72,8 +73,8 @@ def rigid_motion(batch: Data, *, shift: float = 0.0,
     return out
 
 
-def check_augmentable(recipe: Any, problem: str | None, *, normalize_edges: bool = False
-                      ) -> None:
+def check_augmentable(recipe: Recipe | dict[str, Any], problem: str | None, *,
+                      normalize_edges: bool = False) -> None:
     """Refuse ``train.augment`` where a rigid motion does not map samples to samples.
 
     Raises:
@@ -84,16 +85,16 @@ def check_augmentable(recipe: Any, problem: str | None, *, normalize_edges: bool
     if normalize_edges:
         raise ConfigError("train.augment cannot be combined with data.normalize_edges (per-axis "
                           "edge scales do not commute with rotations)")
-    get = recipe.get if isinstance(recipe, dict) else lambda k, v=None: getattr(recipe, k, v)
-    if get("kind") != "mesh":
+    recipe = as_recipe(recipe)
+    if recipe.kind != "mesh":
         raise ConfigError("train.augment needs a mesh problem (node coordinates); got a "
-                          f"{get('kind')!r} dataset")
-    dims = list(get("input_dims", []) or []) + list(get("target_dims", []) or [])
+                          f"{recipe.kind!r} dataset")
+    dims = recipe.input_dims + recipe.target_dims
     if any(int(w) != 1 for w in dims):
         raise ConfigError(f"train.augment applies to scalar fields only (a rigid motion would "
                           f"have to rotate vector fields); problem {problem!r} has field "
                           f"widths {dims}")
-    if "pos" in list(get("features", []) or []):
+    if "pos" in recipe.features:
         raise ConfigError("train.augment cannot be combined with data.features: [pos] (the "
                           "normalized coordinate columns are not moved); models that need "
                           "coordinates read data.pos")

@@ -50,9 +50,12 @@ def test_shift_bounds_translation() -> None:
 
 
 @pytest.mark.parametrize("recipe, match", [
-    ({"kind": "network", "input_dims": [1], "target_dims": [1]}, "mesh problem"),
-    ({"kind": "mesh", "input_dims": [1], "target_dims": [2]}, "scalar fields"),
-    ({"kind": "mesh", "input_dims": [1], "target_dims": [1], "features": ["pos"]}, "pos"),
+    ({"kind": "network", "inputs": ["x"], "input_dims": [1], "targets": ["u"],
+      "target_dims": [1]}, "mesh problem"),
+    ({"kind": "mesh", "inputs": ["f"], "input_dims": [1], "targets": ["u"],
+      "target_dims": [2]}, "scalar fields"),
+    ({"kind": "mesh", "inputs": ["a"], "input_dims": [1], "targets": ["u"],
+      "target_dims": [1], "features": ["pos"]}, "pos"),
 ])
 def test_refused_where_a_motion_does_not_map_samples_to_samples(recipe, match) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -60,8 +63,9 @@ def test_refused_where_a_motion_does_not_map_samples_to_samples(recipe, match) -
 
 
 def test_darcy_recipe_accepted() -> None:
-    check_augmentable({"kind": "mesh", "input_dims": [1, 1], "target_dims": [1],
-                       "features": []}, "darcy")
+    check_augmentable({"kind": "mesh", "inputs": ["a", "f"], "input_dims": [1, 1],
+                       "targets": ["u"], "target_dims": [1], "features": []}, "darcy")
     with pytest.raises(ConfigError, match="normalize_edges"):
-        check_augmentable({"kind": "mesh", "input_dims": [1], "target_dims": [1]}, "darcy",
+        check_augmentable({"kind": "mesh", "inputs": ["a"], "input_dims": [1],
+                           "targets": ["u"], "target_dims": [1]}, "darcy",
                           normalize_edges=True)
