@@ -1,4 +1,4 @@
-"""The ``gnnops`` command line: ``generate | train | predict | evaluate | info``.
+"""The ``gnnops`` command line: ``generate | train | active | predict | evaluate | info``.
 
 Each subcommand lives in the room that owns it and exposes two functions:
 ``add_arguments(parser: argparse.ArgumentParser) -> None`` and
@@ -32,6 +32,8 @@ SUBCOMMANDS: dict[str, tuple[Callable[[], ModuleType], str]] = {
                  "generate a dataset folder from a data config"),
     "train": (lambda: importlib.import_module("gnnops.runs.cli"),
               "train a model from a run config"),
+    "active": (lambda: importlib.import_module("gnnops.runs.active_cli"),
+               "active learning: solve next where the model's estimated error is largest"),
     "predict": (lambda: importlib.import_module("gnnops.inference.cli"),
                 "predict over mesh / network files"),
     "evaluate": (lambda: importlib.import_module("gnnops.evaluation.cli"),
