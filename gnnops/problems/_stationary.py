@@ -19,7 +19,7 @@ from gnnops.errors import ProblemError
 from gnnops.problems._fem import FemMesh, fem_mesh, fem_mesh_from_arrays
 from gnnops.problems._linear import LinearSystem, as_array, direct_solve, pcg, to_torch_sparse
 from gnnops.problems.base import Problem
-from gnnops.problems.estimators import ErrorEstimate, FluxMap, correct, estimate_error
+from gnnops.problems.estimators import RTOL, ErrorEstimate, FluxMap, correct, estimate_error
 
 __all__ = ["StationaryFemProblem", "split_batch", "batch_inputs"]
 
@@ -155,7 +155,7 @@ class StationaryFemProblem(Problem):
         fm = fem_mesh(mesh_or_graph)
         return self.system(fm, **inputs).residual(self._flat_output(fm, outputs))
 
-    def error_estimate(self, mesh_or_graph: Any, outputs: Any, *, rtol: float = 0.02,
+    def error_estimate(self, mesh_or_graph: Any, outputs: Any, *, rtol: float = RTOL,
                        **inputs: Any) -> ErrorEstimate:
         """Estimated relative L2 error of ``outputs`` against the PDE's solution: an
         algebraic part (vs this mesh's discrete solution, AMG-CG on the residual equation)

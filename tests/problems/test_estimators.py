@@ -209,3 +209,24 @@ def test_aggregation_is_built_once_per_mesh():
     m2 = est.amg_solver(fm, s2, darcy._unit_matrix(fm))
     assert m1 is not m2 and m1.levels[0].P is m2.levels[0].P  # shared prolongators
     assert est.amg_solver(fm, s1) is m1  # cached on the system
+
+
+def test_single_sweep_vcycle_shares_the_levels_and_is_symmetric():
+    darcy, fm, inputs, uh = _fno_case(0.04, seed=7)
+    system = darcy.system(fm, **inputs)
+    sym = est.amg_solver(fm, system, darcy._unit_matrix(fm))
+    single = est.amg_solver(fm, system, darcy._unit_matrix(fm), smoother="single")
+    assert single is not sym and single.levels[1].A is sym.levels[1].A  # one Galerkin product
+    m = single.aspreconditioner(cycle="V")
+    rng = np.random.default_rng(0)
+    r, s = rng.standard_normal((2, sym.levels[0].A.shape[0]))
+    assert r @ (m @ s) == pytest.approx(s @ (m @ r), rel=1e-10)  # a CG preconditioner
+    assert r @ (m @ r) > 0
+    # the estimate (single sweeps, RTOL) of a known perturbation: within 1 %
+    delta = 0.05 * np.sin(3 * PI * fm.points[:, 0]) * ~fm.boundary
+    e = darcy.error_estimate(fm, {"u": uh + delta}, **inputs)
+    mass = est.lumped_mass(fm)
+    assert e.algebraic * e.norm == pytest.approx(np.sqrt(mass @ delta**2), rel=0.01)
+    assert e.converged and e.iterations <= 8
+    with pytest.raises(ValueError, match="unknown smoother"):
+        est.amg_solver(fm, system, smoother="jacobi")
