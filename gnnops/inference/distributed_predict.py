@@ -134,11 +134,9 @@ class DistributedForward:
 
     def __call__(self, data: Data) -> Tensor:
         p = self.predictor
-        if p.recipe.scaling and getattr(data, "input_scale", None) is None:
-            from gnnops.surrogate.scaling import input_scales
+        from gnnops.surrogate.prepare import with_whole_graph_fields
 
-            data = copy.copy(data)  # scales of the whole graph, sent with every part
-            data.input_scale = input_scales(data, p.recipe)
+        data = with_whole_graph_fields(data, p.recipe)  # sent with every part
         hops = receptive_hops(p.model)
         if hops is None or getattr(data, "pos", None) is None:
             raise ModelError("distributed prediction needs a model with a bounded receptive "

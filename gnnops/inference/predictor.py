@@ -146,7 +146,7 @@ class Predictor:
 
     # ------------------------------------------------------------------ running
     def _run(self, data: Data) -> tuple[Tensor, Data]:
-        from gnnops.surrogate.recipe import prepare_graph
+        from gnnops.surrogate.prepare import prepare_graph
 
         prepared = prepare_graph(data, self.recipe, model=self.model)
         with torch.inference_mode():
@@ -162,11 +162,9 @@ class Predictor:
         Returns:
             [N, F_out] predictions in physical units.
         """
-        if self.recipe.scaling and getattr(data, "input_scale", None) is None:
-            from gnnops.surrogate.scaling import input_scales
+        from gnnops.surrogate.prepare import with_whole_graph_fields
 
-            data = copy.copy(data)  # the whole graph's scales, also for every part
-            data.input_scale = input_scales(data, self.recipe)
+        data = with_whole_graph_fields(data, self.recipe)  # also for every part
         hops = receptive_hops(self.model)
         n = int(data.num_nodes)
         # models whose forward already runs layer by layer over blocks of nodes (GNO,

@@ -5,7 +5,9 @@ Modules (imported on use, so ``import gnnops`` stays fast):
 - :mod:`~gnnops.surrogate.artifact` -- the model file format (``save_artifact``,
   ``load_artifact``, ``Artifact``).
 - :mod:`~gnnops.surrogate.recipe` -- the graph recipe: raw fields -> model-ready ``Data``
-  (``prepare_graph``, ``make_recipe``), identical in training and inference.
+  (``make_recipe``, the typed ``Recipe``);
+- :mod:`~gnnops.surrogate.prepare` -- ``prepare_graph``: the recipe applied to one graph,
+  identical in training and inference;
 - :mod:`~gnnops.surrogate.normalizer` -- streaming per-column mean / std.
 - :mod:`~gnnops.surrogate.surrogate` -- ``Surrogate``: model + normalizers + recipe, in
   physical units.

@@ -29,17 +29,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
-from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from gnnops._typed import build_dataclass
 from gnnops.errors import ArtifactError, ConfigError, GraphError
 
-__all__ = ["FEATURES", "TrainStats", "RolloutLayout", "Recipe", "as_recipe", "prepare_graph",
+__all__ = ["FEATURES", "TrainStats", "RolloutLayout", "Recipe", "as_recipe", "make_recipe",
+           "mean_spacing"]
 
-           "feature_width", "make_recipe", "mean_spacing"]
-
-FEATURES = ("pos", "boundary", "node_type_onehot", "node_volume")
+FEATURES = ("pos", "boundary", "node_type_onehot", "node_volume", "wall_distance")
 
 
 @dataclass
@@ -118,6 +116,12 @@ class Recipe:
             exactly, for inputs of any magnitude.
         hard_dirichlet: the problem's solution is 0 on the whole boundary; predictions
             are set to 0 at ``data.boundary`` nodes.
+        dirichlet_length: with ``hard_dirichlet``, the length ``l`` of the smooth factor
+            ``tanh(d / l)`` (``d`` = :func:`~gnnops.graphs.wall_distance.wall_distance`)
+            the model's output is multiplied by: 0 on the boundary and continuous, so the
+            output between boundary nodes and the first interior nodes is defined the same
+            on every mesh. 0 (artifacts before it): the output is only zeroed at boundary
+            nodes.
     """
 
     kind: Literal["mesh", "network"] = "mesh"
@@ -135,6 +139,7 @@ class Recipe:
     rollout: RolloutLayout | None = None
     scaling: dict[str, float] = field(default_factory=dict)
     hard_dirichlet: bool = False
+    dirichlet_length: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         """The recipe as a JSON-compatible dict.
@@ -189,91 +194,13 @@ class Recipe:
 
 
 #: recipe fields newer than the first artifact format; omitted from the JSON at their defaults
-_LATER_FIELDS = ("problem_options", "rollout", "scaling", "hard_dirichlet", "edge_weight")
+_LATER_FIELDS = ("problem_options", "rollout", "scaling", "hard_dirichlet", "edge_weight",
+                 "dirichlet_length")
 
 
 def as_recipe(recipe: Recipe | Mapping[str, Any]) -> Recipe:
     """``recipe`` as a :class:`Recipe` (a mapping is read by :meth:`Recipe.from_json`)."""
     return recipe if isinstance(recipe, Recipe) else Recipe.from_json(recipe)
-
-
-def feature_width(name: str, data: Data, recipe: Recipe) -> int:
-    """Number of ``x`` columns the derived feature ``name`` adds for ``data``."""
-    if name == "pos":
-        return 0 if data.pos is None else int(data.pos.shape[1])
-    if name == "node_type_onehot":
-        return int(recipe.num_node_types)
-    return 1
-
-
-def _feature(name: str, data: Data, recipe: Recipe) -> Tensor:
-    n = data.num_nodes
-    if name == "pos":
-        if data.pos is None:
-            raise GraphError("feature 'pos' expected data.pos of shape [N, d] (got None)")
-        return data.pos.float()
-    if name == "boundary":
-        b = getattr(data, "boundary", None)
-        return torch.zeros(n, 1) if b is None else b.reshape(n, 1).float()
-    if name == "node_volume":
-        v = getattr(data, "node_volume", None)
-        return torch.ones(n, 1) if v is None else v.reshape(n, 1).float()
-    if name == "node_type_onehot":
-        k = int(recipe.num_node_types)
-        t = getattr(data, "node_type", None)
-        if t is None:
-            t = getattr(data, "boundary", torch.zeros(n, dtype=torch.bool)).long()
-        return torch.nn.functional.one_hot(t.long().clamp(0, k - 1), k).float()
-    raise ConfigError(f"unknown feature {name!r} in data.features; expected one of: "
-                      f"{', '.join(FEATURES)}")
-
-
-def prepare_graph(data: Data, recipe: Recipe | Mapping[str, Any], *,
-                  model: nn.Module | None = None) -> Data:
-    """Model-ready copy of ``data``: ``x`` = [raw inputs, derived features], then ``model.prepare``.
-
-    Args:
-        data: a graph whose ``x`` [N, sum(input_dims)] holds the raw (physical-unit) inputs
-            in ``recipe.inputs`` order (``x`` may be absent when there are no inputs).
-        recipe: the graph recipe (a mapping is read by :meth:`Recipe.from_json`).
-        model: when given, its ``prepare(data)`` (radius graphs, hierarchies) is applied.
-
-    Returns:
-        A new ``Data`` with ``x`` [N, sum(input_dims) + derived widths]; ``data`` is unchanged.
-
-    Raises:
-        GraphError: ``x`` has the wrong width; ConfigError: an unknown feature name.
-    """
-    recipe = as_recipe(recipe)
-    n_in = int(sum(recipe.input_dims))
-    out = data.clone()
-    n = out.num_nodes
-    x = getattr(out, "x", None)
-    if x is None:
-        x = torch.zeros(n, 0)
-    if x.dim() == 1:
-        x = x.unsqueeze(1)
-    if x.shape != (n, n_in):
-        raise GraphError(f"expected data.x of shape [{n}, {n_in}] (raw inputs "
-                         f"{recipe.inputs}) (got {list(x.shape)})")
-    x = x.float()
-    if recipe.scaling:
-        from gnnops.surrogate.scaling import apply_scaling
-
-        scales = getattr(out, "input_scale", None)
-        if scales is None:
-            from gnnops.surrogate.scaling import input_scales
-
-            scales = input_scales(out, recipe)
-        x, out.out_scale = apply_scaling(x, scales.reshape(-1), recipe)
-        out.input_scale = scales.reshape(1, -1)
-    cols = [x] + [_feature(f, out, recipe) for f in recipe.features]
-    out.x = torch.cat(cols, dim=1)
-    if model is not None:
-        _check_model_widths(out, model)
-    if model is not None and hasattr(model, "prepare"):
-        out = model.prepare(out)
-    return out
 
 
 def mean_spacing(data: Data) -> float | None:
@@ -283,19 +210,6 @@ def mean_spacing(data: Data) -> float | None:
         return None
     src, dst = data.edge_index
     return float((pos[dst] - pos[src]).float().norm(dim=1).mean())
-
-
-def _check_model_widths(data: Data, model: nn.Module) -> None:
-    """GraphError when ``data`` has another geometric dimension or width than ``model`` takes."""
-    pos_dim = int(getattr(model, "pos_dim", 0) or 0)
-    pos = getattr(data, "pos", None)
-    if pos_dim > 0 and pos is not None and pos.dim() == 2 and pos.shape[1] != pos_dim:
-        raise GraphError(f"the model was trained on {pos_dim}-D geometry (pos [N, {pos_dim}]); "
-                         f"this graph is {pos.shape[1]}-D (pos {list(pos.shape)})")
-    want = getattr(model, "in_channels", None)
-    if isinstance(want, int) and data.x.shape[1] != want:
-        raise GraphError(f"the model takes {want} input columns per node; this graph gives "
-                         f"{data.x.shape[1]} (raw inputs and derived features)")
 
 
 def _symmetric(data: Data) -> bool:
@@ -331,6 +245,7 @@ def make_recipe(
     problem_options: Mapping[str, Any] | None = None,
     scaling: Mapping[str, float] | None = None,
     hard_dirichlet: bool = False,
+    dirichlet_length: float = 0.0,
 ) -> Recipe:
     """The recipe of a training set, with its ``train_stats`` (raw, unprepared graphs).
 
@@ -375,4 +290,5 @@ def make_recipe(
         ),
         scaling={str(k): float(v) for k, v in (scaling or {}).items()},
         hard_dirichlet=bool(hard_dirichlet),
+        dirichlet_length=float(dirichlet_length),
     )

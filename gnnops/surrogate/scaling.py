@@ -3,7 +3,7 @@
 A problem may declare ``Problem.scaling_laws`` (input name -> exponent ``e_k``) with
 ``u(s_1 in_1, s_2 in_2, ...) = prod_k s_k^e_k u(in_1, in_2, ...)`` (Darcy:
 ``{"a": -1, "f": 1}``). With ``model.scaling_law`` the recipe stores the law
-(``Recipe.scaling``); :func:`gnnops.surrogate.recipe.prepare_graph` divides each scaled
+(``Recipe.scaling``); :func:`gnnops.surrogate.prepare.prepare_graph` divides each scaled
 input of a graph by its volume-weighted mean magnitude ``s_k`` (:func:`input_scales`) and
 records the output factor ``prod_k s_k^e_k`` per node as ``data.out_scale``
 (:func:`apply_scaling`); :meth:`gnnops.surrogate.surrogate.Surrogate.physical` multiplies it

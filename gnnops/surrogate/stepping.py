@@ -48,7 +48,8 @@ from torch_geometric.data import Data
 
 from gnnops.errors import ConfigError, DataError
 from gnnops.surrogate.normalizer import uncentered
-from gnnops.surrogate.recipe import RolloutLayout, prepare_graph
+from gnnops.surrogate.prepare import prepare_graph
+from gnnops.surrogate.recipe import RolloutLayout
 from gnnops.surrogate.surrogate import Surrogate
 
 __all__ = ["trajectory_layout", "state_times", "step_input_names", "full_states",

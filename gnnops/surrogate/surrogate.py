@@ -1,6 +1,6 @@
 """Surrogate: a model plus its normalizers and graph recipe, in physical units.
 
-``forward(batch)`` takes prepared graphs (:func:`gnnops.surrogate.recipe.prepare_graph`)
+``forward(batch)`` takes prepared graphs (:func:`gnnops.surrogate.prepare.prepare_graph`)
 whose ``x`` is in physical units, normalizes ``x`` with the training statistics, runs the
 model and de-normalizes its output. The whole thing round-trips through one artifact.
 """
@@ -17,7 +17,8 @@ from torch_geometric.data import Data
 
 from gnnops.errors import ArtifactError, ModelError
 from gnnops.surrogate.artifact import Artifact
-from gnnops.surrogate.recipe import Recipe, as_recipe, prepare_graph
+from gnnops.surrogate.prepare import prepare_graph
+from gnnops.surrogate.recipe import Recipe, as_recipe
 
 __all__ = ["Surrogate"]
 
@@ -99,17 +100,34 @@ class Surrogate(nn.Module):
 
     def physical(self, out: Tensor, batch: Data) -> Tensor:
         """Normalized output [N, F_out] -> physical units, with the recipe's exact scaling
-        law (``batch.out_scale`` [N, 1]) and hard zero Dirichlet values (``batch.boundary``).
+        law (``batch.out_scale`` [N, 1]) and hard zero Dirichlet values: the smooth factor
+        ``tanh(wall_distance / dirichlet_length)`` (``batch.wall_distance`` [N]) when the
+        recipe has a length, and 0 at ``batch.boundary`` nodes.
         """
         u = self.denormalize(out)
         scale = getattr(batch, "out_scale", None)
         if scale is not None:
             u = u * scale.reshape(-1, 1).to(u.dtype)
         if self.recipe.hard_dirichlet:
+            d = getattr(batch, "wall_distance", None)
+            if self.recipe.dirichlet_length > 0 and d is not None:
+                u = u * torch.tanh(d.reshape(-1, 1).to(u.dtype) / self.recipe.dirichlet_length)
             bnd = getattr(batch, "boundary", None)
             if bnd is not None:
                 u = u * (~bnd.reshape(-1, 1).bool()).to(u.dtype)
         return u
+
+    def normalized_error(self, out: Tensor, batch: Data) -> Tensor:
+        """Normalized output [N, F_out] minus ``batch.y`` in normalized units (the MSE
+        loss's error); with the smooth Dirichlet factor, the physical error divided by the
+        target unit, since the factor's zeros leave no normalized target on the boundary."""
+        if self.recipe.hard_dirichlet and self.recipe.dirichlet_length > 0:
+            unit = self.y_std.reshape(1, -1)
+            scale = getattr(batch, "out_scale", None)
+            if scale is not None:
+                unit = unit * scale.reshape(-1, 1).float()
+            return (self.physical(out.float(), batch) - batch.y.float()) / unit
+        return out.float() - self.normalize_target(batch.y, batch)
 
     def denormalize(self, out: Tensor) -> Tensor:
         """Normalized output [N, F_out] -> physical units (before scaling laws)."""

@@ -15,7 +15,8 @@ from torch_geometric.data import Data
 
 from gnnops.errors import ConfigError
 from gnnops.surrogate.normalizer import fit_normalizer
-from gnnops.surrogate.recipe import make_recipe, prepare_graph
+from gnnops.surrogate.prepare import prepare_graph
+from gnnops.surrogate.recipe import make_recipe
 from gnnops.surrogate.surrogate import Surrogate
 from gnnops.training.augment import check_augmentable
 from gnnops.training.config import RunConfig
@@ -31,7 +32,8 @@ def _scaled_targets(g: Data) -> torch.Tensor:
     return y if scale is None else y / scale.reshape(-1, 1)
 
 
-def _physics_options(cfg: RunConfig, problem: str | None) -> dict[str, Any]:
+def _physics_options(cfg: RunConfig, problem: str | None,
+                     graphs: list[Data]) -> dict[str, Any]:
     """``scaling`` / ``hard_dirichlet`` of the recipe from ``model.scaling_law`` and
     ``model.hard_dirichlet``, as the problem declares them.
 
@@ -58,7 +60,20 @@ def _physics_options(cfg: RunConfig, problem: str | None) -> dict[str, Any]:
             raise ConfigError(f"model.hard_dirichlet: problem {problem!r} does not have u = 0 "
                               "on the whole boundary (Problem.zero_dirichlet)")
         out["hard_dirichlet"] = True
+        out["dirichlet_length"] = _dirichlet_length(cfg, graphs)
     return out
+
+
+def _dirichlet_length(cfg: RunConfig, graphs: list[Data]) -> float:
+    """``model.dirichlet_length``, default a tenth of the median bounding-box diagonal."""
+    if cfg.model.dirichlet_length is not None:
+        if cfg.model.dirichlet_length < 0:
+            raise ConfigError("model.dirichlet_length expects a length >= 0, got "
+                              f"{cfg.model.dirichlet_length}")
+        return float(cfg.model.dirichlet_length)
+    diag = [float((g.pos.max(0).values - g.pos.min(0).values).norm()) for g in graphs
+            if getattr(g, "pos", None) is not None and g.pos.shape[0] > 1]
+    return 0.1 * float(torch.tensor(diag).median()) if diag else 0.0
 
 
 def build_surrogate(cfg: RunConfig,
@@ -74,7 +89,7 @@ def build_surrogate(cfg: RunConfig,
                          targets=src.targets, target_dims=src.target_dims,
                          features=cfg.data.features, problem=src.problem, kind=src.kind,
                          problem_options=src.problem_options,
-                         **_physics_options(cfg, src.problem))
+                         **_physics_options(cfg, src.problem, src.train))
     if cfg.train.augment:
         check_augmentable(recipe, src.problem, normalize_edges=cfg.data.normalize_edges)
     g0 = src.train[0]

@@ -87,13 +87,20 @@ class ModelConfig:
             Darcy: ``u(la a, mu f) = mu / la u(a, f)``) by rescaling inputs and outputs, so
             inputs of any magnitude are predicted as well as the training ones.
         hard_dirichlet: predictions are exactly 0 on the boundary (problems with
-            ``Problem.zero_dirichlet``, e.g. Darcy).
+            ``Problem.zero_dirichlet``, e.g. Darcy): the output is multiplied by
+            ``tanh(d / dirichlet_length)``, ``d`` the distance to the boundary, so it is 0 on
+            the boundary and continuous on every mesh.
+        dirichlet_length: length of that factor in the units of the mesh coordinates;
+            ``None``: a tenth of the training meshes' median bounding-box diagonal; ``0``:
+            only zero the boundary nodes (the output between them and the first interior
+            nodes is then left to the model, which does not transfer to finer meshes).
     """
 
     name: str = "gno"
     kwargs: dict[str, Any] = field(default_factory=lambda: dict(_DEFAULT_GNO))
     scaling_law: bool = False
     hard_dirichlet: bool = False
+    dirichlet_length: float | None = None
 
 
 @dataclass

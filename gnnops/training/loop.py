@@ -131,7 +131,7 @@ def batch_loss(net: nn.Module, surrogate: nn.Module, batch: Data, glob: int, inf
     if loss == "rel_l2":
         lg = per_graph_rel_l2(surrogate.physical(out.float(), batch), batch)
     else:
-        err = (out.float() - surrogate.normalize_target(batch.y, batch)) ** 2
+        err = surrogate.normalized_error(out, batch) ** 2
         lg = per_graph_mean(err.mean(dim=1), batch.batch, batch.num_graphs)
     total = lg.sum() * (info.world / glob)
     if physics_weight > 0:

@@ -11,6 +11,7 @@ import torch
 from training_fixtures import make_graphs, triangle_graph
 
 from gnnops.errors import ArtifactError, ConfigError, GraphError
+from gnnops.surrogate.prepare import prepare_graph
 from gnnops.surrogate.recipe import (
     Recipe,
     RolloutLayout,
@@ -18,7 +19,6 @@ from gnnops.surrogate.recipe import (
     as_recipe,
     make_recipe,
     mean_spacing,
-    prepare_graph,
 )
 
 

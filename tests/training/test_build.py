@@ -43,12 +43,24 @@ def test_physics_options_follow_what_the_problem_declares() -> None:
     from gnnops.training.build import _physics_options
     from gnnops.training.config import config_from_dict
 
+    from gnnops.graphs import from_meshio
+    from gnnops.meshing import unit_square
+
     cfg = config_from_dict({"model": {"name": "gno", "scaling_law": True,
                                       "hard_dirichlet": True}})
-    assert _physics_options(cfg, "darcy") == {"scaling": {"a": -1.0, "f": 1.0},
-                                              "hard_dirichlet": True}
+    square = [from_meshio(unit_square(0.25))]  # bounding-box diagonal sqrt(2)
+    got = _physics_options(cfg, "darcy", square)
+    assert got.pop("dirichlet_length") == pytest.approx(0.1 * 2 ** 0.5, rel=1e-6)
+    assert got == {"scaling": {"a": -1.0, "f": 1.0}, "hard_dirichlet": True}
+    fixed = config_from_dict({"model": {"name": "gno", "hard_dirichlet": True,
+                                        "dirichlet_length": 0.0}})
+    assert _physics_options(fixed, "darcy", square)["dirichlet_length"] == 0.0
+    with pytest.raises(ConfigError, match="dirichlet_length expects a length >= 0"):
+        _physics_options(config_from_dict({"model": {"hard_dirichlet": True,
+                                                     "dirichlet_length": -1.0}}),
+                         "darcy", square)
     with pytest.raises(ConfigError, match="declares no exact scaling law"):
-        _physics_options(cfg, "heat")
+        _physics_options(cfg, "heat", square)
     with pytest.raises(ConfigError, match="need a problem"):
-        _physics_options(cfg, None)
-    assert _physics_options(config_from_dict({}), "heat") == {}
+        _physics_options(cfg, None, square)
+    assert _physics_options(config_from_dict({}), "heat", square) == {}
