@@ -22,12 +22,15 @@ from gnnops.errors import DataError, GnnopsError
 __all__ = ["relative_l2", "evaluate", "as_predictor", "default_splits"]
 
 
-def relative_l2(pred: Any, true: Any) -> float:
-    """``||pred - true||_2 / ||true||_2`` over all entries.
+def relative_l2(pred: Any, true: Any, weights: Any = None) -> float:
+    """``sqrt(sum_i w_i |pred_i - true_i|^2 / sum_i w_i |true_i|^2)`` over all entries.
 
     Args:
         pred: [N] or [N, F] prediction.
         true: same shape, reference.
+        weights: [N] node weights ``w_i`` (on meshes the lumped mass, ``node_volume``, so the
+            error is the L2 norm of the function, the same on any mesh of a domain);
+            ``None``: 1 (the plain vector norm).
 
     Raises:
         DataError: shapes differ, or the reference is identically zero.
@@ -37,10 +40,16 @@ def relative_l2(pred: Any, true: Any) -> float:
     if p.shape != t.shape:
         raise DataError(f"relative L2: prediction of shape {list(p.shape)} and reference of "
                         f"shape {list(t.shape)} differ")
-    norm = float(np.linalg.norm(t))
+    w = np.ones(len(t)) if weights is None else np.asarray(
+        weights.detach().cpu() if isinstance(weights, torch.Tensor) else weights,
+        np.float64).reshape(-1)
+    if len(w) != len(t):
+        raise DataError(f"relative L2: {len(w)} weights for {len(t)} nodes")
+    sq = (lambda a: a ** 2) if t.ndim == 1 else (lambda a: (a.reshape(len(a), -1) ** 2).sum(1))
+    norm = float(np.sqrt((w * sq(t)).sum()))
     if norm == 0.0:
         raise DataError("relative L2 is undefined for an identically zero reference")
-    return float(np.linalg.norm(p - t)) / norm
+    return float(np.sqrt((w * sq(p - t)).sum())) / norm
 
 
 def as_predictor(obj: Any) -> Any:
@@ -138,7 +147,7 @@ def _resolution_row(pred_: Any, graphs: list[Any], split: str, k: int, h: float 
         true = g.y.double().numpy()
         out = np.column_stack([np.asarray(p.fields[t]).reshape(len(true), -1)
                                for t in targets])
-        errs.append(relative_l2(out, true))
+        errs.append(relative_l2(out, true, getattr(g, "node_volume", None)))
         nodes.append(int(g.num_nodes))
         flagged += any(not f.startswith("residual_unavailable") for f in p.flags)
         if p.residual is not None:

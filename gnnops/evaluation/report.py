@@ -92,7 +92,8 @@ def write_report(results: dict[str, Any], run_dir: str | os.PathLike, *, plots: 
         f"- training time: {_f(tr.get('train_seconds'))} s; epochs: {_f(tr.get('epochs_run'))}; "
         f"best validation rel L2: {_f(tr.get('best_val_rel_l2'))}",
         "",
-        "Relative L2 = ||u_pred - u||_2 / ||u||_2 per sample, mean over the samples; "
+        "Relative L2 = (sum_i w_i |u_pred - u|^2 / sum_i w_i |u|^2)^(1/2) per sample, w_i = "
+        "the node's volume (lumped mass) on meshes, 1 on networks, mean over the samples; "
         "residual = relative discrete physics residual (reference: the stored solution); "
         "h = the spec's mesh size (generated data) or the mean edge length (your meshes).",
         "",

@@ -20,6 +20,16 @@ def test_relative_l2_hand_numbers():
         relative_l2([1, 2], [0, 0])
 
 
+def test_relative_l2_weights_are_node_volumes():
+    # error 1 at a node of volume 3, reference 1 and 2 at volumes 3 and 1: sqrt(3 / 7)
+    assert relative_l2([2.0, 2.0], [1.0, 2.0], [3.0, 1.0]) == pytest.approx((3 / 7) ** 0.5)
+    # refining a node into two halves leaves the weighted error unchanged
+    assert relative_l2([2.0, 2.0, 2.0], [1.0, 1.0, 2.0], [1.5, 1.5, 1.0]) == pytest.approx(
+        (3 / 7) ** 0.5)
+    with pytest.raises(DataError, match="1 weights for 2 nodes"):
+        relative_l2([1, 2], [1, 2], [1.0])
+
+
 def test_evaluate_averages_per_resolution(hand):
     res = evaluate(hand.model, hand.dataset)
     rows = res["rows"]
