@@ -40,11 +40,10 @@ def test_widths_prepared_graphs_and_normalizers(toy_model) -> None:
 # moved from test_trainer.py
 def test_physics_options_follow_what_the_problem_declares() -> None:
     from gnnops.errors import ConfigError
-    from gnnops.training.build import _physics_options
-    from gnnops.training.config import config_from_dict
-
     from gnnops.graphs import from_meshio
     from gnnops.meshing import unit_square
+    from gnnops.training.build import _physics_options
+    from gnnops.training.config import config_from_dict
 
     cfg = config_from_dict({"model": {"name": "gno", "scaling_law": True,
                                       "hard_dirichlet": True}})
