@@ -69,8 +69,9 @@ def run_config(args: argparse.Namespace, seed: int, out: str):
     return config_from_dict({
         "name": f"seed{seed}", "out_dir": out, "seed": seed,
         "data": {"generate": gen, "batch_size": args.batch_size, "features": features},
-        "model": model, "optim": {"epochs": args.epochs, "lr": args.lr},
-        "train": {"progress": False, "threads": 1}, "eval": {"plots": False}})
+        "model": {**model, "scaling_law": False, "hard_dirichlet": False},
+        "optim": {"epochs": args.epochs, "lr": args.lr},
+        "train": {"progress": False, "threads": 1, "loss": "mse"}, "eval": {"plots": False}})
 
 
 def one(args: argparse.Namespace, seed: int, strategy: str, tmp: str) -> list[dict]:
