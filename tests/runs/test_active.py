@@ -143,3 +143,19 @@ def test_cli_config_section_and_usage_errors(tmp_path, capsys) -> None:
     assert gnnops_main(["active", "--config", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "did you mean 'rounds'" in err
+
+
+def test_cli_runs_the_loop(tmp_path, capsys) -> None:
+    torch.set_num_threads(1)
+    path = tmp_path / "al.yaml"
+    path.write_text(
+        f"name: cli\nout_dir: {tmp_path}\n"
+        "data:\n  generate:\n    problem: darcy\n    geometries: [unit_square, l_shape]\n"
+        "    resolutions: [0.2]\n"
+        "model:\n  name: gno\n  kwargs: {width: 8, depth: 1, radius: 0.3, kernel_hidden: 8}\n"
+        "optim:\n  epochs: 1\ntrain:\n  progress: false\n"
+        "active:\n  initial: 2\n  rounds: 1\n  per_round: 1\n  pool_size: 4\n  test_size: 1\n")
+    assert gnnops_main(["active", "--config", str(path), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "round 1: 3 solver calls, test rel L2" in out
+    assert json.loads((tmp_path / "cli" / "active.json").read_text())["solver_calls"] == 3
