@@ -64,7 +64,9 @@ class ActiveConfig:
         pool_size: unsolved candidates to choose from (>= the solver budget).
         score: ``total`` (``error_estimate``) or ``algebraic`` (its part against this
             mesh's discrete solution, blind to the mesh's own error).
-        max_share: most of one round's picks from one geometry (1 = no diversity guard).
+        max_share: most of one round's picks from one geometry (1 = no diversity guard;
+            pure top-k put whole rounds on one geometry in benchmarks/active_learning.py
+            and lost to random selection, 0.25 of 6 geometries did not).
         test_size: solved test samples (outside the budget) for the error curve; 0 = none.
         warm_start: each round starts from the previous round's weights.
         seed: seed of the pool, the random picks and the test set (None: the run's seed).
