@@ -14,13 +14,15 @@ time is linear in N (target <= 1.05).
     python benchmarks/inference.py                 # 1k .. 1M nodes
     python benchmarks/inference.py --sides 100 178 316 562 1000   # 10k .. 1M, log-spaced
     python benchmarks/inference.py --sides 32 64 128 --latent 64 --depth 15
+    python benchmarks/inference.py --model default --sides 124 --whole-max 0 --repeats 3
     python benchmarks/inference.py --model gno --sides 124 --whole-max 0 --repeats 1
 
-``--model gno`` uses the GNO of configs/default.yaml instead (radius 0.25: whole balls at
-inference, ~0.15 N^2 edges per layer; its forward bounds memory itself, so "part" and
-"whole" are the same run). The table's peak MB is the peak RSS increment over the RSS
-before predicting (torch and the artifact already loaded); the process's total peak RSS
-is printed under it.
+``--model default`` uses the model of configs/default.yaml (the Transolver, with the wall
+distance feature and the Dirichlet factor of the default recipe). ``--model gno`` uses the
+GNO that was the default before it (radius 0.25: whole balls at inference, ~0.15 N^2 edges
+per layer; its forward bounds memory itself, so "part" and "whole" are the same run).
+The table's peak MB is the peak RSS increment over the RSS before predicting (torch and
+the artifact already loaded); the process's total peak RSS is printed under it.
 """
 
 from __future__ import annotations
@@ -58,14 +60,23 @@ def square_mesh(n: int):
     return meshio.Mesh(pts, [("triangle", tri)], point_data={"a": a})
 
 
-def default_gno_kwargs() -> dict:
-    """``model.kwargs`` of configs/default.yaml (the default Darcy run's GNO)."""
+#: the GNO of the default run before it became the Transolver (issue 11's measurement)
+GNO_KWARGS = {"width": 32, "depth": 4, "radius": 0.25, "kernel": "lowrank", "rank": 4,
+              "kernel_hidden": 64, "train_neighbors": 32}
+
+
+def default_model() -> tuple[str, dict]:
+    """``model.name`` and ``model.kwargs`` of configs/default.yaml (the default Darcy run)."""
     import yaml
 
     cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "default.yaml")
                          .read_text())
-    assert cfg["model"]["name"] == "gno", cfg["model"]["name"]
-    return dict(cfg["model"]["kwargs"])
+    return cfg["model"]["name"], dict(cfg["model"]["kwargs"])
+
+
+def model_kwargs(model: str) -> tuple[str, dict]:
+    """Registry name and kwargs of ``--model`` (``default``: configs/default.yaml's)."""
+    return default_model() if model == "default" else (model, dict(GNO_KWARGS))
 
 
 def make_artifact(path: Path, latent: int, depth: int, model: str = "meshgraphnet") -> Path:
@@ -80,18 +91,22 @@ def make_artifact(path: Path, latent: int, depth: int, model: str = "meshgraphne
     torch.manual_seed(0)
     g = from_meshio(square_mesh(33), inputs=["a"])
     features = ["pos"] if model == "meshgraphnet" else []  # the GNO lifts pos itself
+    name, kwargs = ("meshgraphnet", {}) if model == "meshgraphnet" else model_kwargs(model)
+    extra = {}
+    if model == "default":  # what the default run's recipe adds: wall distance, Dirichlet
+        features = ["wall_distance"]
+        extra = {"hard_dirichlet": True, "dirichlet_length": 0.1 * 2 ** 0.5}
     recipe = make_recipe([g], inputs=["a"], input_dims=[1], targets=["u"], target_dims=[1],
-                         features=features, problem=None)
-    f_in = 1 + 2 * len(features)
+                         features=features, problem=None, **extra)
+    f_in = 1 + (2 if "pos" in features else 0) + ("wall_distance" in features)
     if model == "meshgraphnet":
         net = build("meshgraphnet", in_channels=f_in, out_channels=1, edge_dim=3, pos_dim=2,
                     latent=latent, depth=depth)
     else:
-        net = build(model, in_channels=f_in, out_channels=1, edge_dim=0, pos_dim=2,
-                    **default_gno_kwargs())
+        net = build(name, in_channels=f_in, out_channels=1, edge_dim=0, pos_dim=2, **kwargs)
     norms = {"x.mean": torch.zeros(f_in), "x.std": torch.ones(f_in),
              "y.mean": torch.zeros(1), "y.std": torch.ones(1)}
-    sur = Surrogate(net, model_name=model, model_kwargs=net.config(), recipe=recipe,
+    sur = Surrogate(net, model_name=name, model_kwargs=net.config(), recipe=recipe,
                     normalizers=norms)
     return save_artifact(path, sur.to_artifact(problem=None, config={}, metrics={}))
 
@@ -168,8 +183,10 @@ def main() -> None:
                     help="also run unpartitioned up to this many nodes (0: never)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     ap.add_argument("--repeats", type=int, default=2, help="best of this many runs per size")
-    ap.add_argument("--model", choices=["meshgraphnet", "gno"], default="meshgraphnet",
-                    help="gno: the GNO of configs/default.yaml (--latent/--depth unused)")
+    ap.add_argument("--model", choices=["meshgraphnet", "gno", "default"],
+                    default="meshgraphnet",
+                    help="default: the model of configs/default.yaml; gno: the earlier "
+                         "default GNO (--latent/--depth unused for both)")
     ap.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -184,8 +201,11 @@ def main() -> None:
         art = make_artifact(Path(tmp) / "bench.pt", args.latent, args.depth, args.model)
         what = (f"MeshGraphNet latent {args.latent}, depth {args.depth}; partitions of "
                 f"<= {args.max_nodes} core nodes" if args.model == "meshgraphnet" else
-                f"GNO {default_gno_kwargs()} (configs/default.yaml); whole balls at "
-                f"inference, layer by layer over blocks of targets")
+                f"GNO {GNO_KWARGS} (the default run's model before the Transolver); whole "
+                f"balls at inference, layer by layer over blocks of targets"
+                if args.model == "gno" else
+                f"{' '.join(map(str, default_model()))} (configs/default.yaml), wall "
+                f"distance feature and Dirichlet factor")
         print(f"{what}; torch threads {torch.get_num_threads()}; "
               f"fp32 matmul 2048^2: {matmul_gflops(torch.get_num_threads()):.0f} GFLOP/s")
         results = run_sizes(art, args)

@@ -80,7 +80,7 @@ def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with contextlib.redirect_stdout(io.StringIO()) as cli_out:
         assert main(cmds[0] + ["--no-progress"]) == 0
         assert main(cmds[1]) == 0
-    assert "model:      gno" in cli_out.getvalue()
+    assert "model:      transolver" in cli_out.getvalue()
     outputs = sorted((tmp_path / "predictions").glob("*.vtu"))
     assert [p.stem.split(".")[0] for p in outputs] == ["l_shape", "unit_square"]
     for path, nodes in zip(outputs, (250, 233), strict=True):

@@ -24,7 +24,6 @@ Output: [N, out_channels].
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -122,10 +121,7 @@ class Transolver(GraphModel):
     def __init__(self, *, in_channels: int, out_channels: int, edge_dim: int = 0,
                  pos_dim: int = 2, width: int = 64, depth: int = 4, heads: int = 4,
                  slices: int = 32, fourier: int = 16, fourier_scale: float = 2.0,
-                 chunk: int = 65536, seed: int = 0, **extra: Any) -> None:
-        if extra:
-            raise ModelError(f"unknown transolver arguments {sorted(extra)}; expected: width, "
-                             f"depth, heads, slices, fourier, fourier_scale, chunk, seed")
+                 chunk: int = 65536, seed: int = 0) -> None:
         check_positive(width=width, depth=depth, heads=heads, slices=slices, chunk=chunk,
                        pos_dim=pos_dim)
         if width > 4096 or depth > 64 or slices > 1024 or not 0 <= fourier <= 1024:

@@ -22,7 +22,7 @@ from gnnops.training.augment import check_augmentable
 from gnnops.training.config import RunConfig
 from gnnops.training.datasource import TrainingData
 
-__all__ = ["build_surrogate"]
+__all__ = ["build_surrogate", "resolve_features"]
 
 
 def _scaled_targets(g: Data) -> torch.Tensor:
@@ -35,28 +35,33 @@ def _scaled_targets(g: Data) -> torch.Tensor:
 def _physics_options(cfg: RunConfig, problem: str | None,
                      graphs: list[Data]) -> dict[str, Any]:
     """``scaling`` / ``hard_dirichlet`` of the recipe from ``model.scaling_law`` and
-    ``model.hard_dirichlet``, as the problem declares them.
+    ``model.hard_dirichlet``, as the problem declares them (``None``: whatever a steady
+    problem declares; ``True``: required, ``False``: off).
 
     Raises:
         ConfigError: an option the problem does not declare (or no problem at all).
     """
     out: dict[str, Any] = {}
-    if not (cfg.model.scaling_law or cfg.model.hard_dirichlet):
-        return out
+    scaling, dirichlet = cfg.model.scaling_law, cfg.model.hard_dirichlet
+    if not (scaling or dirichlet):
+        if problem is None or (scaling is False and dirichlet is False):
+            return out
     if problem is None:
         raise ConfigError("model.scaling_law / model.hard_dirichlet need a problem "
                           "(data.generate.problem or data.problem)")
     from gnnops.problems import get
 
     prob = get(problem)
-    if cfg.model.scaling_law:
-        laws = dict(getattr(prob, "scaling_laws", {}) or {})
+    steady = not getattr(prob, "time_dependent", False)
+    laws = dict(getattr(prob, "scaling_laws", {}) or {})
+    if scaling or (scaling is None and steady and laws):
         if not laws:
             raise ConfigError(f"model.scaling_law: problem {problem!r} declares no exact "
                               "scaling law (Problem.scaling_laws)")
         out["scaling"] = laws
-    if cfg.model.hard_dirichlet:
-        if not getattr(prob, "zero_dirichlet", False):
+    zero = bool(getattr(prob, "zero_dirichlet", False))
+    if dirichlet or (dirichlet is None and steady and zero):
+        if not zero:
             raise ConfigError(f"model.hard_dirichlet: problem {problem!r} does not have u = 0 "
                               "on the whole boundary (Problem.zero_dirichlet)")
         out["hard_dirichlet"] = True
@@ -76,6 +81,16 @@ def _dirichlet_length(cfg: RunConfig, graphs: list[Data]) -> float:
     return 0.1 * float(torch.tensor(diag).median()) if diag else 0.0
 
 
+def resolve_features(features: list[str] | None, graphs: list[Data]) -> list[str]:
+    """``data.features``, or for ``None`` the automatic choice: ``["wall_distance"]`` when
+    every training graph has positions and boundary nodes (meshes), else ``[]``."""
+    if features is not None:
+        return list(features)
+    meshes = all(getattr(g, "pos", None) is not None and getattr(g, "boundary", None)
+                 is not None and bool(g.boundary.any()) for g in graphs)
+    return ["wall_distance"] if graphs and meshes else []
+
+
 def build_surrogate(cfg: RunConfig,
                     src: TrainingData) -> tuple[Surrogate, list[Data], list[Data]]:
     """Recipe, model, prepared graphs (once) and training-split normalizers.
@@ -87,7 +102,8 @@ def build_surrogate(cfg: RunConfig,
 
     recipe = make_recipe(src.train, inputs=src.inputs, input_dims=src.input_dims,
                          targets=src.targets, target_dims=src.target_dims,
-                         features=cfg.data.features, problem=src.problem, kind=src.kind,
+                         features=resolve_features(cfg.data.features, src.train),
+                         problem=src.problem, kind=src.kind,
                          problem_options=src.problem_options,
                          **_physics_options(cfg, src.problem, src.train))
     if cfg.train.augment:

@@ -122,6 +122,11 @@ def load_config(path: str | Path | None = None,
     keys = [o.split("=", 1)[0].strip() for o in overrides]
     if "data.path" in keys and not any(k.startswith("data.generate") for k in keys):
         d.setdefault("data", {})["generate"] = None  # a user dataset replaces the default
+    names = [o.split("=", 1)[1].strip() for o, k in zip(overrides, keys, strict=True)
+             if k == "model.name"]
+    model = d.get("model") if isinstance(d.get("model"), dict) else {}
+    if names and names[-1] != model.get("name", "transolver"):
+        model.pop("kwargs", None)  # another model: its own defaults (+ kwargs overrides)
     d = apply_overrides(d, overrides)
     cfg = config_from_dict(d)
     check_model_kwargs(cfg.model.name, cfg.model.kwargs)

@@ -90,7 +90,7 @@ def train_rollout(cfg: RunConfig, *, resume: bool = False,
     """
     rd = data if data is not None else load_trajectories(cfg)
     layout = rd.layout
-    keep_pos = "pos" in cfg.data.features or rd.dataset.kind == "mesh"
+    keep_pos = "pos" in (cfg.data.features or []) or rd.dataset.kind == "mesh"
     pairs_tr = [p for g in rd.train for p in one_step_pairs(g, layout, keep_pos=keep_pos)]
     pairs_va = [p for g in rd.val for p in one_step_pairs(g, layout, keep_pos=keep_pos)]
     run_cfg = copy.deepcopy(cfg)

@@ -44,7 +44,15 @@ from gnnops.training.loop import lr_lambda, make_loader, plan_batches, train_epo
 from gnnops.training.progress import epoch_line, read_csv, write_csv
 from gnnops.training.tensorboard import open_tensorboard
 
-__all__ = ["TrainResult", "train", "build_surrogate"]
+__all__ = ["TrainResult", "train", "build_surrogate", "training_loss"]
+
+
+def training_loss(cfg: RunConfig) -> str:
+    """``train.loss``, or for ``None`` the per-sample relative L2 (the reported metric) of
+    steady runs and the MSE of normalized increments of one-step (rollout) models."""
+    if cfg.train.loss is not None:
+        return cfg.train.loss
+    return "mse" if cfg.task == "rollout" else "rel_l2"
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +293,7 @@ def _run_epoch(run: _Run, state: _State, epoch: int, show: bool) -> dict[str, An
             run.net, run.sur, make_loader(run.train_p, plan), plan, run.optimizer,
             run.scheduler, info, bf16=cfg.train.bf16, grad_clip=o.grad_clip,
             noise_std=cfg.train.noise_std, physics_weight=cfg.train.physics_weight,
-            problem=run.problem, loss=cfg.train.loss, augment=cfg.train.augment,
+            problem=run.problem, loss=training_loss(cfg), augment=cfg.train.augment,
             augment_shift=cfg.train.augment_shift, epoch=epoch, progress=bar)
     finally:
         if bar is not None:

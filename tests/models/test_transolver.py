@@ -92,5 +92,5 @@ def test_bad_arguments() -> None:
         build("transolver", in_channels=1, out_channels=1, pos_dim=2, width=30, heads=4)
     with pytest.raises(ModelError, match="out of range"):
         build("transolver", in_channels=1, out_channels=1, pos_dim=2, width=200000, heads=4)
-    with pytest.raises(ModelError, match="unknown transolver"):
+    with pytest.raises(ModelError, match="invalid arguments for model .transolver.*widht"):
         build("transolver", in_channels=1, out_channels=1, pos_dim=2, widht=32)

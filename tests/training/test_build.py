@@ -63,3 +63,11 @@ def test_physics_options_follow_what_the_problem_declares() -> None:
     with pytest.raises(ConfigError, match="need a problem"):
         _physics_options(cfg, None, square)
     assert _physics_options(config_from_dict({}), "heat", square) == {}
+    # None (the default): what a steady problem declares; False: off
+    auto = config_from_dict({"model": {"scaling_law": None, "hard_dirichlet": None}})
+    assert set(_physics_options(auto, "darcy", square)) == {"scaling", "hard_dirichlet",
+                                                            "dirichlet_length"}
+    assert _physics_options(auto, "elasticity", square) == {}
+    assert _physics_options(auto, None, square) == {}
+    off = config_from_dict({"model": {"scaling_law": False, "hard_dirichlet": False}})
+    assert _physics_options(off, "darcy", square) == {}

@@ -74,6 +74,16 @@ def test_model_kwargs_checked_against_constructor() -> None:
         load_config(overrides=["model.name=mgn", "model.kwargs={}"])
 
 
+def test_another_model_gets_its_own_default_kwargs(tmp_path: Path) -> None:
+    assert load_config().model.kwargs["slices"] == 32  # the default transolver
+    assert load_config(overrides=["model.name=gno"]).model.kwargs == {}
+    assert load_config(overrides=["model.name=gno", "model.kwargs.width=8"]
+                       ).model.kwargs == {"width": 8}
+    p = tmp_path / "mgn.yaml"
+    p.write_text("model:\n  name: meshgraphnet\n")
+    assert load_config(p).model.kwargs == {}
+
+
 def test_data_path_replaces_default_generate() -> None:
     cfg = load_config(overrides=["data.path=meshes/*.vtu"])
     assert cfg.data.generate is None and cfg.data.path == "meshes/*.vtu"
@@ -94,7 +104,7 @@ def test_data_generate_is_typed_and_checked_at_load(tmp_path: Path) -> None:
         load_config(p)
     with pytest.raises(ConfigError, match=r"'data.generate.n_val' expects int, got 'x'"):
         load_config(overrides=["data.generate.n_val=x"])
-    with pytest.raises(ConfigError, match=r"'data.generate.train_resolution'.*\[0, 2\]"):
+    with pytest.raises(ConfigError, match=r"'data.generate.train_resolution'.*\[0, 3\]"):
         load_config(overrides=["data.generate.train_resolution=5"])
 
 

@@ -13,13 +13,15 @@ from gnnops.training import config as config_module
 from gnnops.training.config_sections import DataConfig, RunConfig, check_values
 
 
-def test_defaults_are_the_small_darcy_run() -> None:
+def test_defaults_are_the_darcy_run() -> None:
     cfg = RunConfig()
     spec = cfg.data.generate
     assert isinstance(spec, GenerateSpec) and spec.problem == "darcy"
-    assert (spec.n_train, spec.n_val, spec.n_test, spec.resolutions) == (100, 10, 10,
-                                                                          [0.08, 0.04, 0.02])
-    assert cfg.model.name == "gno" and cfg.model.kwargs["width"] == 32
+    assert (spec.n_train, spec.n_val, spec.n_test, spec.resolutions) == (
+        800, 10, 10, [0.08, 0.04, 0.02, 0.01])
+    assert spec.reference_resolution == 0.01 and len(spec.geometries) == 6
+    assert spec.test_geometries and not set(spec.test_geometries) & set(spec.geometries)
+    assert cfg.model.name == "transolver" and cfg.model.kwargs["width"] == 64
     assert cfg.run_dir == Path("runs") / "darcy_default"
     check_values(cfg)  # the defaults pass their own checks
     # every instance gets its own mutable defaults
