@@ -1,4 +1,4 @@
-"""Model speed benchmark: MeshGraphNet 15x128 (split vs plain), GNO, multiscale.
+"""Model speed benchmark: MeshGraphNet 15x128 (split vs plain), GNO, multiscale, Transolver.
 
 Runs on a triangle mesh of the unit square (~12k nodes, ~72k directed edges; ``--quick``:
 ~1.6k nodes) and reports, measured in the same run:
@@ -9,7 +9,8 @@ Runs on a triangle mesh of the unit square (~12k nodes, ~72k directed edges; ``-
   index_add -> MLP), matmul FLOPs counted analytically (2 rows in out per Linear, x3 for
   a train step; checked against torch's FlopCounterMode), GFLOP/s and fraction of peak;
 - the split train step under ``torch.autocast("cpu", dtype=torch.bfloat16)``;
-- GNO and multiscale prepare / inference / train-step timings on the same mesh.
+- GNO, multiscale and Transolver (the default run's) prepare / inference / train-step
+  timings on the same mesh.
 
 MeshGraphNet cases (same weights, interleaved rep by rep): ``plain`` (this file: gather ->
 MLP(cat[e, x_j, x_i]) -> index_add -> MLP(cat[x, agg])), ``split v0`` (this file: the
@@ -254,6 +255,8 @@ def other_models(data: Data, reps: int, peak32: float,
             kernel_hidden=64)),
         "multiscale 64 L3 b2": ("multiscale", dict(
             latent=64, levels=3, base_cell=1 / 16, blocks_per_level=2)),
+        "Transolver w64 d4 h4 m32 (default)": ("transolver", dict(
+            width=64, depth=4, heads=4, slices=32, fourier=16, fourier_scale=2.0)),
     }
     other_rows, prep_times = [], {}
     for label, (name, mkw) in others.items():
