@@ -94,3 +94,10 @@ def test_bad_arguments() -> None:
         build("transolver", in_channels=1, out_channels=1, pos_dim=2, width=200000, heads=4)
     with pytest.raises(ModelError, match="invalid arguments for model .transolver.*widht"):
         build("transolver", in_channels=1, out_channels=1, pos_dim=2, widht=32)
+
+
+def test_declares_resolution_independence() -> None:
+    from gnnops.inference.trust import resolution_independent
+
+    model = build("transolver", in_channels=1, out_channels=1, pos_dim=2, width=8, heads=2)
+    assert resolution_independent(model)
