@@ -10,7 +10,8 @@ Network layout (GraphML / GML; :func:`series_to_networkx`, :func:`read_network_s
   ``times`` (JSON list of the ``T`` times, e.g. ``"[0.0, 0.1, 0.2]"``), ``n_times`` (``T``)
   and ``time_format`` (``"{name}_t{k:03d}"``);
 * other per-node fields (e.g. ``residual``, the norm over steps of each node's ODE
-  defects) as plain node attributes.
+  defects, and ``error_indicator``, the RMS over steps of its estimated error) as plain
+  node attributes.
 
 Node ids, edges, weights and the graph's own attributes are kept (the input graph is
 copied). Mesh layout (:func:`write_mesh_series`): one VTU per time, ``<stem>_t<k>.vtu``,
@@ -32,7 +33,7 @@ import numpy as np
 
 from gnnops._atomic import atomic_open
 from gnnops.errors import GraphError
-from gnnops.inference.prediction import RESIDUAL_FIELD, Prediction
+from gnnops.inference.prediction import INDICATOR_FIELD, RESIDUAL_FIELD, Prediction
 
 __all__ = ["time_format", "series_to_networkx", "read_network_series", "write_mesh_series",
            "write_pvd", "TimeSeriesPrediction"]
@@ -178,6 +179,8 @@ class TimeSeriesPrediction(Prediction):
         out = {}
         if self.per_node_residual is not None:
             out[RESIDUAL_FIELD] = self.per_node_residual
+        if self.error_indicator is not None:
+            out[INDICATOR_FIELD] = self.error_indicator
         return out
 
     def to_networkx(self) -> Any:

@@ -7,7 +7,10 @@ one-step model out ``K`` times (default: the training trajectory's length) with 
 training step ``dt``, and returns a :class:`~gnnops.inference.timeseries.TimeSeriesPrediction`
 whose ``fields[state]`` is ``[N, K + 1]`` (column 0 = the initial state) at ``times``.
 Its ``residual`` is the problem's relative ODE / time-stepping residual of the predicted
-trajectory (:func:`trajectory_residual`).
+trajectory (:func:`trajectory_residual`); for network ODEs its ``error_estimate`` is the
+estimated relative L2 error against the ODE's true trajectory from the same initial state
+(:func:`trajectory_estimate`, :mod:`gnnops.problems.rollout_estimate`), with the per-node
+``error_indicator`` and the ``error_estimate_high`` flag of :mod:`gnnops.inference.trust`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import torch
 from gnnops.errors import ConfigError, GnnopsError
 from gnnops.surrogate.recipe import RolloutLayout
 
-__all__ = ["predict_rollout", "trajectory_residual", "trajectory_problem"]
+__all__ = ["predict_rollout", "trajectory_residual", "trajectory_problem",
+           "trajectory_estimate"]
 
 
 def trajectory_problem(layout: RolloutLayout, steps: int, *,
@@ -74,6 +78,53 @@ def trajectory_residual(layout: RolloutLayout, graph: Any, traj: np.ndarray,
     return rel, node
 
 
+def trajectory_estimate(layout: RolloutLayout, graph: Any, traj: np.ndarray,
+                        inputs: dict[str, np.ndarray], *, times: Any = None
+                        ) -> tuple[Any, str | None]:
+    """``(RolloutEstimate or None, failure flag or None)`` of ``traj: [N, K + 1]``.
+
+    Problems without ``trajectory_error_estimate`` (mesh rollouts): ``(None, None)``.
+    """
+    steps = traj.shape[1] - 1
+    prob, call = trajectory_problem(layout, steps, times=times)
+    if not hasattr(prob, "trajectory_error_estimate"):
+        return None, None
+    kw = {**{k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()}, **call}
+    try:
+        return prob.trajectory_error_estimate(graph, {layout.state: traj}, **kw), None
+    except (GnnopsError, NotImplementedError, ArithmeticError, ValueError) as exc:
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        return None, f"estimate_unavailable: {why}"
+
+
+def _estimate_kw(est: Any) -> dict[str, Any]:
+    if est is None:
+        return {}
+    return {"error_estimate": float(est.total), "error_indicator": np.asarray(est.per_node)}
+
+
+def _check_trajectory(layout: RolloutLayout, src: Any, arr: np.ndarray, flags: list[str],
+                      threshold: float, *, check: bool) -> tuple[Any, ...]:
+    """``(residual, per-node residual, estimate, flags, notes, timings)`` of a rollout."""
+    from gnnops.inference.trust import trust_flags
+
+    t2 = time.perf_counter()
+    rel = per_node = est = note = None
+    where = next(g for g in (src.graph, src.mesh, src.data) if g is not None)
+    if check:
+        try:
+            rel, per_node = trajectory_residual(layout, where, arr, src.inputs, per_node=True)
+        except (GnnopsError, NotImplementedError) as exc:
+            flags.append(f"residual_unavailable: {' '.join(str(exc).split())}")
+    t3 = time.perf_counter()
+    timings = {"residual": t3 - t2}
+    if rel is not None:
+        est, note = trajectory_estimate(layout, where, arr, src.inputs)
+        timings["estimate"] = time.perf_counter() - t3
+    flags, notes = trust_flags(flags, est, threshold, note)
+    return rel, per_node, est, flags, notes, timings
+
+
 def predict_rollout(predictor: Any, source: Any, *, steps: int | None = None,
                     residual: bool = True, **inputs: Any) -> Any:
     """Roll a one-step artifact out on ``source`` (see the module docstring).
@@ -118,18 +169,13 @@ def predict_rollout(predictor: Any, source: Any, *, steps: int | None = None,
     flags = compute_flags(step0, traj, predictor.recipe.train_stats, kind=src.kind,
                           input_names=snames, input_dims=[1] * len(snames)) + src.flags
     arr = traj.double().numpy()
-    rel = per_node = None
-    if residual and bool(torch.isfinite(traj).all()):
-        try:
-            where = next(g for g in (src.graph, src.mesh, src.data) if g is not None)
-            rel, per_node = trajectory_residual(layout, where, arr, src.inputs, per_node=True)
-        except (GnnopsError, NotImplementedError) as exc:
-            flags.append(f"residual_unavailable: {' '.join(str(exc).split())}")
-    t3 = time.perf_counter()
+    check = residual and bool(torch.isfinite(traj).all())
+    rel, per_node, est, flags, notes, times = _check_trajectory(
+        layout, src, arr, flags, predictor.flag_threshold, check=check)
     return TimeSeriesPrediction(
         fields={layout.state: arr}, inputs=src.inputs, residual=rel,
-        per_node_residual=per_node, flags=flags,
-        timings={"graph": t1 - t0, "model": t2 - t1, "residual": t3 - t2},
+        per_node_residual=per_node, flags=flags, notes=notes,
+        timings={"graph": t1 - t0, "model": t2 - t1, **times}, **_estimate_kw(est),
         source=src.name, kind=src.kind, data=src.data, mesh=src.mesh, graph=src.graph,
         problem=predictor.problem_name or layout.problem,
         times=layout.t0 + layout.dt * np.arange(k + 1), state=layout.state)

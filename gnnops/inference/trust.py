@@ -107,9 +107,10 @@ def trust_flags(flags: list[str], est: Any, threshold: float = DEFAULT_THRESHOLD
     if unverified:
         out.append(unverified)
     if not est.total <= threshold:
+        detail = est.detail() if hasattr(est, "detail") else (
+            f"algebraic {est.algebraic:.3g}, discretization {est.discretization:.3g}")
         out.append(f"error_estimate_high: estimated relative L2 error {est.total:.3g} > "
-                   f"{threshold:g} (algebraic {est.algebraic:.3g}, discretization "
-                   f"{est.discretization:.3g})")
+                   f"{threshold:g} ({detail})")
     vouched = unverified is None
     notes = [f for f in base if vouched and flag_code(f) in VOUCHED]
     return [f for f in base if f not in notes] + out, notes

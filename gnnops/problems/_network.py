@@ -248,6 +248,20 @@ class NetworkProblem(Problem):
         x0 = None if x0 is None else self._x0(x0, op.n)
         return self._defects(x, times, x0, op, p, o, np.concatenate, np.asarray)
 
+    def trajectory_error_estimate(self, mesh_or_graph: Any, outputs: dict[str, np.ndarray],
+                                  **inputs: Any) -> Any:
+        """Estimated error of a predicted trajectory ``outputs["x"]: [N, T]`` (column 0 at
+        ``times[0]``) against the true one from ``x0``, without solving it from ``t0``
+        (:mod:`gnnops.problems.rollout_estimate`). Returns a ``RolloutEstimate``."""
+        from gnnops.problems.rollout_estimate import rollout_error_estimate
+
+        if "x" not in outputs:
+            raise ProblemError(f"expected output 'x' (got {sorted(outputs)})")
+        x = np.asarray(outputs["x"], dtype=np.float64)
+        x0, times, _p, _o = self._prepare(x, dict(inputs), x.shape[0])
+        params = {k: v for k, v in inputs.items() if k in self.defaults}
+        return rollout_error_estimate(self, mesh_or_graph, x, times, x0=x0, **params)
+
     def residual_torch(self, data: Any, outputs: Any, **inputs: Any) -> Any:
         """Differentiable relative residual (torch scalar), mean over the graphs of a batch.
 

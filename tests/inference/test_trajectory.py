@@ -185,3 +185,52 @@ def test_input_names_agree_between_info_set_and_python():
         _check_request(pred, args, {"x": 0.5})
     g, x0 = _weighted_graph()
     assert predict_rollout(pred, g, steps=1, x0=x0, residual=False).fields["x"].shape == (7, 2)
+
+
+class _TaylorDiffusion(nn.Module):
+    """Increment ``(-dt L + dt^2 / 2 L^2) x`` (dt = 0.1, unit weights): a good rollout."""
+
+    def forward(self, data):  # noqa: D102
+        x = data.x[:, :1]
+        src, dst = data.edge_index
+
+        def lap(y):
+            return torch.zeros_like(y).index_add(0, dst, y[dst] - y[src])
+
+        lx = lap(x)
+        return -0.1 * lx + 0.005 * lap(lx)
+
+
+def test_rollout_error_estimate_and_its_flag():
+    """The estimate matches the true error against the exact diffusion (within 2x, here a
+    few %), fires ``error_estimate_high`` on the decaying (bad) rollout and not on the
+    second-order (good) one, and reaches the summary and the written network."""
+    from gnnops.problems.network_diffusion import diffusion_exact
+
+    g, x0 = _path_graph()
+    bad = predict_rollout(_predictor(), g, steps=5, x0=x0)
+    good_pred = _predictor()
+    good_pred.surrogate.model = _TaylorDiffusion()
+    good = predict_rollout(good_pred, g, steps=5, x0=x0)
+    exact = diffusion_exact(g, x0=x0, times=bad.times)
+    for pred in (bad, good):
+        v = pred.fields["x"]
+        true = np.linalg.norm(v[:, 1:] - exact[:, 1:]) / np.linalg.norm(exact[:, 1:])
+        assert pred.error_estimate == pytest.approx(true, rel=0.05)
+        assert pred.error_indicator.shape == (6,) and "estimate" in pred.timings
+        assert pred.summary()["error_estimate"] == pred.error_estimate
+    assert bad.error_estimate > 0.2 > 0.01 > good.error_estimate
+    assert any(f.startswith("error_estimate_high") for f in bad.flags)
+    assert not any(f.startswith("error_estimate_high") for f in good.flags)
+    no_residual = predict_rollout(_predictor(), g, steps=5, x0=x0, residual=False)
+    assert no_residual.error_estimate is None
+
+
+def test_rollout_error_indicator_is_written(tmp_path):
+    from gnnops.graphs import read_network
+
+    g, x0 = _path_graph()
+    pred = predict_rollout(_predictor(), g, steps=3, x0=x0)
+    back = read_network(pred.write(tmp_path / "p.graphml"))
+    got = [back.nodes[n]["error_indicator"] for n in back.nodes]
+    np.testing.assert_allclose(got, pred.error_indicator, rtol=1e-9)
