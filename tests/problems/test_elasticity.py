@@ -146,3 +146,15 @@ def test_errors(case):
         get("elasticity", clamp=lambda x: x[0] < -1).solve(mesh, E=1.0)
     with pytest.raises(ProblemError, match=r"shape \[289, 2\]"):
         prob.residual(mesh, {"u": u[:, 0]}, **inputs)
+
+
+def test_declared_scaling_law_holds_for_the_solver():
+    """u(la E) = u(E) / la: the law the recipe applies when ``model.scaling_law`` is on."""
+    prob = get("elasticity")
+    assert prob.scaling_laws == {"E": -1.0}
+    mesh = to_meshio(MeshTri.init_tensor(np.linspace(0, 1, 9), np.linspace(0, 1, 9)))
+    e = 1.0 + 0.5 * np.sin(3 * mesh.points[:, 0])
+    u1 = prob.solve(mesh, E=e)["u"]
+    u2 = prob.solve(mesh, E=7.0 * e)["u"]
+    np.testing.assert_allclose(u2 * 7.0, u1, rtol=1e-9, atol=1e-12)
+    assert np.abs(u1).max() > 1e-3
