@@ -159,7 +159,7 @@ def test_default_yaml_equals_dataclass_defaults() -> None:
 
 @pytest.mark.parametrize("name", ["default", "darcy_gno", "darcy_meshgraphnet",
                                   "darcy_multiscale", "darcy_transolver",
-                                  "elasticity_meshgraphnet"])
+                                  "elasticity_meshgraphnet", "elasticity_transolver"])
 def test_shipped_configs_load(name: str) -> None:
     cfg = load_config(CONFIGS / f"{name}.yaml")
     assert cfg.data.generate is not None and cfg.model.name in ("gno", "meshgraphnet",
