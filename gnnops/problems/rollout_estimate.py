@@ -25,10 +25,10 @@ rollout report's ``rel L2``), also the normalized L1 ``mean|e| / mean|v - e|``; 
 per-node indicator is the RMS over those times of ``|e_i|``.
 
 Cost: step 1 is about one reference solve's right-hand-side evaluations (parallel across
-the steps); step 2 is ``K`` sequential sparse exponentials -- comparable to a reference
-solve of these small non-stiff ODEs, not below it (``benchmarks/rollout_trust.py``
-measures both). Its use is what a comparison with a solve does not give without the
-reference: an error bound tied to the prediction's own defects.
+the steps); step 2 is ``K`` sequential sparse exponentials. Together about 2x a reference
+solve (DOP853, rtol 1e-8) of the Fisher--KPP networks measured
+(``benchmarks/rollout_trust.py``: median 0.16 s vs 0.08 s, 144 to 5000 nodes), i.e. not
+below a solve; accuracy there: within 2 % of the true error on 60 of 60 rollouts.
 """
 
 from __future__ import annotations

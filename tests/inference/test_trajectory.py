@@ -234,3 +234,20 @@ def test_rollout_error_indicator_is_written(tmp_path):
     back = read_network(pred.write(tmp_path / "p.graphml"))
     got = [back.nodes[n]["error_indicator"] for n in back.nodes]
     np.testing.assert_allclose(got, pred.error_indicator, rtol=1e-9)
+
+
+def test_rollout_estimate_reaches_the_predict_summary(tmp_path):
+    """The row ``gnnops predict`` writes for a rollout carries its estimate and flag."""
+    import argparse
+
+    from gnnops.graphs import write_network
+    from gnnops.inference.cli import _predict_one
+
+    g, x0 = _path_graph()
+    nx.set_node_attributes(g, dict(enumerate(x0.tolist())), "x0")
+    src = write_network(g, tmp_path / "g.graphml") or tmp_path / "g.graphml"
+    args = argparse.Namespace(steps=5, correct=None, refine=None, compare_zero=False)
+    row = _predict_one(_predictor(), src, tmp_path / "out.graphml", args, {})
+    want = predict_rollout(_predictor(), g, steps=5, x0=x0).error_estimate
+    assert row["error_estimate"] == pytest.approx(want, rel=1e-6) and want > 0.2
+    assert any(f.startswith("error_estimate_high") for f in row["flags"])
