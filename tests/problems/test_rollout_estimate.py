@@ -90,3 +90,15 @@ def test_bad_trajectories_are_refused():
         prob.trajectory_error_estimate(g, {"x": bad}, x0=x0, times=TIMES)
     with pytest.raises(ProblemError, match="expected output 'x'"):
         prob.trajectory_error_estimate(g, {"u": bad}, x0=x0, times=TIMES)
+
+
+@pytest.mark.parametrize("name", ["gene_regulatory", "mutualistic"])
+def test_non_quadratic_network_odes(name):
+    """Hill-type right-hand sides: the midpoint secant is second order, still within 5 %."""
+    g, _ = _graph()
+    prob = get(name, rtol=1e-10, atol=1e-12)
+    x0 = prob.evaluate_inputs(prob.sample_inputs(np.random.default_rng(0)), g)["x0"]
+    exact = prob.solve(g, x0=x0, times=TIMES)["x"]
+    v, true = _perturbed(exact, 0.1 * float(np.abs(exact).mean()))
+    est = prob.trajectory_error_estimate(g, {"x": v}, x0=x0, times=TIMES)
+    assert true > 0.01 and est.total == pytest.approx(true, rel=0.05)
