@@ -45,13 +45,15 @@ def _segments(data: Data, boundary: np.ndarray) -> np.ndarray:
     return np.unique(e, axis=0) if len(e) else e
 
 
-def wall_distance(data: Data, *, candidates: int = 8) -> Tensor:
+def wall_distance(data: Data, *, candidates: int = 8, mask: Tensor | None = None) -> Tensor:
     """[N] distance of each node of ``data`` to the boundary (0 on boundary nodes).
 
     Args:
         data: graph with ``pos`` [N, d] and ``boundary`` [N] bool (and ``edge_index`` for
             the 2-D polyline distance).
         candidates: boundary segments tried per node (those with the nearest midpoints).
+        mask: [N] bool: the distance to these nodes (and the mesh edges between them)
+            instead of the whole boundary, e.g. a clamped part of it.
 
     Returns:
         [N] float32 distances in the units of ``pos``.
@@ -60,7 +62,7 @@ def wall_distance(data: Data, *, candidates: int = 8) -> Tensor:
         GraphError: no ``pos`` or no boundary nodes.
     """
     pos = getattr(data, "pos", None)
-    bnd = getattr(data, "boundary", None)
+    bnd = getattr(data, "boundary", None) if mask is None else mask
     if pos is None or bnd is None:
         raise GraphError("wall distance needs data.pos [N, d] and data.boundary [N] "
                          f"(got pos={'None' if pos is None else list(pos.shape)}, "
@@ -68,8 +70,9 @@ def wall_distance(data: Data, *, candidates: int = 8) -> Tensor:
     x = pos.detach().double().cpu().numpy()
     b = bnd.detach().cpu().numpy().reshape(-1).astype(bool)
     if not b.any():
-        raise GraphError(f"wall distance needs boundary nodes; data.boundary marks none of "
-                         f"the {len(b)} nodes")
+        raise GraphError(f"wall distance needs boundary nodes; the "
+                         f"{'boundary' if mask is None else 'given'} mask marks none of the "
+                         f"{len(b)} nodes")
     d_node = cKDTree(x[b]).query(x, k=1)[0]
     seg = _segments(data, b) if x.shape[1] == 2 else np.zeros((0, 2), dtype=np.int64)
     if len(seg) == 0:

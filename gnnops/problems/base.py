@@ -60,6 +60,8 @@ class Problem:
         scaling_laws: exact scaling law of a linear problem, input name -> exponent:
             ``u(s_1 in_1, ...) = prod_k s_k^e_k u(in_1, ...)`` (empty: none declared).
         zero_dirichlet: the solution is 0 on the whole boundary.
+        zero_dirichlet_part: the solution is 0 on a part of the boundary that
+            :meth:`zero_dirichlet_nodes` names (e.g. elasticity's clamped nodes).
     """
 
     name: ClassVar[str] = ""
@@ -69,6 +71,12 @@ class Problem:
     time_dependent: ClassVar[bool] = False
     scaling_laws: ClassVar[dict[str, float]] = {}
     zero_dirichlet: ClassVar[bool] = False
+    zero_dirichlet_part: ClassVar[bool] = False
+
+    def zero_dirichlet_nodes(self, mesh_or_graph: Any) -> np.ndarray:
+        """[N] bool: the nodes where the solution is prescribed to be 0 (problems with
+        ``zero_dirichlet_part``)."""
+        raise NotImplementedError(f"problem {self.name!r} names no zero Dirichlet nodes")
 
     def sample_inputs(self, rng: np.random.Generator, **options: Any) -> InputSample:
         """Draw random inputs (as a function of space) for data generation."""

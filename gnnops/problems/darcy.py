@@ -53,6 +53,10 @@ class Darcy(StationaryFemProblem):
     scaling_laws = {"a": -1.0, "f": 1.0}
     zero_dirichlet = True
 
+    def zero_dirichlet_nodes(self, mesh_or_graph: Any) -> np.ndarray:
+        """[N] bool: every boundary node (u = 0 on the whole boundary)."""
+        return fem_mesh(mesh_or_graph).boundary.copy()
+
     def __init__(self, *, box: Any = None, n_modes: int | None = None) -> None:
         self.box = box
         self.n_modes = n_modes

@@ -80,6 +80,7 @@ class Elasticity(StationaryFemProblem):
     output_fields = ("u",)
     # the stiffness is linear in E and the loads do not depend on it: u(la E) = u(E) / la
     scaling_laws = {"E": -1.0}
+    zero_dirichlet_part = True  # u = 0 on the clamped nodes
 
     def __init__(self, *, nu: float = 0.3, clamp: Any = "left", body_force: Any = None,
                  traction: Any = None, traction_on: Any = None, box: Any = None,
@@ -159,6 +160,10 @@ class Elasticity(StationaryFemProblem):
             return e_cell[:, None, None] * sigma.reshape(*sigma.shape[:2], d * d), e_cell
 
         return flux
+
+    def zero_dirichlet_nodes(self, mesh_or_graph: Any) -> np.ndarray:
+        """[N] bool: the clamped nodes (u = 0 there)."""
+        return select_nodes(fem_mesh(mesh_or_graph), self.clamp, what="clamp")
 
     def _system(self, fm: FemMesh, inputs: dict[str, np.ndarray]) -> LinearSystem:
         d = fm.dim

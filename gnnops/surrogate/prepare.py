@@ -22,7 +22,7 @@ from gnnops.errors import ConfigError, GraphError
 from gnnops.surrogate.recipe import FEATURES, Recipe, as_recipe
 
 __all__ = ["prepare_graph", "feature_width", "needs_wall_distance", "wall_distance_of",
-           "with_whole_graph_fields"]
+           "dirichlet_distance_of", "with_whole_graph_fields"]
 
 
 def feature_width(name: str, data: Data, recipe: Recipe) -> int:
@@ -99,6 +99,8 @@ def prepare_graph(data: Data, recipe: Recipe | Mapping[str, Any], *,
         out.input_scale = scales.reshape(1, -1)
     if needs_wall_distance(recipe):
         out.wall_distance = wall_distance_of(out)
+    if recipe.dirichlet_set == "problem" and recipe.hard_dirichlet:
+        out.dirichlet_distance = dirichlet_distance_of(out, recipe)
     cols = [x] + [_feature(f, out, recipe) for f in recipe.features]
     out.x = torch.cat(cols, dim=1)
     if model is not None:
@@ -109,9 +111,24 @@ def prepare_graph(data: Data, recipe: Recipe | Mapping[str, Any], *,
 
 
 def needs_wall_distance(recipe: Recipe) -> bool:
-    """Whether prepared graphs carry ``wall_distance`` [N] (a feature or the Dirichlet factor)."""
-    return "wall_distance" in recipe.features or (recipe.hard_dirichlet
-                                                  and recipe.dirichlet_length > 0)
+    """Whether prepared graphs carry ``wall_distance`` [N] (a feature or the Dirichlet factor
+    on the whole boundary)."""
+    return "wall_distance" in recipe.features or (
+        recipe.hard_dirichlet and recipe.dirichlet_length > 0 and recipe.dirichlet_set is None)
+
+
+def dirichlet_distance_of(data: Data, recipe: Recipe) -> Tensor:
+    """[N] distance to the nodes where the problem prescribes u = 0
+    (``Problem.zero_dirichlet_nodes``; ``data.dirichlet_distance`` when already set)."""
+    d = getattr(data, "dirichlet_distance", None)
+    if d is not None:
+        return d.reshape(-1)
+    from gnnops.graphs.wall_distance import wall_distance
+    from gnnops.problems import get
+
+    prob = get(str(recipe.problem), **dict(recipe.problem_options or {}))
+    mask = torch.as_tensor(prob.zero_dirichlet_nodes(data), dtype=torch.bool)
+    return wall_distance(data, mask=mask)
 
 
 def wall_distance_of(data: Data) -> Tensor:
@@ -127,8 +144,9 @@ def wall_distance_of(data: Data) -> Tensor:
 
 def with_whole_graph_fields(data: Data, recipe: Recipe) -> Data:
     """``data`` with the fields that belong to the whole graph set before it is split into
-    partitions (each part's own values would differ): the scaling law's ``input_scale``
-    and ``wall_distance``. A shallow copy when something is added; else ``data`` itself."""
+    partitions (each part's own values would differ): the scaling law's ``input_scale``,
+    ``wall_distance`` and ``dirichlet_distance``. A shallow copy when something is added;
+    else ``data`` itself."""
     add: dict[str, Tensor] = {}
     if recipe.scaling and getattr(data, "input_scale", None) is None:
         from gnnops.surrogate.scaling import input_scales
@@ -136,6 +154,9 @@ def with_whole_graph_fields(data: Data, recipe: Recipe) -> Data:
         add["input_scale"] = input_scales(data, recipe)
     if needs_wall_distance(recipe) and getattr(data, "wall_distance", None) is None:
         add["wall_distance"] = wall_distance_of(data)
+    if (recipe.dirichlet_set == "problem" and recipe.hard_dirichlet
+            and getattr(data, "dirichlet_distance", None) is None):
+        add["dirichlet_distance"] = dirichlet_distance_of(data, recipe)
     if not add:
         return data
     data = copy.copy(data)

@@ -122,6 +122,9 @@ class Recipe:
             output between boundary nodes and the first interior nodes is defined the same
             on every mesh. 0 (artifacts before it): the output is only zeroed at boundary
             nodes.
+        dirichlet_set: where ``hard_dirichlet`` holds: ``None`` the whole boundary,
+            ``"problem"`` the nodes the problem names (``Problem.zero_dirichlet_nodes``, e.g.
+            elasticity's clamp); ``d`` is then the distance to those nodes.
     """
 
     kind: Literal["mesh", "network"] = "mesh"
@@ -140,6 +143,7 @@ class Recipe:
     scaling: dict[str, float] = field(default_factory=dict)
     hard_dirichlet: bool = False
     dirichlet_length: float = 0.0
+    dirichlet_set: Literal["problem"] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The recipe as a JSON-compatible dict.
@@ -195,7 +199,7 @@ class Recipe:
 
 #: recipe fields newer than the first artifact format; omitted from the JSON at their defaults
 _LATER_FIELDS = ("problem_options", "rollout", "scaling", "hard_dirichlet", "edge_weight",
-                 "dirichlet_length")
+                 "dirichlet_length", "dirichlet_set")
 
 
 def as_recipe(recipe: Recipe | Mapping[str, Any]) -> Recipe:
@@ -246,6 +250,7 @@ def make_recipe(
     scaling: Mapping[str, float] | None = None,
     hard_dirichlet: bool = False,
     dirichlet_length: float = 0.0,
+    dirichlet_set: Literal["problem"] | None = None,
 ) -> Recipe:
     """The recipe of a training set, with its ``train_stats`` (raw, unprepared graphs).
 
@@ -291,4 +296,5 @@ def make_recipe(
         scaling={str(k): float(v) for k, v in (scaling or {}).items()},
         hard_dirichlet=bool(hard_dirichlet),
         dirichlet_length=float(dirichlet_length),
+        dirichlet_set=dirichlet_set,
     )

@@ -101,18 +101,21 @@ class Surrogate(nn.Module):
     def physical(self, out: Tensor, batch: Data) -> Tensor:
         """Normalized output [N, F_out] -> physical units, with the recipe's exact scaling
         law (``batch.out_scale`` [N, 1]) and hard zero Dirichlet values: the smooth factor
-        ``tanh(wall_distance / dirichlet_length)`` (``batch.wall_distance`` [N]) when the
-        recipe has a length, and 0 at ``batch.boundary`` nodes.
+        ``tanh(d / dirichlet_length)`` when the recipe has a length (``d`` =
+        ``batch.wall_distance`` [N], or ``batch.dirichlet_distance`` when u = 0 holds on the
+        problem's part of the boundary only), and 0 at ``batch.boundary`` nodes (whole
+        boundary).
         """
         u = self.denormalize(out)
         scale = getattr(batch, "out_scale", None)
         if scale is not None:
             u = u * scale.reshape(-1, 1).to(u.dtype)
         if self.recipe.hard_dirichlet:
-            d = getattr(batch, "wall_distance", None)
+            part = self.recipe.dirichlet_set == "problem"
+            d = getattr(batch, "dirichlet_distance" if part else "wall_distance", None)
             if self.recipe.dirichlet_length > 0 and d is not None:
                 u = u * torch.tanh(d.reshape(-1, 1).to(u.dtype) / self.recipe.dirichlet_length)
-            bnd = getattr(batch, "boundary", None)
+            bnd = None if part else getattr(batch, "boundary", None)
             if bnd is not None:
                 u = u * (~bnd.reshape(-1, 1).bool()).to(u.dtype)
         return u

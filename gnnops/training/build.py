@@ -60,11 +60,14 @@ def _physics_options(cfg: RunConfig, problem: str | None,
                               "scaling law (Problem.scaling_laws)")
         out["scaling"] = laws
     zero = bool(getattr(prob, "zero_dirichlet", False))
-    if dirichlet or (dirichlet is None and steady and zero):
-        if not zero:
-            raise ConfigError(f"model.hard_dirichlet: problem {problem!r} does not have u = 0 "
-                              "on the whole boundary (Problem.zero_dirichlet)")
+    part = bool(getattr(prob, "zero_dirichlet_part", False))
+    if dirichlet or (dirichlet is None and steady and (zero or part)):
+        if not (zero or part):
+            raise ConfigError(f"model.hard_dirichlet: problem {problem!r} prescribes u = 0 "
+                              "nowhere (Problem.zero_dirichlet / zero_dirichlet_part)")
         out["hard_dirichlet"] = True
+        if not zero:
+            out["dirichlet_set"] = "problem"
         out["dirichlet_length"] = _dirichlet_length(cfg, graphs)
     return out
 

@@ -101,11 +101,12 @@ class ModelConfig:
             Darcy: ``u(la a, mu f) = mu / la u(a, f)``) by rescaling inputs and outputs, so
             inputs of any magnitude are predicted as well as the training ones. ``None``
             (default): on when the (steady) problem declares one.
-        hard_dirichlet: predictions are exactly 0 on the boundary (problems with
-            ``Problem.zero_dirichlet``, e.g. Darcy; ``None``, the default: on when the
-            steady problem declares it): the output is multiplied by
-            ``tanh(d / dirichlet_length)``, ``d`` the distance to the boundary, so it is 0 on
-            the boundary and continuous on every mesh.
+        hard_dirichlet: predictions are exactly 0 where the problem prescribes u = 0
+            (``Problem.zero_dirichlet``: the whole boundary, e.g. Darcy;
+            ``zero_dirichlet_part``: the nodes it names, e.g. elasticity's clamp; ``None``,
+            the default: on when the steady problem declares either): the output is
+            multiplied by ``tanh(d / dirichlet_length)``, ``d`` the distance to those nodes,
+            so it is 0 there and continuous on every mesh.
         dirichlet_length: length of that factor in the units of the mesh coordinates;
             ``None``: a tenth of the training meshes' median bounding-box diagonal; ``0``:
             only zero the boundary nodes (the output between them and the first interior

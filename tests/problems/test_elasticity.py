@@ -158,3 +158,10 @@ def test_declared_scaling_law_holds_for_the_solver():
     u2 = prob.solve(mesh, E=7.0 * e)["u"]
     np.testing.assert_allclose(u2 * 7.0, u1, rtol=1e-9, atol=1e-12)
     assert np.abs(u1).max() > 1e-3
+
+
+def test_zero_dirichlet_nodes_are_the_clamp():
+    mesh = to_meshio(MeshTri.init_tensor(np.linspace(0, 1, 5), np.linspace(0, 1, 5)))
+    nodes = get("elasticity").zero_dirichlet_nodes(mesh)
+    np.testing.assert_array_equal(nodes, np.isclose(mesh.points[:, 0], 0.0))
+    assert get("darcy").zero_dirichlet_nodes(mesh).sum() == 16  # the whole boundary

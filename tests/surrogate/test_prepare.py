@@ -64,3 +64,26 @@ def test_smooth_dirichlet_factor_multiplies_the_output() -> None:
     # MSE error of the exact output is zero even where the factor vanishes
     p.y = u.reshape(-1, 1)
     assert float(sur.normalized_error(out, p).abs().max()) < 1e-6
+
+
+def test_dirichlet_factor_on_the_clamped_part_only() -> None:
+    """Elasticity (clamped left): d = distance to x = 0, u = 0 there, free boundary free."""
+    g = _square()
+    g.x = torch.ones(g.num_nodes, 1)
+    g.y = torch.ones(g.num_nodes, 2)
+    r = make_recipe([g], inputs=["E"], input_dims=[1], targets=["u"], target_dims=[2],
+                    problem="elasticity", features=[], hard_dirichlet=True,
+                    dirichlet_length=0.2, dirichlet_set="problem")
+    p = prepare_graph(g, r)
+    torch.testing.assert_close(p.dirichlet_distance, g.pos[:, 0].float(), atol=1e-6, rtol=0)
+    model = ToyGNN(1, 2, 0, 2, hidden=4)
+    sur = Surrogate(model, model_name="toy", model_kwargs=model.config(), recipe=r,
+                    normalizers={"x.mean": torch.zeros(1), "x.std": torch.ones(1),
+                                 "y.mean": torch.ones(2), "y.std": torch.ones(2)})
+    u = sur.physical(torch.zeros(g.num_nodes, 2), p)
+    left = g.pos[:, 0] < 1e-9
+    free = g.boundary & ~left
+    assert float(u[left].abs().max()) == 0.0
+    assert float(u[free].abs().min()) > 0.1  # the free boundary is not zeroed
+    whole = with_whole_graph_fields(g, r)
+    torch.testing.assert_close(whole.dirichlet_distance, p.dirichlet_distance)

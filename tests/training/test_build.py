@@ -67,7 +67,9 @@ def test_physics_options_follow_what_the_problem_declares() -> None:
     auto = config_from_dict({"model": {"scaling_law": None, "hard_dirichlet": None}})
     assert set(_physics_options(auto, "darcy", square)) == {"scaling", "hard_dirichlet",
                                                             "dirichlet_length"}
-    assert _physics_options(auto, "elasticity", square) == {"scaling": {"E": -1.0}}
+    el = _physics_options(auto, "elasticity", square)  # u = 0 on the clamped part only
+    assert el.pop("dirichlet_length") == pytest.approx(0.1 * 2 ** 0.5, rel=1e-6)
+    assert el == {"scaling": {"E": -1.0}, "hard_dirichlet": True, "dirichlet_set": "problem"}
     assert _physics_options(auto, None, square) == {}
     off = config_from_dict({"model": {"scaling_law": False, "hard_dirichlet": False}})
     assert _physics_options(off, "darcy", square) == {}
