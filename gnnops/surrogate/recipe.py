@@ -236,6 +236,21 @@ def _edge_weight_name(graphs: Sequence[Data]) -> str | None:
     return None
 
 
+def _train_stats(graphs: Sequence[Data], n_in: int) -> TrainStats:
+    """Node counts, mean edge lengths and raw input ranges of the training graphs."""
+    nodes = [g.num_nodes for g in graphs]
+    spacings = [s for s in (mean_spacing(g) for g in graphs) if s is not None]
+    if n_in:
+        xs = torch.cat([g.x.reshape(g.num_nodes, -1).float() for g in graphs])
+        in_min, in_max = xs.min(0).values.tolist(), xs.max(0).values.tolist()
+    else:
+        in_min, in_max = [], []
+    return TrainStats(nodes_min=min(nodes), nodes_max=max(nodes),
+                      spacing_min=min(spacings) if spacings else None,
+                      spacing_max=max(spacings) if spacings else None,
+                      input_min=in_min, input_max=in_max)
+
+
 def make_recipe(
     graphs: Sequence[Data],
     *,
@@ -263,14 +278,6 @@ def make_recipe(
                               f"{', '.join(FEATURES)}")
     if not graphs:
         raise GraphError("expected at least one training graph (got none)")
-    nodes = [g.num_nodes for g in graphs]
-    spacings = [s for s in (mean_spacing(g) for g in graphs) if s is not None]
-    n_in = int(sum(input_dims))
-    if n_in:
-        xs = torch.cat([g.x.reshape(g.num_nodes, -1).float() for g in graphs])
-        in_min, in_max = xs.min(0).values.tolist(), xs.max(0).values.tolist()
-    else:
-        in_min, in_max = [], []
     types = [int(g.node_type.max()) + 1 for g in graphs
              if getattr(g, "node_type", None) is not None and g.node_type.numel()]
     return Recipe(
@@ -285,14 +292,7 @@ def make_recipe(
         num_node_types=max(types + [2]),
         undirected=all(_symmetric(g) for g in graphs),
         edge_weight=_edge_weight_name(graphs) if kind == "network" else None,
-        train_stats=TrainStats(
-            nodes_min=min(nodes),
-            nodes_max=max(nodes),
-            spacing_min=min(spacings) if spacings else None,
-            spacing_max=max(spacings) if spacings else None,
-            input_min=in_min,
-            input_max=in_max,
-        ),
+        train_stats=_train_stats(graphs, int(sum(input_dims))),
         scaling={str(k): float(v) for k, v in (scaling or {}).items()},
         hard_dirichlet=bool(hard_dirichlet),
         dirichlet_length=float(dirichlet_length),
