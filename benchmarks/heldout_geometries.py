@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def weighted_rel_l2(mesh: meshio.Mesh, pred: np.ndarray, ref: np.ndarray) -> float:
     """Lumped-mass weighted relative L2 of ``pred`` against ``ref`` on ``mesh``."""
+    from gnnops.evaluation.metrics import relative_l2
     from gnnops.problems._fem import fem_mesh
     from gnnops.problems.estimators import lumped_mass
 
-    w = lumped_mass(fem_mesh(mesh))
-    return float(np.sqrt((w * (pred - ref) ** 2).sum() / (w * ref ** 2).sum()))
+    return relative_l2(pred, ref, lumped_mass(fem_mesh(mesh)))
 
 
 def reference(geometry: str, ref_h: float):

@@ -262,6 +262,7 @@ def score_candidates(predictor: Any, oracle: Oracle, cands: list[Candidate],
 
 def test_error(predictor: Any, oracle: Oracle, tests: list[Candidate]) -> float:
     """Mean lumped-mass relative L2 error ``||pred - u||_M / ||u||_M`` over solved ``tests``."""
+    from gnnops.evaluation.metrics import relative_l2
     from gnnops.problems.estimators import lumped_mass
 
     errs = []
@@ -271,7 +272,7 @@ def test_error(predictor: Any, oracle: Oracle, tests: list[Candidate]) -> float:
         p = np.hstack([np.asarray(pred.fields[k]).reshape(n, -1) for k in predictor.targets])
         t = np.hstack([np.asarray(cand.targets[k]).reshape(n, -1) for k in predictor.targets])
         m = lumped_mass(oracle.mesh(cand.geometry)[1])
-        errs.append(math.sqrt(m @ ((p - t) ** 2).sum(1)) / math.sqrt(m @ (t ** 2).sum(1)))
+        errs.append(relative_l2(p, t, m))
     return float(np.mean(errs))
 
 

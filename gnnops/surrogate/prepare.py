@@ -99,7 +99,7 @@ def prepare_graph(data: Data, recipe: Recipe | Mapping[str, Any], *,
         out.input_scale = scales.reshape(1, -1)
     if needs_wall_distance(recipe):
         out.wall_distance = wall_distance_of(out)
-    if recipe.dirichlet_set == "problem" and recipe.hard_dirichlet:
+    if needs_dirichlet_distance(recipe):
         out.dirichlet_distance = dirichlet_distance_of(out, recipe)
     cols = [x] + [_feature(f, out, recipe) for f in recipe.features]
     out.x = torch.cat(cols, dim=1)
@@ -115,6 +115,12 @@ def needs_wall_distance(recipe: Recipe) -> bool:
     on the whole boundary)."""
     return "wall_distance" in recipe.features or (
         recipe.hard_dirichlet and recipe.dirichlet_length > 0 and recipe.dirichlet_set is None)
+
+
+def needs_dirichlet_distance(recipe: Recipe) -> bool:
+    """Whether prepared graphs carry ``dirichlet_distance`` [N] (u = 0 on the problem's part
+    of the boundary only)."""
+    return recipe.hard_dirichlet and recipe.dirichlet_set == "problem"
 
 
 def dirichlet_distance_of(data: Data, recipe: Recipe) -> Tensor:
@@ -154,8 +160,7 @@ def with_whole_graph_fields(data: Data, recipe: Recipe) -> Data:
         add["input_scale"] = input_scales(data, recipe)
     if needs_wall_distance(recipe) and getattr(data, "wall_distance", None) is None:
         add["wall_distance"] = wall_distance_of(data)
-    if (recipe.dirichlet_set == "problem" and recipe.hard_dirichlet
-            and getattr(data, "dirichlet_distance", None) is None):
+    if needs_dirichlet_distance(recipe) and getattr(data, "dirichlet_distance", None) is None:
         add["dirichlet_distance"] = dirichlet_distance_of(data, recipe)
     if not add:
         return data

@@ -125,7 +125,7 @@ def load_config(path: str | Path | None = None,
     names = [o.split("=", 1)[1].strip() for o, k in zip(overrides, keys, strict=True)
              if k == "model.name"]
     model = d.get("model") if isinstance(d.get("model"), dict) else {}
-    if names and names[-1] != model.get("name", "transolver"):
+    if names and names[-1] != model.get("name", ModelConfig().name):
         model.pop("kwargs", None)  # another model: its own defaults (+ kwargs overrides)
     d = apply_overrides(d, overrides)
     cfg = config_from_dict(d)
