@@ -1,6 +1,6 @@
 """Rollout error estimate (problems/rollout_estimate.py): exact on linear diffusion with a
 perturbed trajectory of known error, accurate on Fisher--KPP (quadratic), zero on the
-exact trajectory, the initial mismatch counted, the Taylor exponential, bad input."""
+exact trajectory, the initial mismatch counted, the matrix exponential, bad input."""
 
 from __future__ import annotations
 
