@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Task", "Context", "Reference", "reference_solution", "init_context", "run_task",
-           "sample_seed", "record_of", "check_done", "mesh_key",
+           "fidelity_of", "sample_seed", "record_of", "check_done", "mesh_key",
            "mesh_fields", "write_vtu_atomic", "read_vtu"]
 
 
@@ -79,6 +79,17 @@ class Context:
     handles: dict[int, Any]
     node_counts: list[int]
     reference: Reference | dict[str, Reference] | None = None
+    reference_train: int | None = None
+
+
+def fidelity_of(ctx: Context, task: Task) -> str | None:
+    """``"reference"`` / ``"mesh"``: how ``task``'s targets are solved (``None`` without a
+    reference mesh: every sample is its own mesh's solve and records say nothing)."""
+    if ctx.reference is None:
+        return None
+    low = task.split == "train" and ctx.reference_train is not None \
+        and task.idx >= ctx.reference_train
+    return "mesh" if low else "reference"
 
 
 _CTX: Context | None = None
@@ -97,14 +108,17 @@ def sample_seed(seed: int, split_id: int, idx: int) -> int:
     return int(np.random.SeedSequence([seed, split_id, idx]).generate_state(1)[0])
 
 
-def record_of(task: Task, seed: int, nodes: int) -> dict[str, Any]:
+def record_of(task: Task, seed: int, nodes: int, fidelity: str | None = None
+              ) -> dict[str, Any]:
     """The manifest entry of a sample (see :mod:`gnnops.data.manifest`); ``geometry`` only in
-    a multi-geometry dataset."""
+    a multi-geometry dataset, ``fidelity`` only when given (datasets with a reference)."""
     rec = {"file": task.file, "split": task.split, "resolution": task.resolution,
            "index": task.idx, "seed": sample_seed(seed, task.split_id, task.idx),
            "rng": [seed, task.split_id, task.idx], "nodes": int(nodes)}
     if task.geometry is not None:
         rec["geometry"] = task.geometry
+    if fidelity is not None:
+        rec["fidelity"] = fidelity
     return rec
 
 
@@ -168,7 +182,7 @@ def run_task(task: Task) -> dict[str, Any]:
         mesh = ctx.meshes[mesh_key(task)]
         inputs = ctx.problem.evaluate_inputs(sample, target)
         t1 = time.perf_counter()
-        if ctx.reference is None:
+        if fidelity_of(ctx, task) != "reference":
             outputs = ctx.problem.solve(target, **inputs)
         else:
             outputs = reference_solution(ctx, task, sample, target=task.resolution)
@@ -190,8 +204,8 @@ def run_task(task: Task) -> dict[str, Any]:
         t0 = t0b
     t3 = time.perf_counter()
     times.update(inputs=t1 - t0, solve=t2 - t1, write=t3 - t2)
-    return {"record": record_of(task, ctx.seed, n), "shapes": _shapes({**inputs, **outputs}),
-            "times": times}
+    return {"record": record_of(task, ctx.seed, n, fidelity_of(ctx, task)),
+            "shapes": _shapes({**inputs, **outputs}), "times": times}
 
 
 _REF_CACHE: dict[tuple[str | None, int, int], dict[str, np.ndarray]] = {}

@@ -159,6 +159,8 @@ class Dataset:
                 data = self._load_user_mesh(path, inputs, targets)
             data.resolution = int(s["resolution"])
             data.source = str(path)
+            if "fidelity" in s:  # multi-fidelity data (GenerateSpec.reference_train)
+                data.fidelity = 0.0 if s["fidelity"] == "mesh" else 1.0
             out.append(data)
         return out
 

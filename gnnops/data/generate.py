@@ -238,7 +238,8 @@ def _context(spec: GenerateSpec, problem: Any, root: Path,
     return W.Context(root=root, problem=problem, seed=spec.seed,
                      sample_options=dict(spec.problem_options),
                      family_options=dict(spec.family_options), meshes=meshes, handles=handles,
-                     node_counts=nodes, reference=reference)
+                     node_counts=nodes, reference=reference,
+                     reference_train=spec.reference_train)
 
 
 def _node_counts(spec: GenerateSpec, meshes: dict[Any, Any]) -> list[int]:
@@ -266,7 +267,7 @@ def _finished(ctx: W.Context, tasks: list[W.Task], kind: str, shapes: dict[str, 
             continue
         for name, shp in found.items():
             shapes.setdefault(name, shp)
-        records[t.file] = W.record_of(t, ctx.seed, n)
+        records[t.file] = W.record_of(t, ctx.seed, n, W.fidelity_of(ctx, t))
     return todo, records
 
 

@@ -73,6 +73,13 @@ class GenerateSpec:
             every resolution, so training targets and test references are the converged
             solution, not each coarse mesh's own discretization error. ``None``: each
             mesh's own solve (cheap, low fidelity).
+        reference_train: multi-fidelity training data: only training samples ``idx <
+            reference_train`` are solved at ``reference_resolution``; the others take their
+            own mesh's solve (cheap, low fidelity). Validation and test samples always use the
+            reference. Every sample's manifest record says its ``fidelity`` (``"reference"`` /
+            ``"mesh"``), loaded graphs carry it as ``data.fidelity`` (1.0 / 0.0) and the
+            ``fidelity`` feature (``data.features``) gives it to the model, which is then
+            asked for reference fidelity when it predicts. ``None``: every sample.
     """
 
     problem: str
@@ -91,6 +98,7 @@ class GenerateSpec:
     reference_resolution: float | None = None
     geometries: list[str] | None = None
     test_geometries: list[str] = field(default_factory=list)
+    reference_train: int | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -128,6 +136,10 @@ class GenerateSpec:
         if ref is not None and not 0 < ref <= min(self.resolutions):
             raise bad("reference_resolution", f"a mesh size in (0, {min(self.resolutions)}] "
                       f"(finer than every resolution)", ref)
+        k = self.reference_train
+        if k is not None and (ref is None or not 0 <= k <= self.n_train):
+            raise bad("reference_train", f"a count in [0, n_train = {self.n_train}] with "
+                      "reference_resolution set", k)
         if not 0 <= self.train_resolution < len(self.resolutions):
             raise bad("train_resolution", f"an index in [0, {len(self.resolutions) - 1}]",
                       self.train_resolution)
@@ -243,10 +255,11 @@ class GenerateSpec:
     # ------------------------------------------------------------------ helpers
     def to_dict(self) -> dict[str, Any]:
         """The spec as a JSON-serializable dict (all fields; ``reference_resolution``,
-        ``geometries`` and ``test_geometries`` only when set, so datasets generated before
-        they existed keep their digest)."""
+        ``geometries``, ``test_geometries`` and ``reference_train`` only when set, so
+        datasets generated before they existed keep their digest)."""
         d = json.loads(json.dumps(dataclasses.asdict(self)))
-        for key in ("reference_resolution", "geometries", "test_geometries"):
+        for key in ("reference_resolution", "geometries", "test_geometries",
+                    "reference_train"):
             if d.get(key) in (None, []):
                 d.pop(key, None)
         return d

@@ -48,6 +48,8 @@ def _feature(name: str, data: Data, recipe: Recipe) -> Tensor:
         return torch.ones(n, 1) if v is None else v.reshape(n, 1).float()
     if name == "wall_distance":
         return wall_distance_of(data).reshape(n, 1).float()
+    if name == "fidelity":  # 1 = reference targets; what prediction asks for
+        return torch.full((n, 1), float(getattr(data, "fidelity", 1.0)))
     if name == "node_type_onehot":
         k = int(recipe.num_node_types)
         t = getattr(data, "node_type", None)

@@ -37,7 +37,7 @@ from gnnops.errors import ArtifactError, ConfigError, GraphError
 __all__ = ["FEATURES", "TrainStats", "RolloutLayout", "Recipe", "as_recipe", "make_recipe",
            "mean_spacing"]
 
-FEATURES = ("pos", "boundary", "node_type_onehot", "node_volume", "wall_distance")
+FEATURES = ("pos", "boundary", "node_type_onehot", "node_volume", "wall_distance", "fidelity")
 
 
 @dataclass

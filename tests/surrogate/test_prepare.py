@@ -35,6 +35,16 @@ def test_wall_distance_feature_is_the_exact_distance_column() -> None:
     assert not hasattr(g, "wall_distance") or g.wall_distance is None  # input untouched
 
 
+def test_fidelity_feature_is_the_samples_fidelity_and_reference_when_predicting() -> None:
+    g = _square()
+    low = _square()
+    low.fidelity = 0.0
+    rec = _recipe(g, features=["fidelity"])
+    assert float(prepare_graph(low, rec).x[:, 1].abs().max()) == 0.0
+    out = prepare_graph(g, rec)  # a mesh to predict on carries no fidelity: the reference
+    torch.testing.assert_close(out.x[:, 1], torch.ones(g.num_nodes))
+
+
 def test_whole_graph_distance_survives_a_cut() -> None:
     """A partition's cut is no wall: the part keeps the whole mesh's distances."""
     g = _square()
