@@ -2,8 +2,8 @@
 
 At most ``2 * workers`` samples are in flight; results are yielded as they finish (the
 caller records them), a tqdm bar shows progress on a terminal only, and an error names
-the sample's file. One sample per (geometry, resolution) runs inline first so that the
-per-mesh caches it builds are inherited by the forked workers.
+the sample's file. One sample per mesh (geometry, resolution, variant) runs inline first
+so that the per-mesh caches it builds are inherited by the forked workers.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def execute_tasks(ctx: W.Context, todo: list[W.Task], *, workers: int, progress:
         # one sample per resolution inline first: the per-mesh caches it builds (FEM
         # assembly structures on the mesh handle) are then inherited by forked workers
         W.init_context(ctx)
-        first = {(t.geometry, t.resolution): t for t in reversed(todo)}
+        first = {W.mesh_key(t): t for t in reversed(todo)}
         for t in sorted(first.values(), key=todo.index):
             yield _guard(t, W.run_task)
             bar.update()

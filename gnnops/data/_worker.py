@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Task", "Context", "Reference", "reference_solution", "init_context", "run_task",
-           "fidelity_of", "sample_seed", "record_of", "check_done", "mesh_key",
+           "fidelity_of", "sample_seed", "record_of", "check_done", "mesh_key", "transfer_key",
            "mesh_fields", "write_vtu_atomic", "read_vtu"]
 
 
@@ -35,6 +35,7 @@ class Task:
         family: graph family (network problems) else None.
         geometry: the sample's geometry in a multi-geometry dataset (``GenerateSpec.
             geometries`` / ``test_geometries``), else None (the spec's one geometry).
+        variant: the sample's mesh variant (``GenerateSpec.mesh_variants``; 0: canonical).
     """
 
     split: str
@@ -44,21 +45,32 @@ class Task:
     file: str
     family: str | None = None
     geometry: str | None = None
+    variant: int = 0
 
 
-def mesh_key(task: Task) -> int | tuple[str, int]:
+def mesh_key(task: Task) -> Any:
     """Key of a task's mesh in :attr:`Context.meshes` / ``handles``: the resolution, or
-    ``(geometry, resolution)`` in a multi-geometry dataset."""
+    ``(geometry, resolution)`` in a multi-geometry dataset; a mesh variant ``j >= 1``:
+    ``(geometry or None, resolution, j)``."""
+    if task.variant:
+        return (task.geometry, task.resolution, task.variant)
     return task.resolution if task.geometry is None else (task.geometry, task.resolution)
+
+
+def transfer_key(task: Task) -> int | tuple[int, int]:
+    """Key of a task's mesh in :attr:`Reference.transfer`: ``resolution`` or, on a mesh
+    variant, ``(resolution, variant)``."""
+    return (task.resolution, task.variant) if task.variant else task.resolution
 
 
 @dataclass
 class Reference:
     """The reference mesh (problem handle) of one geometry and the P1 transfer matrices
-    ``[N_k, N_ref]`` to its mesh of each resolution ``k``."""
+    ``[N_k, N_ref]`` to its mesh of each resolution ``k`` (and ``(k, j)``: to its mesh
+    variant ``j``; :func:`transfer_key`)."""
 
     handle: Any
-    transfer: dict[int, Any]
+    transfer: dict[Any, Any]
     nodes: int
 
 
@@ -75,8 +87,8 @@ class Context:
     seed: int
     sample_options: dict[str, Any]
     family_options: dict[str, Any]
-    meshes: dict[int, Any]
-    handles: dict[int, Any]
+    meshes: dict[Any, Any]
+    handles: dict[Any, Any]
     node_counts: list[int]
     reference: Reference | dict[str, Reference] | None = None
     reference_train: int | None = None
@@ -111,7 +123,8 @@ def sample_seed(seed: int, split_id: int, idx: int) -> int:
 def record_of(task: Task, seed: int, nodes: int, fidelity: str | None = None
               ) -> dict[str, Any]:
     """The manifest entry of a sample (see :mod:`gnnops.data.manifest`); ``geometry`` only in
-    a multi-geometry dataset, ``fidelity`` only when given (datasets with a reference)."""
+    a multi-geometry dataset, ``fidelity`` only when given (datasets with a reference),
+    ``variant`` only on a mesh variant (> 0)."""
     rec = {"file": task.file, "split": task.split, "resolution": task.resolution,
            "index": task.idx, "seed": sample_seed(seed, task.split_id, task.idx),
            "rng": [seed, task.split_id, task.idx], "nodes": int(nodes)}
@@ -119,6 +132,8 @@ def record_of(task: Task, seed: int, nodes: int, fidelity: str | None = None
         rec["geometry"] = task.geometry
     if fidelity is not None:
         rec["fidelity"] = fidelity
+    if task.variant:
+        rec["variant"] = task.variant
     return rec
 
 
@@ -185,7 +200,7 @@ def run_task(task: Task) -> dict[str, Any]:
         if fidelity_of(ctx, task) != "reference":
             outputs = ctx.problem.solve(target, **inputs)
         else:
-            outputs = reference_solution(ctx, task, sample, target=task.resolution)
+            outputs = reference_solution(ctx, task, sample, target=transfer_key(task))
         t2 = time.perf_counter()
         n = len(mesh.points)
         write_vtu_atomic(mesh, path, mesh_fields({**inputs, **outputs}, n))
@@ -211,9 +226,10 @@ def run_task(task: Task) -> dict[str, Any]:
 _REF_CACHE: dict[tuple[str | None, int, int], dict[str, np.ndarray]] = {}
 
 
-def reference_solution(ctx: Context, task: Task, sample: Any, *, target: int
+def reference_solution(ctx: Context, task: Task, sample: Any, *, target: Any
                        ) -> dict[str, np.ndarray]:
-    """The sample solved on the reference mesh, transferred to resolution ``target``.
+    """The sample solved on the reference mesh, transferred to the mesh ``target`` (a
+    :attr:`Reference.transfer` key: resolution ``k``, or ``(k, j)`` for mesh variant ``j``).
 
     The reference solve of a sample is kept (up to 256 samples per process) for the
     sample's other resolutions. In a multi-geometry dataset the reference of the task's

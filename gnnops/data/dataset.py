@@ -14,8 +14,9 @@
 Loading a generated mesh split builds the graph topology once per resolution
 (from ``meshes/res<k>.vtu``, which every sample of that resolution shares; in a
 multi-geometry dataset once per geometry and resolution, from
-``meshes/<geometry>_res<k>.vtu``, the sample's ``geometry`` in the manifest) and
-only reads each sample's point data; the result equals
+``meshes/<geometry>_res<k>.vtu``, the sample's ``geometry`` in the manifest; a sample
+on mesh variant ``j`` -- its ``variant`` in the manifest, spec ``mesh_variants`` -- from
+``meshes/[<geometry>_]res<k>_v<j>.vtu``) and only reads each sample's point data; the result equals
 ``gnnops.graphs.from_meshio(sample_file, inputs=..., targets=...)``, and the samples
 of one resolution SHARE their topology tensors (``pos``, ``edge_index``, ...) --
 copy before modifying them in place.
@@ -49,7 +50,7 @@ class Dataset:
         self.manifest = manifest
         self.generated = generated
         self.kind = manifest.get("kind", "mesh")
-        self._templates: dict[tuple[str | None, int], Any] = {}
+        self._templates: dict[tuple[str | None, int, int], Any] = {}
 
     # ------------------------------------------------------------------ description
     @property
@@ -154,7 +155,7 @@ class Dataset:
                 data = self._load_network(path, inputs, targets)
             elif self.generated:
                 data = self._load_generated_mesh(path, s["resolution"], inputs, targets,
-                                                 s.get("geometry"))
+                                                 s.get("geometry"), s.get("variant", 0))
             else:
                 data = self._load_user_mesh(path, inputs, targets)
             data.resolution = int(s["resolution"])
@@ -164,28 +165,32 @@ class Dataset:
             out.append(data)
         return out
 
-    def _template(self, k: int, geometry: str | None = None) -> Any:
-        """The graph of the shared mesh of resolution ``k`` (of ``geometry``)."""
-        if (geometry, k) not in self._templates:
+    def _template(self, k: int, geometry: str | None = None, variant: int = 0) -> Any:
+        """The graph of the shared mesh of resolution ``k`` (of ``geometry``; its mesh
+        variant ``variant`` when > 0)."""
+        if (geometry, k, variant) not in self._templates:
             from gnnops.graphs.mesh import from_meshio
 
             if geometry is not None and not isinstance(geometry, str):
                 raise DataError(f"'{self.root / 'manifest.json'}': expected a sample "
                                 f"'geometry' name, got {geometry!r:.80}")
-            name = check_sample_file(self.root / "manifest.json", mesh_file(k, geometry))
+            name = check_sample_file(self.root / "manifest.json",
+                                     mesh_file(k, geometry, variant))
             path = self.root / name
             if not path.is_file():
                 what = f" of geometry {geometry!r}" if geometry is not None else ""
+                what += f" (mesh variant {variant})" if variant else ""
                 raise DataError(f"mesh of resolution {k}{what} listed in the manifest is "
                                 f"missing: '{path}'")
-            self._templates[(geometry, k)] = _wrap(lambda: from_meshio(path), path)
-        return self._templates[(geometry, k)]
+            self._templates[(geometry, k, variant)] = _wrap(lambda: from_meshio(path), path)
+        return self._templates[(geometry, k, variant)]
 
     def _load_generated_mesh(self, path: Path, k: int, inputs: list[str],
-                             targets: list[str], geometry: str | None = None) -> Any:
+                             targets: list[str], geometry: str | None = None,
+                             variant: int = 0) -> Any:
         from gnnops.data._worker import read_vtu
 
-        tpl = self._template(k, geometry)
+        tpl = self._template(k, geometry, variant)
         m = _wrap(lambda: read_vtu(path), path)
         n = tpl.num_nodes
         if len(m.points) != n:

@@ -7,7 +7,10 @@ the same drawn inputs. With several geometries (spec ``geometries``), sample ``i
 of train / val / test lives on ``geometries[idx % len(geometries)]`` and every
 (geometry, resolution) is meshed once as ``meshes/<geometry>_res<k>.vtu``; each held-out
 ``test_geometries`` entry ``g`` gets a split ``test_<g>``: the inputs of ``test`` on
-``g`` at every resolution. Sample ``idx`` of split ``s`` draws its inputs from
+``g`` at every resolution. With ``mesh_variants`` K > 1 each training geometry also gets
+K - 1 moved copies of its training-resolution mesh (:mod:`gnnops.data.variants`,
+``meshes/[<geometry>_]res<k>_v<j>.vtu``), which train / val samples cycle through.
+Sample ``idx`` of split ``s`` draws its inputs from
 ``numpy.random.default_rng([seed, split_id(s), idx])``, so it does not depend on
 the worker count or the order. Each sample is written atomically (temporary
 name in the same folder, then ``os.replace``); a rerun skips the samples whose
@@ -85,7 +88,8 @@ def plan_tasks(spec: GenerateSpec, kind: str) -> list[W.Task]:
         groups += [(f"test_{g}", SPLIT_IDS["test"], spec.n_test, list(all_res), None)
                    for g in spec.test_geometries]
     return [W.Task(split, sid, i, k, f"{split}/res{k}/{i:05d}{ext}", f,
-                   spec.geometry_of(split, i) if multi else None)
+                   spec.geometry_of(split, i) if multi else None,
+                   spec.variant_of(split, i) if kind == "mesh" else 0)
             for split, sid, count, res, f in groups for k in res for i in range(count)]
 
 
@@ -121,33 +125,51 @@ def _mesh_handle(problem: Any, mesh: Any) -> Any:
 
 
 def _meshes(spec: GenerateSpec, root: Path, timings: dict[str, float]) -> dict[Any, Any]:
-    """Every (geometry, resolution) meshed once and written (or checked against the file);
-    keyed like :func:`gnnops.data._worker.mesh_key`."""
+    """Every (geometry, resolution) meshed once, and the mesh variants of the training
+    geometries at the training resolution, written (or checked against the file); keyed
+    like :func:`gnnops.data._worker.mesh_key`."""
+    from gnnops.data.variants import mesh_variant
+
     (root / "meshes").mkdir(exist_ok=True)
     meshes: dict[Any, Any] = {}
+    train = set(spec.train_geometries())
     for geo in _mesh_geometries(spec):
+        name = spec.geometry if geo is None else geo
         for k, h in enumerate(spec.resolutions):
             t0 = time.perf_counter()
-            mesh = _make_mesh(spec.geometry if geo is None else geo, float(h))
+            mesh = _make_mesh(name, float(h))
             timings["meshing"] += time.perf_counter() - t0
-            path = root / mesh_file(k, geo)
-            if path.is_file():
-                old = W.read_vtu(path)
-                if old.points.shape != mesh.points.shape or not np.allclose(old.points,
-                                                                            mesh.points):
-                    raise DataError(f"the mesh of resolution {k} (h = {h}) differs from "
-                                    f"'{path}' ({len(mesh.points)} vs {len(old.points)} nodes); "
-                                    "remove the folder or write to another one")
-            else:
-                W.write_vtu_atomic(mesh, path, {})
+            _write_or_check(mesh, root / mesh_file(k, geo), f"resolution {k} (h = {h})")
             meshes[k if geo is None else (geo, k)] = mesh
+            if k != spec.train_resolution or name not in train:
+                continue
+            for j in range(1, spec.mesh_variants):
+                t0 = time.perf_counter()
+                var = mesh_variant(mesh, spec.seed, name, j)
+                timings["meshing"] += time.perf_counter() - t0
+                _write_or_check(var, root / mesh_file(k, geo, j),
+                                f"variant {j} of resolution {k} (h = {h})")
+                meshes[(geo, k, j)] = var
     return meshes
+
+
+def _write_or_check(mesh: Any, path: Path, what: str) -> None:
+    """Write ``mesh`` to ``path``, or check that the file there holds the same points."""
+    if path.is_file():
+        old = W.read_vtu(path)
+        if old.points.shape != mesh.points.shape or not np.allclose(old.points, mesh.points):
+            raise DataError(f"the mesh of {what} differs from '{path}' ({len(mesh.points)} "
+                            f"vs {len(old.points)} nodes); remove the folder or write to "
+                            "another one")
+    else:
+        W.write_vtu_atomic(mesh, path, {})
 
 
 def _reference(spec: GenerateSpec, problem: Any, meshes: dict[Any, Any],
                timings: dict[str, float], geometry: str | None = None) -> W.Reference:
     """The reference mesh of ``spec.reference_resolution`` (of ``geometry``; None: the
-    spec's one geometry) and its transfer to each resolution's mesh of that geometry."""
+    spec's one geometry) and its transfer to each resolution's mesh of that geometry and
+    to its mesh variants (keyed like :func:`gnnops.data._worker.transfer_key`)."""
     from gnnops.problems.transfer import P1Transfer
 
     name = spec.geometry if geometry is None else geometry
@@ -159,12 +181,20 @@ def _reference(spec: GenerateSpec, problem: Any, meshes: dict[Any, Any],
                         f"{name!r} gave {[c.type for c in ref.cells]})")
     d = simplex[-1].shape[1] - 1
     tr = P1Transfer(ref.points[:, :d], simplex[-1])
-    own = meshes if geometry is None else {
-        key[1]: m for key, m in meshes.items() if key[0] == geometry}
+    own = {tk: m for key, m in meshes.items() for g, tk in [_split_key(key)] if g == geometry}
     mats = {k: tr.matrix(m.points[:, :d]) for k, m in own.items()}
     timings["meshing"] += time.perf_counter() - t0
     return W.Reference(handle=_mesh_handle(problem, ref), transfer=mats,
                        nodes=len(ref.points))
+
+
+def _split_key(key: Any) -> tuple[str | None, Any]:
+    """A mesh key (:func:`gnnops.data._worker.mesh_key`) as ``(geometry or None, transfer
+    key)``: ``k`` -> ``(None, k)``, ``(g, k)`` -> ``(g, k)``, ``(g, k, j)`` ->
+    ``(g, (k, j))``."""
+    if not isinstance(key, tuple):
+        return None, key
+    return (key[0], key[1]) if len(key) == 2 else (key[0], (key[1], key[2]))
 
 
 def _check_existing(root: Path, spec: GenerateSpec) -> dict[str, Any] | None:

@@ -7,6 +7,8 @@ Layout of a generated folder::
     .gnnops-spec.json                     the spec, written first (guards interrupted runs)
     meshes/res<k>.vtu                     the mesh of resolution k (mesh problems)
     meshes/<geometry>_res<k>.vtu          ... per geometry, in a multi-geometry dataset
+    meshes/res<k>_v<j>.vtu                mesh variant j >= 1 of resolution k (mesh_variants;
+                                          meshes/<geometry>_res<k>_v<j>.vtu per geometry)
     <split>/res<k>/<idx:05d>.vtu          one mesh sample: inputs + outputs as point data
     <split>/res<k>/<idx:05d>.graphml      one network sample: structure, node ids, pos_0/pos_1
     <split>/res<k>/<idx:05d>.npz          ... and its fields: x0 [N], x [N, T], times [T]
@@ -27,6 +29,11 @@ A multi-geometry dataset (spec ``geometries`` / ``test_geometries``) also has
 ``nodes_per_geometry`` (geometry -> node count per resolution; ``nodes_per_resolution``
 is then the rounded mean over the training geometries), a ``geometry`` in every sample
 and ``geometries`` (geometry -> sample count) in every split.
+
+A dataset of spec ``mesh_variants`` K > 1 stores K - 1 moved copies of each training
+geometry's mesh at the training resolution (:mod:`gnnops.data.variants`); a train / val
+sample on variant ``j >= 1`` records ``"variant": j`` (no key: the canonical mesh) and its
+points are those of ``meshes/[<geometry>_]res<k>_v<j>.vtu``.
 """
 
 from __future__ import annotations
@@ -91,10 +98,11 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
     return man
 
 
-def mesh_file(k: int, geometry: str | None = None) -> str:
-    """The shared mesh of resolution ``k`` (of ``geometry`` in a multi-geometry dataset),
-    relative to the dataset folder."""
-    return f"meshes/res{k}.vtu" if geometry is None else f"meshes/{geometry}_res{k}.vtu"
+def mesh_file(k: int, geometry: str | None = None, variant: int = 0) -> str:
+    """The shared mesh of resolution ``k`` (of ``geometry`` in a multi-geometry dataset;
+    its mesh variant ``variant`` when > 0), relative to the dataset folder."""
+    stem = f"res{k}" if geometry is None else f"{geometry}_res{k}"
+    return f"meshes/{stem}.vtu" if not variant else f"meshes/{stem}_v{variant}.vtu"
 
 
 def check_sample_file(path: Path, name: Any) -> str:
@@ -131,6 +139,10 @@ def _check_samples(path: Path, samples: Any) -> None:
                                  or any(c in geom for c in "/\\\0")):
             raise DataError(f"'{path}': expected sample {s.get('file')!r} to have a plain "
                             f"'geometry' name (got {geom!r:.40})")
+        var = s.get("variant", 1)
+        if isinstance(var, bool) or not isinstance(var, int) or var < 1:
+            raise DataError(f"'{path}': expected sample {s.get('file')!r} to have an integer "
+                            f"mesh 'variant' >= 1 or none (got {s.get('variant')!r:.40})")
 
 
 def build_manifest(spec: Any, problem: Any, kind: str, nodes: list[int],

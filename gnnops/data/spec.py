@@ -80,6 +80,13 @@ class GenerateSpec:
             ``"mesh"``), loaded graphs carry it as ``data.fidelity`` (1.0 / 0.0) and the
             ``fidelity`` feature (``data.features``) gives it to the model, which is then
             asked for reference fidelity when it predicts. ``None``: every sample.
+        mesh_variants: mesh problems: ``K`` meshes of each training geometry at the training
+            resolution; train / val sample ``idx`` lives on variant ``(idx // len(
+            geometries)) % K``: 0 is the canonical mesh, ``j >= 1`` the canonical mesh with its
+            interior nodes moved at random (:mod:`gnnops.data.variants`, seeded by ``(seed,
+            geometry, j)``), stored as ``meshes/res<k>_v<j>.vtu`` (``<geometry>_res<k>_v<j>``)
+            and recorded as the sample's ``variant``. Test samples are on the canonical
+            meshes. 1: the canonical mesh only (one mesh per geometry and resolution).
     """
 
     problem: str
@@ -99,6 +106,7 @@ class GenerateSpec:
     geometries: list[str] | None = None
     test_geometries: list[str] = field(default_factory=list)
     reference_train: int | None = None
+    mesh_variants: int = 1
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -146,6 +154,9 @@ class GenerateSpec:
         for k in ("n_train", "n_val", "n_test"):
             if getattr(self, k) < 0:
                 raise bad(k, "a count >= 0", getattr(self, k))
+        if self.mesh_variants < 1:
+            raise bad("mesh_variants", "a count >= 1 (1: the canonical mesh only)",
+                      self.mesh_variants)
         self._validate_geometries(where)
 
     def _validate_geometries(self, where: str) -> None:
@@ -204,6 +215,13 @@ class GenerateSpec:
         train = self.train_geometries()
         return train[idx % len(train)]
 
+    def variant_of(self, split: str, idx: int) -> int:
+        """The mesh variant of sample ``idx`` of ``split`` (0: the canonical mesh; train /
+        val cycle through ``mesh_variants`` once per round of :meth:`train_geometries`)."""
+        if self.mesh_variants == 1 or split not in ("train", "val"):
+            return 0
+        return (idx // len(self.train_geometries())) % self.mesh_variants
+
     def check_problem(self, *, where: str = "data.generate") -> None:
         """Check the problem name and its options against the problem registry (cheap).
 
@@ -237,6 +255,10 @@ class GenerateSpec:
                                f"problem {self.problem!r} (sample_inputs)"):
             _as_config_error(key, lambda: sample(np.random.default_rng(0),
                                                  **self.problem_options))
+        if getattr(prob, "kind", "mesh") == "network" and self.mesh_variants != 1:
+            raise ConfigError(f"config key '{_join(where, 'mesh_variants')}' is for mesh "
+                              f"problems; {self.problem!r} is a network problem (expected 1, "
+                              f"got {self.mesh_variants})")
         if getattr(prob, "kind", "mesh") == "network" and self.multi_geometry():
             raise ConfigError(f"config keys '{_join(where, 'geometries')}' / "
                               f"'{_join(where, 'test_geometries')}' are for mesh problems; "
@@ -255,9 +277,12 @@ class GenerateSpec:
     # ------------------------------------------------------------------ helpers
     def to_dict(self) -> dict[str, Any]:
         """The spec as a JSON-serializable dict (all fields; ``reference_resolution``,
-        ``geometries``, ``test_geometries`` and ``reference_train`` only when set, so
-        datasets generated before they existed keep their digest)."""
+        ``geometries``, ``test_geometries`` and ``reference_train`` only when set,
+        ``mesh_variants`` only when not 1, so datasets generated before they existed keep
+        their digest)."""
         d = json.loads(json.dumps(dataclasses.asdict(self)))
+        if d.get("mesh_variants") == 1:
+            d.pop("mesh_variants")
         for key in ("reference_resolution", "geometries", "test_geometries",
                     "reference_train"):
             if d.get(key) in (None, []):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gnnops.data.manifest import FORMAT, VERSION, read_manifest, write_manifest
+from gnnops.data.manifest import FORMAT, VERSION, mesh_file, read_manifest, write_manifest
 from gnnops.errors import DataError
 
 
@@ -97,3 +97,23 @@ def test_sample_geometry_must_be_a_plain_name(tmp_path, geometry):
     (tmp_path / "manifest.json").write_text(json.dumps(man))
     with pytest.raises(DataError, match="plain 'geometry' name"):
         read_manifest(tmp_path)
+
+
+@pytest.mark.parametrize("variant", [0, -1, 1.0, "1", True, None])
+def test_sample_variant_must_be_a_positive_int(tmp_path, variant):
+    """A variant names the shared mesh meshes/res<k>_v<j>.vtu; canonical samples omit it."""
+    man = _manifest()
+    man["samples"][0]["variant"] = variant
+    (tmp_path / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(DataError, match="integer mesh 'variant' >= 1"):
+        read_manifest(tmp_path)
+    man["samples"][0]["variant"] = 2
+    write_manifest(tmp_path, man)
+    assert read_manifest(tmp_path)["samples"][0]["variant"] == 2
+
+
+def test_mesh_file_names():
+    assert mesh_file(0) == "meshes/res0.vtu" and mesh_file(2, None, 0) == "meshes/res2.vtu"
+    assert mesh_file(1, None, 3) == "meshes/res1_v3.vtu"
+    assert mesh_file(1, "l_shape") == "meshes/l_shape_res1.vtu"
+    assert mesh_file(0, "l_shape", 7) == "meshes/l_shape_res0_v7.vtu"

@@ -52,6 +52,13 @@ def test_digest_changes_with_any_field():
                                                        "string keys"]),
     ({"problem": "darcy", "test_families": ["grid", 3]}, ["'data.generate.test_families[1]'",
                                                           "expects str"]),
+    ({"problem": "darcy", "mesh_variants": 0}, ["'data.generate.mesh_variants'",
+                                                "a count >= 1", "got 0"]),
+    ({"problem": "darcy", "mesh_variants": -2}, ["'data.generate.mesh_variants'", "got -2"]),
+    ({"problem": "darcy", "mesh_variants": 2.5}, ["'data.generate.mesh_variants'",
+                                                  "expects int", "got 2.5"]),
+    ({"problem": "darcy", "mesh_variants": True}, ["'data.generate.mesh_variants'",
+                                                   "expects int", "got True"]),
 ])
 def test_bad_dicts_name_the_key(d, words):
     with pytest.raises(ConfigError) as exc:
@@ -149,3 +156,28 @@ def test_load_spec_checks_problem_options(tmp_path):
     with pytest.raises(ConfigError, match=r"opt.yaml: unknown config key 'problem_options.tua'"
                                           r".*did you mean 'tau'\?"):
         load_spec(p)
+
+
+def test_mesh_variants_keep_old_digests_and_pick_train_val_samples():
+    # K = 1 is the default and leaves the digest of every spec as it was: the elasticity
+    # run config's dataset folder (elasticity-0feb49c957) was written before the key existed
+    el = load_spec(REPO / "configs" / "elasticity_transolver.yaml")
+    one = GenerateSpec.from_dict({**el.to_dict(), "mesh_variants": 1})
+    assert "mesh_variants" not in one.to_dict() and one.digest() == "0feb49c957"
+    assert GenerateSpec.from_dict({"problem": "darcy", "mesh_variants": 1}).digest() \
+        == "1a25e01600"  # as before geometries existed (test_generate_geometries.py)
+    eight = GenerateSpec.from_dict({**el.to_dict(), "mesh_variants": 8})
+    assert eight.to_dict()["mesh_variants"] == 8 and eight.digest() != one.digest()
+    assert [eight.variant_of("train", i) for i in (0, 1, 7, 8, 9)] == [0, 1, 7, 0, 1]
+    assert eight.variant_of("val", 3) == 3 and eight.variant_of("test", 3) == 0
+    assert one.variant_of("train", 5) == 0
+    two = GenerateSpec.from_dict({"problem": "darcy", "mesh_variants": 3,
+                                  "geometries": ["unit_square", "l_shape"]})
+    assert [two.variant_of("train", i) for i in range(8)] == [0, 0, 1, 1, 2, 2, 0, 0]
+
+
+def test_network_problems_refuse_mesh_variants():
+    spec = GenerateSpec.from_dict({"problem": "fisher_kpp", "resolutions": [20],
+                                   "mesh_variants": 2})
+    with pytest.raises(ConfigError, match="'data.generate.mesh_variants' is for mesh problems"):
+        spec.check_problem()
