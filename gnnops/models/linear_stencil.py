@@ -34,16 +34,25 @@ is linear in ``u`` by construction:
    sinks, initialised ~0). On triangle / tetrahedron meshes ``W`` and ``M`` are the P1
    Laplacian weights and lumped masses of the geometry
    (:mod:`gnnops.models.mesh_operators`), made dimensionless with ``l``; elsewhere
-   ``W = s``, ``M = 1``. The matrix is a nonsingular M-matrix, so the step is
-   unconditionally stable and obeys a discrete maximum principle on any mesh, and
-   ``m^-1 W`` scales as ``1 / h^2`` under refinement as a diffusion operator does: a model
-   trained on one mesh steps consistently on a finer one, where an explicit ``K``-hop
-   polynomial of a ``1 / h^2`` operator is unstable (measured on the heat config: the
-   explicit variant blows up on a 4x finer mesh, max |eigenvalue| of its step 1051).
-   Solved by sparse LU (:mod:`gnnops.models.sparse_solve`).
+   ``W = s``, ``M = 1``, or on networks with ``weight_base`` the raw edge weight
+   ``W = w_ij s_ij`` (``data.edge_weight``; so ``c`` scales exactly with the weight, also
+   beyond the training range: :mod:`gnnops.models.stencil_terms`). The matrix is a
+   nonsingular M-matrix, so the step is unconditionally stable and obeys a discrete maximum
+   principle on any mesh, and ``m^-1 W`` scales as ``1 / h^2`` under refinement as a
+   diffusion operator does: a model trained on one mesh steps consistently on a finer one,
+   where an explicit ``K``-hop polynomial of a ``1 / h^2`` operator is unstable (measured
+   on the heat config: the explicit variant blows up on a 4x finer mesh, max |eigenvalue|
+   of its step 1051). Solved by sparse LU (:mod:`gnnops.models.sparse_solve`).
 
-Every operation on the state is a product with a static coefficient, a sum or the linear
-solve, so ``f(a u1 + b u2) - f(0) = a (f(u1) - f(0)) + b (f(u2) - f(0))`` up to rounding.
+4. **Local reaction** (``local_reaction=True``, off by default): a nonlinear per-node
+   term ``R(u_i, h_i) = u_i g(u_i, h_i)`` (``g`` an MLP, a per-capita rate) added to
+   ``E(u)``: a reaction flow over ``dt``, e.g. Fisher-KPP's logistic growth, 0 at ``u = 0``
+   (:mod:`gnnops.models.stencil_terms`). With it the model is no longer linear in the
+   state.
+
+Without a local reaction every operation on the state is a product with a static
+coefficient, a sum or the linear solve, so ``f(a u1 + b u2) - f(0) = a (f(u1) - f(0)) +
+b (f(u2) - f(0))`` up to rounding.
 With ``scale_free=True`` the encoders see scale-free geometry only (unit edge direction,
 edge length relative to the mean incident length at either end): on a finer mesh what the
 MLPs see stays in the training distribution.
@@ -76,6 +85,7 @@ from gnnops.models.meshgraphnet import ProcessorBlock, edge_input_width, edge_in
 from gnnops.models.mlp import MLP, scatter_sum
 from gnnops.models.scatter import SortedEdges, segment_sum
 from gnnops.models.sparse_solve import mmatrix_solve
+from gnnops.models.stencil_terms import LocalReaction, edge_weight_base
 
 __all__ = ["LinearStencil"]
 
@@ -108,6 +118,9 @@ class LinearStencil(GraphModel):
             a list of input column indices (forcing fields, e.g. ``f``): the source is
             ``sum_c sigma_c(h) x_c``, linear in those columns, which the static encoder
             then does not see (so a zero forcing gives exactly no source); ``[]``: none.
+        weight_base: implicit base conductance = ``data.edge_weight`` where the graph has
+            one (networks; needs ``implicit``).
+        local_reaction: add the nonlinear per-node reaction ``R(u_i, h_i)`` to ``E(u)``.
     """
 
     name = "linear_stencil"
@@ -121,19 +134,28 @@ class LinearStencil(GraphModel):
                  hidden_layers: int = 2, channels: int = 8, hops: int = 4,
                  length_power: float = 0.0, implicit: bool = False,
                  scale_free: bool = False, reaction: bool | None = None,
-                 source_columns: list[int] | None = None) -> None:
+                 source_columns: list[int] | None = None, weight_base: bool = False,
+                 local_reaction: bool = False) -> None:
         super().__init__(in_channels=in_channels, out_channels=out_channels,
                          edge_dim=edge_dim, pos_dim=pos_dim, state_dim=state_dim,
                          latent=latent, depth=depth, hidden_layers=hidden_layers,
                          channels=channels, hops=hops, length_power=length_power,
                          implicit=implicit, scale_free=scale_free, reaction=reaction,
-                         source_columns=None if source_columns is None else list(source_columns))
+                         source_columns=None if source_columns is None else list(source_columns),
+                         weight_base=weight_base, local_reaction=local_reaction)
         check_positive(state_dim=state_dim, latent=latent, hidden_layers=hidden_layers,
                        channels=channels)
         _check_int("depth", depth, 0)
         _check_int("hops", hops, 0)
         self._check_options(in_channels, out_channels, pos_dim, state_dim, length_power,
                             implicit, scale_free, reaction, source_columns)
+        for key, v in (("weight_base", weight_base), ("local_reaction", local_reaction)):
+            if not isinstance(v, bool):
+                raise ModelError(f"expected {key} to be a bool (got {v!r})")
+        if weight_base and not implicit:
+            raise ModelError("weight_base=True sets the implicit step's conductances: it "
+                             "needs implicit=True")
+        self.weight_base, self.local_reaction = weight_base, local_reaction
         self.state_dim, self.channels, self.hops = state_dim, channels, hops
         self.length_power, self.implicit, self.scale_free = float(length_power), implicit, \
             scale_free
@@ -165,6 +187,8 @@ class LinearStencil(GraphModel):
         if self.reaction:
             self.react = MLP(latent, f_out * self.state_dim, latent, **head)
             heads.append(self.react)
+        if self.local_reaction:
+            self.local = LocalReaction(self.state_dim, latent, f_out, hidden_layers)
         if self.implicit:  # mass m, conductances c, leak l
             self.mass = MLP(latent, 1, latent, **head)
             self.conductance = MLP(2 * latent, 1, latent, **head)
@@ -258,7 +282,8 @@ class LinearStencil(GraphModel):
 
     # ------------------------------------------------------------------ forward
     def forward(self, data: Data) -> Tensor:
-        """Increment [N, out_channels], linear in ``data.x[:, :state_dim]``.
+        """Increment [N, out_channels], linear in ``data.x[:, :state_dim]`` (but for
+        ``local_reaction``).
 
         Args:
             data: ``Data``/``Batch`` with ``x`` [N, in_channels] (state columns first),
@@ -287,6 +312,8 @@ class LinearStencil(GraphModel):
         if self.reaction:
             out = out + torch.einsum("ns,nos->no", u,
                                      self.react(h).view(n, f_out, self.state_dim))
+        if self.local_reaction:
+            out = out + self.local(u, h)
         if self.hops == 0:
             return out
         v = u @ self.lift.to(u.dtype)  # [N, C], the same lift on every node
@@ -309,7 +336,8 @@ class LinearStencil(GraphModel):
         return data
 
     def _bases(self, data: Data, enc: dict[str, Any]) -> tuple[Tensor, Tensor]:
-        """Dimensionless base conductances ``W`` [E] (sorted order) and masses ``M`` [N]."""
+        """Base conductances ``W`` [E] (sorted order) and masses ``M`` [N] (module docstring:
+        P1 weights, edge weights with ``weight_base``, else ``s``)."""
         edges, dtype = enc["edges"], data.x.dtype
         if simplex_mesh(data):
             d = data.pos.shape[1]
@@ -318,7 +346,9 @@ class LinearStencil(GraphModel):
                 w, m = p1_operators(data.pos, data.cell_index, data.edge_index)
             unit = self.length_unit.double()
             return edges.permute((w * unit ** (2 - d)).to(dtype)), (m / unit ** d).to(dtype)
-        return enc["scale"], data.x.new_ones(data.num_nodes)
+        w = edge_weight_base(data, edges, dtype) if self.weight_base else None
+        base = enc["scale"] if w is None else w * enc["scale"]
+        return base, data.x.new_ones(data.num_nodes)
 
     def implicit_step(self, data: Data, u: Tensor, explicit: Tensor,
                       enc: dict[str, Any]) -> Tensor:
