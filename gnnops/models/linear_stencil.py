@@ -85,6 +85,7 @@ from gnnops.models.meshgraphnet import ProcessorBlock, edge_input_width, edge_in
 from gnnops.models.mlp import MLP, scatter_sum
 from gnnops.models.scatter import SortedEdges, segment_sum
 from gnnops.models.sparse_solve import mmatrix_solve
+from gnnops.models.static_cache import StaticCache, memo
 from gnnops.models.stencil_terms import LocalReaction, edge_weight_base
 
 __all__ = ["LinearStencil"]
@@ -291,7 +292,9 @@ class LinearStencil(GraphModel):
                 ``cell_index`` + ``cell_type`` (simplices) for the mesh operators.
         """
         self.check_data(data)
-        enc = self.encode(data)
+        if not hasattr(self, "_static_cache"):
+            self._static_cache = StaticCache()  # rollouts: static encoding once
+        enc = self._static_cache.get(data, self.static_columns, lambda: self.encode(data))
         u = data.x[:, :self.state_dim]
         out = self.explicit_part(u, enc, data.x)
         if not self.implicit:
@@ -303,22 +306,24 @@ class LinearStencil(GraphModel):
         h, edges = enc["h"], enc["edges"]
         n, c, f_out = h.shape[0], self.channels, self.out_channels
         if self.source_columns is None:
-            out = self.source(h)
+            out = memo(enc, "source", lambda: self.source(h))
         elif self.source_columns:
-            sig = self.source(h).view(n, len(self.source_columns), f_out)
+            sig = memo(enc, "source", lambda: self.source(h)).view(n, len(self.source_columns),
+                                                                   f_out)
             out = torch.einsum("ns,nso->no", x[:, self.source_columns], sig)
         else:
             out = u.new_zeros(n, f_out)
         if self.reaction:
-            out = out + torch.einsum("ns,nos->no", u,
-                                     self.react(h).view(n, f_out, self.state_dim))
+            react = memo(enc, "react", lambda: self.react(h))
+            out = out + torch.einsum("ns,nos->no", u, react.view(n, f_out, self.state_dim))
         if self.local_reaction:
             out = out + self.local(u, h)
         if self.hops == 0:
             return out
         v = u @ self.lift.to(u.dtype)  # [N, C], the same lift on every node
-        gates = self.gates(h).view(n, self.hops, c, f_out)
-        w = self.stencil(enc["pair"]).view(-1, self.hops, c) * enc["scale"][:, None, None]
+        gates = memo(enc, "gates", lambda: self.gates(h)).view(n, self.hops, c, f_out)
+        w = memo(enc, "stencil", lambda: self.stencil(enc["pair"]) * enc["scale"][:, None]
+                 ).view(-1, self.hops, c)
         for k in range(self.hops):  # each term is a sum of differences: zero on constants
             diff = v.index_select(0, edges.src) - v.index_select(0, edges.dst)
             dv = segment_sum(w[:, k] * diff, edges)
@@ -353,11 +358,17 @@ class LinearStencil(GraphModel):
     def implicit_step(self, data: Data, u: Tensor, explicit: Tensor,
                       enc: dict[str, Any]) -> Tensor:
         """Next state ``(diag(m + l) + L_c)^-1 m (u + E(u))`` [N, F_out]."""
+        m, c, leak = memo(enc, "implicit", lambda: self._implicit_coefficients(data, enc))
+        rhs = m[:, None] * (u + explicit)
+        return mmatrix_solve(m + leak, c, rhs, enc["edges"].src, enc["edges"].dst)
+
+    def _implicit_coefficients(self, data: Data, enc: dict[str, Any]
+                               ) -> tuple[Tensor, Tensor, Tensor]:
+        """Masses ``m`` [N], conductances ``c`` [E] (sorted order) and leak ``l`` [N]."""
         h, edges = enc["h"], enc["edges"]
         w0, m0 = self._bases(data, enc)
         m = m0 * F.softplus(self.mass(h)[:, 0]) + 1e-12
         c = w0 * F.softplus(self.conductance(enc["pair"])[:, 0])
         sink = segment_sum(w0[:, None], edges)[:, 0] + m0  # conductance scale of each node
         leak = sink * torch.exp(self.leak(h)[:, 0].clamp(-30.0, 30.0))
-        rhs = m[:, None] * (u + explicit)
-        return mmatrix_solve(m + leak, c, rhs, edges.src, edges.dst)
+        return m, c, leak
