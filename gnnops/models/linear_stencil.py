@@ -294,7 +294,8 @@ class LinearStencil(GraphModel):
         self.check_data(data)
         if not hasattr(self, "_static_cache"):
             self._static_cache = StaticCache()  # rollouts: static encoding once
-        enc = self._static_cache.get(data, self.static_columns, lambda: self.encode(data))
+        enc = self._static_cache.get(data, self.static_columns, lambda: self.encode(data),
+                                     tuple(p._version for p in self.parameters()))
         u = data.x[:, :self.state_dim]
         out = self.explicit_part(u, enc, data.x)
         if not self.implicit:

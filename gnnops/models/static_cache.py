@@ -4,8 +4,10 @@ In a rollout only the state changes from step to step; the static inputs (coeffi
 geometry, ``dt``) and the graph stay the same, so everything a model computes from them
 alone (its encoder's latents, per-edge stencil weights, the implicit step's masses and
 conductances) is the same every step. :class:`StaticCache` keeps the last such encoding and
-returns it while the graph is the same ``edge_index`` tensor object and the static input
-columns are equal (``torch.equal``, O(N)); :func:`memo` stores derived static tensors in it.
+returns it while the graph is the same ``edge_index`` tensor object, the static input
+columns are equal (``torch.equal``, O(N)) and the model's weights are unchanged (their
+tensors' in-place version counters, which an optimizer step or ``load_state_dict`` bumps);
+:func:`memo` stores derived static tensors in it.
 Only without autograd (prediction, rollouts); a training forward always recomputes, so
 gradients are unaffected.
 """
@@ -29,30 +31,35 @@ class StaticCache:
         self._edge_index: Tensor | None = None  # held, so its storage cannot be reused
         self._static: Tensor | None = None
         self._value: dict[str, Any] | None = None
+        self._weights: tuple[int, ...] = ()
 
     def clear(self) -> None:
         """Forget the cached encoding."""
         self._edge_index = self._static = self._value = None
 
     def get(self, data: Data, static_columns: list[int],
-            build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+            build: Callable[[], dict[str, Any]], weights: tuple[int, ...] = ()
+            ) -> dict[str, Any]:
         """``build()``'s encoding, reused while ``data`` has the same graph and static columns.
 
         Args:
             data: graph with ``x`` [N, F] and ``edge_index`` [2, E].
             static_columns: the columns of ``x`` the encoding depends on.
             build: computes the encoding (a dict; a ``"memo"`` dict is added when cached).
+            weights: the model parameters' version counters (``p._version``).
         """
         if torch.is_grad_enabled():
             return build()
         x = data.x[:, static_columns]
         if (self._value is not None and data.edge_index is self._edge_index
+                and weights == self._weights
                 and self._static is not None and self._static.shape == x.shape
                 and self._static.dtype == x.dtype and torch.equal(self._static, x)):
             return self._value
         value = build()
         value["memo"] = {}
         self._edge_index, self._static, self._value = data.edge_index, x.clone(), value
+        self._weights = weights
         return value
 
 

@@ -55,3 +55,23 @@ def test_cached_steps_equal_fresh_steps(kw) -> None:
             fresh._static_cache = StaticCache()  # recompute everything
             torch.testing.assert_close(model(data), fresh(data), rtol=0, atol=0)
     assert model._static_cache._value is not None and model._static_cache._value["memo"]
+
+
+def test_changed_weights_are_never_served_from_the_cache() -> None:
+    """A validation pass between optimizer steps on the same graph object: recomputed."""
+    data = tri_mesh(2, f_in=3)
+    model = build("linear_stencil", in_channels=3, out_channels=1, edge_dim=0, pos_dim=2,
+                  latent=8, depth=1, hidden_layers=1, channels=2, implicit=True, hops=1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.eval()
+    with torch.no_grad():
+        before = model(data)
+    model.train()
+    model(data).square().sum().backward()
+    opt.step()
+    model.eval()
+    with torch.no_grad():
+        after = model(data)
+        model._static_cache = StaticCache()
+        torch.testing.assert_close(after, model(data), rtol=0, atol=0)
+    assert not torch.equal(before, after)
