@@ -30,7 +30,7 @@ def _default_generate() -> GenerateSpec:
     return GenerateSpec(problem="darcy", geometries=list(_DEFAULT_GEOMETRIES),
                         test_geometries=["disk_with_holes-2", "random_polygon-7"],
                         resolutions=[0.08, 0.04, 0.02, 0.01], train_resolution=0,
-                        n_train=1100, n_val=10, n_test=10, reference_resolution=0.01, seed=0)
+                        n_train=1100, n_val=10, n_test=30, reference_resolution=0.01, seed=0)
 
 
 _DEFAULT_GEOMETRIES = ("unit_square", "l_shape", "plate_with_hole", "random_polygon-1",
