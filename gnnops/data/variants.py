@@ -54,15 +54,15 @@ def simplex_cells(mesh: Any) -> tuple[np.ndarray, int]:
 
 
 def boundary_nodes(mesh: Any) -> np.ndarray:
-    """``[N]`` bool: nodes on a facet of exactly one top-dimensional cell, or on a
-    lower-dimensional cell block (tagged boundary lines / faces, interfaces, vertices)."""
+    """``[N]`` bool: nodes on a facet of exactly one top-dimensional cell
+    (:func:`gnnops.graphs.topology.boundary_mask`), or on a lower-dimensional cell block
+    (tagged boundary lines / faces, interfaces, vertices)."""
+    from gnnops.graphs.cells import cell_info
+    from gnnops.graphs.topology import boundary_mask
+
     cells, d = simplex_cells(mesh)
-    on = np.zeros(len(mesh.points), dtype=bool)
-    facets = np.concatenate([np.delete(cells, i, axis=1) for i in range(d + 1)])
-    facets.sort(axis=1)
-    uniq, count = np.unique(facets, axis=0, return_counts=True)
-    on[uniq[count == 1].ravel()] = True
     top = "triangle" if d == 2 else "tetra"
+    on = boundary_mask([(cell_info(top, d + 1), cells)], len(mesh.points))
     for block in mesh.cells:
         if block.type != top:
             on[np.asarray(block.data).ravel()] = True
