@@ -30,7 +30,7 @@ import torch
 class _NoCache:
     """Stands in for the model's StaticCache: recompute the static encoding every call."""
 
-    def get(self, data, columns, build):  # noqa: ANN001, ANN201
+    def get(self, data, columns, build, params=()):  # noqa: ANN001, ANN201
         return build()
 
 

@@ -167,6 +167,7 @@ class LinearStencil(GraphModel):
         self.static_columns = [c for c in range(in_channels)
                                if c not in self.homogeneous_columns]
         self.register_buffer("length_unit", torch.tensor(float("nan")))
+        self._static_cache = StaticCache()  # rollouts: the static encoding once
         self._build(latent, depth, hidden_layers, pos_dim, edge_dim)
 
     def _build(self, latent: int, depth: int, hidden_layers: int, pos_dim: int,
@@ -292,10 +293,8 @@ class LinearStencil(GraphModel):
                 ``cell_index`` + ``cell_type`` (simplices) for the mesh operators.
         """
         self.check_data(data)
-        if not hasattr(self, "_static_cache"):
-            self._static_cache = StaticCache()  # rollouts: static encoding once
         enc = self._static_cache.get(data, self.static_columns, lambda: self.encode(data),
-                                     tuple(p._version for p in self.parameters()))
+                                     self.parameters())
         u = data.x[:, :self.state_dim]
         out = self.explicit_part(u, enc, data.x)
         if not self.implicit:

@@ -14,7 +14,7 @@ gradients are unaffected.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -33,12 +33,8 @@ class StaticCache:
         self._value: dict[str, Any] | None = None
         self._weights: tuple[int, ...] = ()
 
-    def clear(self) -> None:
-        """Forget the cached encoding."""
-        self._edge_index = self._static = self._value = None
-
     def get(self, data: Data, static_columns: list[int],
-            build: Callable[[], dict[str, Any]], weights: tuple[int, ...] = ()
+            build: Callable[[], dict[str, Any]], params: Iterable[Tensor] = ()
             ) -> dict[str, Any]:
         """``build()``'s encoding, reused while ``data`` has the same graph and static columns.
 
@@ -46,11 +42,13 @@ class StaticCache:
             data: graph with ``x`` [N, F] and ``edge_index`` [2, E].
             static_columns: the columns of ``x`` the encoding depends on.
             build: computes the encoding (a dict; a ``"memo"`` dict is added when cached).
-            weights: the model parameters' version counters (``p._version``).
+            params: the model's parameters (their version counters key the cache; read only
+                without autograd).
         """
         if torch.is_grad_enabled():
             return build()
         x = data.x[:, static_columns]
+        weights = tuple(p._version for p in params)
         if (self._value is not None and data.edge_index is self._edge_index
                 and weights == self._weights
                 and self._static is not None and self._static.shape == x.shape
