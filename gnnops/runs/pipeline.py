@@ -31,7 +31,7 @@ def _main_rank() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def run(cfg: RunConfig, *, resume: bool = False) -> Path:
+def run(cfg: RunConfig, *, resume: bool = False, eval_threads: int = 0) -> Path:
     """Train ``cfg``, evaluate the best model on the test splits, write the report.
 
     Prints nothing. Under ``torchrun`` only rank 0 evaluates and writes. The run folder is
@@ -40,14 +40,16 @@ def run(cfg: RunConfig, *, resume: bool = False) -> Path:
     Args:
         cfg: the run config.
         resume: continue from ``run_dir/checkpoints/last.pt``.
+        eval_threads: torch CPU threads for the evaluation after training (0 = unchanged;
+            :mod:`gnnops.runs.launch` gives rank 0 every CPU once the other ranks are done).
 
     Returns:
         ``run_dir/report.md``.
     """
     with run_folder_lock(cfg):
         if cfg.task == "rollout":
-            return run_rollout(cfg, resume=resume)
-        return run_steady(cfg, resume=resume)
+            return run_rollout(cfg, resume=resume, eval_threads=eval_threads)
+        return run_steady(cfg, resume=resume, eval_threads=eval_threads)
 
 
 @contextmanager
@@ -88,12 +90,20 @@ def run_folder_lock(cfg: RunConfig) -> Iterator[None]:
                 pass
 
 
-def run_steady(cfg: RunConfig, *, resume: bool = False) -> Path:
+def _set_threads(n: int) -> None:
+    if n:
+        import torch
+
+        torch.set_num_threads(n)
+
+
+def run_steady(cfg: RunConfig, *, resume: bool = False, eval_threads: int = 0) -> Path:
     """``task: steady``: train, evaluate every test split and resolution, write the report."""
     result = train(cfg, resume=resume)
     report = Path(result.run_dir) / "report.md"
     if not _main_rank():
         return report
+    _set_threads(eval_threads)
     predictor = as_predictor(result.artifact_path)
     splits = cfg.eval.splits or result.test_splits
     if result.datasets is not None and splits:
@@ -108,12 +118,13 @@ def run_steady(cfg: RunConfig, *, resume: bool = False) -> Path:
     return write_report(results, result.run_dir, plots=cfg.eval.plots)
 
 
-def run_rollout(cfg: RunConfig, *, resume: bool = False) -> Path:
+def run_rollout(cfg: RunConfig, *, resume: bool = False, eval_threads: int = 0) -> Path:
     """``task: rollout``: train the one-step model, evaluate rollouts, write the report."""
     result = train_rollout(cfg, resume=resume)
     report = Path(result.run_dir) / "report.md"
     if not _main_rank():
         return report
+    _set_threads(eval_threads)
     traj = Path(result.run_dir) / "trajectories" if cfg.rollout.write_trajectories else None
     results = evaluate_rollout(as_predictor(result.artifact_path), result.datasets,
                                splits=cfg.eval.splits or result.test_splits,

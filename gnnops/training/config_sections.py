@@ -165,7 +165,12 @@ class TrainConfig:
         augment_shift: largest random translation per axis with ``augment`` (domain units).
         noise_std: Gaussian noise added to the normalized inputs while training.
         device: "auto" (cuda when available), "cpu" or "cuda".
-        threads: torch CPU threads (0 = torch's default).
+        threads: torch CPU threads (0 = torch's default; with ``processes`` > 1: the CPUs
+            divided by ``processes``).
+        processes: CPU training processes ``python train.py`` starts itself (data-parallel
+            ranks over gloo, the same global batch and gradient as one process; the
+            dataset is generated first with as many workers). 1 = one process. Ignored
+            when training on CUDA and under ``torchrun`` (:mod:`gnnops.runs.launch`).
         log_every: epochs between log lines / TensorBoard points.
         progress: show a tqdm bar per epoch (only on a terminal).
         tensorboard: write TensorBoard scalars and field images to ``<run>/tb``
@@ -181,6 +186,7 @@ class TrainConfig:
     noise_std: float = 0.0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = 0
+    processes: int = 1
     log_every: int = 1
     progress: bool = True
     tensorboard: bool = False
@@ -241,6 +247,7 @@ def check_values(cfg: RunConfig) -> None:
         ("train.physics_weight", cfg.train.physics_weight >= 0, "a float >= 0"),
         ("train.noise_std", cfg.train.noise_std >= 0, "a float >= 0"),
         ("train.threads", cfg.train.threads >= 0, "an integer >= 0"),
+        ("train.processes", cfg.train.processes >= 1, "an integer >= 1"),
         ("train.log_every", cfg.train.log_every >= 1, "an integer >= 1"),
         ("train.tensorboard_image_every", cfg.train.tensorboard_image_every >= 0,
          "an integer >= 0"),
