@@ -30,7 +30,7 @@ def _default_generate() -> GenerateSpec:
     return GenerateSpec(problem="darcy", geometries=list(_DEFAULT_GEOMETRIES),
                         test_geometries=["disk_with_holes-2", "random_polygon-7"],
                         resolutions=[0.08, 0.04, 0.02, 0.01], train_resolution=0,
-                        n_train=1100, n_val=10, n_test=30, reference_resolution=0.01, seed=0)
+                        n_train=2200, n_val=10, n_test=30, reference_resolution=0.01, seed=0)
 
 
 _DEFAULT_GEOMETRIES = ("unit_square", "l_shape", "plate_with_hole", "random_polygon-1",
@@ -85,7 +85,7 @@ class DataConfig:
     features: list[str] | None = None
     val_fraction: float = 0.1
     normalize_edges: bool = False
-    batch_size: int = 4
+    batch_size: int = 16
     cache_dir: str = "datasets"
 
 
@@ -135,9 +135,9 @@ class OptimConfig:
         patience: stop after this many epochs without a better validation error (0 = off).
     """
 
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 1e-4
-    epochs: int = 29
+    epochs: int = 35
     scheduler: Literal["cosine", "step", "none"] = "cosine"
     warmup_epochs: float = 1.0
     min_lr_factor: float = 0.01
