@@ -185,7 +185,9 @@ class NDCN(GraphModel):
         method: ``torchdiffeq`` solver (NDCN: ``"dopri5"``).
         rtol: relative tolerance of adaptive solvers (NDCN: 0.01).
         atol: absolute tolerance of adaptive solvers (NDCN: 0.001).
-        step_size: step of fixed-grid solvers (default: the gaps between ``times``).
+        step_size: uniform step of fixed-grid solvers (states at ``times`` interpolated);
+            ``None`` (default): one step per gap between consecutive ``times``, as the NDCN
+            code's ``euler`` runs.
         bias: bias in ``W`` (NDCN: True).
         adjoint: integrate gradients with the adjoint method.
     """
@@ -246,9 +248,8 @@ class NDCN(GraphModel):
 
         self.odefunc.set_phi(self.phi(data))
         opts = None
-        if self.method in _FIXED:
-            step = self.step_size if self.step_size is not None else float((t[1:] - t[:-1]).min())
-            opts = {"step_size": step}
+        if self.method in _FIXED and self.step_size is not None:
+            opts = {"step_size": float(self.step_size)}
         if self.adjoint:  # the backward pass integrates odefunc again: keep Phi set
             return odeint_adjoint(self.odefunc, h0, t, rtol=self.rtol, atol=self.atol,
                                   method=self.method, options=opts)

@@ -229,3 +229,22 @@ def test_adjoint_gradients_match_direct_ones() -> None:
         grads.append([p.grad.clone() for p in m.parameters()])
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-7)
+
+
+def test_euler_steps_once_per_gap_between_times() -> None:
+    """``method="euler"`` without a step size takes one step per gap of the requested times
+    (the NDCN code's fixed grid): h_{k+1} = h_k + (t_{k+1} - t_k) f(h_k), by hand."""
+    data = _small_graph()
+    torch.manual_seed(0)
+    m = NDCN(1, 1, hidden=4, method="euler").double()
+    t = torch.tensor([0.0, 0.3, 0.35, 1.0], dtype=torch.float64)
+    with torch.no_grad():
+        got = m.hidden_trajectory(data, t)
+        m.odefunc.set_phi(m.phi(data))
+        h = [m.encoder(data.x.double())]
+        for k in range(3):
+            h.append(h[-1] + (t[k + 1] - t[k]) * m.odefunc(t[k], h[-1]))
+        torch.testing.assert_close(got, torch.stack(h), rtol=1e-12, atol=1e-12)
+        # a uniform step size interpolates between its own grid points instead
+        m.step_size = 0.05
+        assert not torch.allclose(m.hidden_trajectory(data, t)[2], got[2])
