@@ -116,8 +116,14 @@ class StationaryFemProblem(Problem):
         raise NotImplementedError
 
     def _unit_matrix(self, fm: FemMesh) -> sp.csr_matrix | None:
+        """The unit-coefficient operator, cached per mesh and options on its own (not in the
+        systems' LRU, where new inputs could evict it and a new estimate would pay its
+        hashing and assembly again)."""
         unit = self._unit_inputs(fm)
-        return None if unit is None else self.system(fm, **unit).A
+        if unit is None:
+            return None
+        key = f"unit:{self.name}:{self._options_key()!r}"
+        return fm.cached(key, lambda: self._system(fm, self._inputs(fm, unit)).A)
 
     def _shape_out(self, fm: FemMesh, u: np.ndarray) -> np.ndarray:
         c = self._components(fm)
