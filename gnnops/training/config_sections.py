@@ -24,7 +24,7 @@ __all__ = ["DataConfig", "ModelConfig", "OptimConfig", "TrainConfig", "EvalConfi
 
 
 def _default_generate() -> GenerateSpec:
-    """The default run's data: Darcy (FNO protocol) on six geometries, trained at h = 0.08,
+    """The default run's data: Darcy (FNO protocol) on eight geometries, trained at h = 0.08,
     tested at four resolutions and on two held-out geometries, against a reference solved
     once per input at h = 0.01 and transferred to every mesh."""
     return GenerateSpec(problem="darcy", geometries=list(_DEFAULT_GEOMETRIES),
@@ -34,7 +34,8 @@ def _default_generate() -> GenerateSpec:
 
 
 _DEFAULT_GEOMETRIES = ("unit_square", "l_shape", "plate_with_hole", "random_polygon-1",
-                       "random_polygon-2", "disk_with_holes-1")
+                       "random_polygon-2", "disk_with_holes-1", "disk_with_holes-3",
+                       "random_polygon-3")
 
 # the default model: physics attention over volume-weighted slice tokens (resolution
 # independent, linear in the nodes)

@@ -19,7 +19,7 @@ def test_defaults_are_the_darcy_run() -> None:
     assert isinstance(spec, GenerateSpec) and spec.problem == "darcy"
     assert (spec.n_train, spec.n_val, spec.n_test, spec.resolutions) == (
         2200, 10, 30, [0.08, 0.04, 0.02, 0.01])
-    assert spec.reference_resolution == 0.01 and len(spec.geometries) == 6
+    assert spec.reference_resolution == 0.01 and len(spec.geometries) == 8
     assert spec.test_geometries and not set(spec.test_geometries) & set(spec.geometries)
     assert cfg.model.name == "transolver" and cfg.model.kwargs["width"] == 64
     assert cfg.run_dir == Path("runs") / "darcy_default"
