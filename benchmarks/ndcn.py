@@ -117,6 +117,9 @@ def run_cell(dyn: str, graph: str, args: argparse.Namespace) -> Cell:
     torch.manual_seed(args.seed)
     model = NDCN(in_channels=1, out_channels=1, hidden=args.hidden, method=args.method)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.iters,
+                                                        eta_min=args.lr * 0.01)
+             if args.schedule == "cosine" else None)
     t_train, y_train = t_t[id_train], y_t[:, id_train]
     start = time.perf_counter()
     done = 0
@@ -127,6 +130,8 @@ def run_cell(dyn: str, graph: str, args: argparse.Namespace) -> Cell:
             break
         loss.backward()
         opt.step()
+        if sched is not None:
+            sched.step()
         done += 1
     seconds = time.perf_counter() - start
     model.odefunc.nfe = 0
@@ -168,6 +173,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weight-decay", type=float, default=1e-3)
     p.add_argument("--hidden", type=int, default=20)
     p.add_argument("--layout", choices=("community", "none"), default="community")
+    p.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                   help="learning rate: constant (NDCN) or cosine to lr / 100 over the iterations")
     p.add_argument("--method", choices=("dopri5", "euler", "rk4"), default="dopri5",
                    help="the model's ODE solver: dopri5 (the paper) or euler (the NDCN code's "
                         "default, used by its README commands: one step per sampled tick)")
@@ -193,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; {cpu_model()}; "
               f"{torch.get_num_threads()} torch thread(s) of {os.cpu_count()} logical CPUs "
               f"(shared machine); torch {torch.__version__}; seed {args.seed}; "
-              f"layout {args.layout}; lr {args.lr}, weight decay {args.weight_decay}, "
+              f"layout {args.layout}; lr {args.lr} ({args.schedule}), weight decay "
+              f"{args.weight_decay}, "
               f"hidden {args.hidden}; model solver {args.method}"
               f"{' rtol 0.01 atol 0.001' if args.method == 'dopri5' else ''}.\n"
               f"Interpolation: 20 held-out ticks among the first 100 of 120 irregular ticks on "
