@@ -61,6 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --distributed: split each rank's part further into pieces "
                              "of at most N core nodes (default 16384, bounded memory; 0: one "
                              "pass per part)")
+    parser.add_argument("--root-share", type=float, default=None, metavar="F",
+                        help="with --distributed: fraction of the nodes for rank 0, which also "
+                             "holds the whole mesh and output (default 1/ranks; ~0.43 balances "
+                             "two ranks' peak memory, README)")
     parser.add_argument("--refine", type=float, default=None, metavar="TOL",
                         help="hybrid solve: run the iterative solver from the prediction to TOL")
     parser.add_argument("--correct", type=int, default=None, metavar="K",

@@ -5,9 +5,9 @@
     torchrun ... $(which gnnops) predict --distributed MODEL.pt big.vtu --out DIR  # the same
 
 Scheme (exact, one communication round per mesh): rank 0 reads the mesh and builds the
-raw graph once, splits its nodes into parts by recursive coordinate bisection
-(:func:`gnnops.inference.partition.partition_nodes`, ``ceil(N / N_ranks)`` core nodes
-per part for a power-of-two rank count, finer parts balanced greedily otherwise), each part
+raw graph once, splits its nodes into one part per rank by weighted recursive coordinate
+bisection (:func:`gnnops.inference.partition.partition_weighted`: ``N / N_ranks`` core
+nodes each, or ``--root-share`` of them for rank 0 and equal shares of the rest), each part
 inflated by the model's receptive field (``hops`` x the longest edge projection per axis,
 the same halo as single-process partitioned prediction). The halo'd subgraph of every part
 (its node, edge and cell fields, :class:`~gnnops.inference.partition.Partitioner`) is sent
@@ -21,7 +21,8 @@ floating-point summation order. The halo is computed redundantly instead of exch
 layer by layer: one round of messages per mesh, at the price of ``hops`` rings of nodes.
 
 Memory: the non-root ranks hold only their parts and those parts' activations; rank 0 also
-holds the whole raw graph and the output. Every rank loads the artifact (a shared folder on
+holds the whole raw graph and the output (``--root-share`` below ``1 / N_ranks`` evens the
+peaks out: README, "One mesh across ranks"). Every rank loads the artifact (a shared folder on
 a cluster). Models with an unbounded receptive field (``receptive_hops`` None) are refused.
 Time-dependent (rollout) artifacts are not supported here.
 """
@@ -31,7 +32,6 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
-import math
 import os
 import sys
 from typing import Any
@@ -47,7 +47,7 @@ from gnnops.inference.partition import (
     Partitioner,
     max_edge_extent,
     max_edge_length,
-    partition_nodes,
+    partition_weighted,
     receptive_hops,
 )
 
@@ -58,7 +58,8 @@ __all__ = ["split_for_ranks", "DistributedForward", "run_distributed", "main"]
 _STOP, _MESH = 0, 1
 
 
-def split_for_ranks(data: Data, hops: int, edge_length: float, world: int
+def split_for_ranks(data: Data, hops: int, edge_length: float, world: int,
+                    root_share: float | None = None
                     ) -> list[list[tuple[np.ndarray, np.ndarray]]]:
     """``(core, nodes)`` parts of ``data`` grouped per rank (see the module docstring).
 
@@ -67,22 +68,30 @@ def split_for_ranks(data: Data, hops: int, edge_length: float, world: int
         hops: message-passing steps of the model.
         edge_length: longest edge of the graph the model runs on (a radius graph's radius).
         world: number of ranks.
+        root_share: fraction of the nodes for rank 0, which also holds the whole raw graph,
+            the mesh and the output (~400 bytes per node of the whole mesh): a smaller share
+            balances the ranks' peak memory; ``None``: ``1 / world`` (equal parts).
+
+    Raises:
+        ConfigError: ``root_share`` outside (0, 1) or more ranks than nodes.
     """
+    n = int(data.num_nodes)
+    if world > n:
+        raise ConfigError(f"expected at most one rank per node, got {world} ranks for a "
+                          f"graph of {n} nodes")
+    share = 1.0 / world if root_share is None else float(root_share)
+    if not 0.0 < share < 1.0 or (world == 1 and root_share is not None):
+        raise ConfigError(f"expected --root-share in (0, 1) with two or more ranks, got "
+                          f"{root_share!r} for {world} rank(s)")
     pos = data.pos.double().numpy()
     extent = max_edge_extent(data)
     bound = extent if edge_length <= max_edge_length(data) * (1 + 1e-6) \
         else np.full(pos.shape[1], edge_length)
     halo = hops * bound * (1 + 1e-6) + 1e-12
-    n = int(data.num_nodes)
-    pieces = world if world & (world - 1) == 0 else 4 * world  # RCB halves: 2^k parts
-    parts = partition_nodes(pos, max(1, math.ceil(n / pieces)), halo)
-    groups: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(world)]
-    load = [0] * world
-    for part in sorted(parts, key=lambda p: -len(p[1])):  # greedy: largest part first
-        r = int(np.argmin(load))
-        groups[r].append(part)
-        load[r] += len(part[1])
-    return groups
+    if world == 1:
+        return [partition_weighted(pos, [1.0], halo)]
+    weights = [share] + [(1.0 - share) / (world - 1)] * (world - 1)
+    return [[part] for part in partition_weighted(pos, weights, halo)]
 
 
 def _send_data(data: Data, dst: int) -> None:
@@ -126,10 +135,11 @@ class DistributedForward:
     Args:
         predictor: the loaded :class:`~gnnops.inference.predictor.Predictor` (rank 0's).
         world: number of ranks.
+        root_share: fraction of the nodes for rank 0 (``None``: equal parts).
     """
 
-    def __init__(self, predictor: Any, world: int) -> None:
-        self.predictor, self.world = predictor, world
+    def __init__(self, predictor: Any, world: int, root_share: float | None = None) -> None:
+        self.predictor, self.world, self.root_share = predictor, world, root_share
         self.local = copy.copy(predictor)  # the plain forward_graph, for rank 0's own parts
 
     def __call__(self, data: Data) -> Tensor:
@@ -143,7 +153,7 @@ class DistributedForward:
                              f"field (message-passing steps) and node positions; "
                              f"{type(p.model).__name__} reports none")
         length = max(max_edge_length(data), float(getattr(p.model, "radius", 0.0) or 0.0))
-        groups = split_for_ranks(data, hops, length, self.world)
+        groups = split_for_ranks(data, hops, length, self.world, self.root_share)
         splitter = Partitioner(data)
         dist.broadcast_object_list([_MESH], src=0)
         for r in range(1, self.world):
@@ -273,7 +283,8 @@ def attach(predictor: Any, args: argparse.Namespace) -> Any:
                           "time-dependent (rollout) model: predict it without --distributed")
     if args.max_nodes is not None:
         predictor.max_nodes = args.max_nodes or 2**62
-    predictor.forward_graph = DistributedForward(predictor, world)
+    predictor.forward_graph = DistributedForward(predictor, world,
+                                                 getattr(args, "root_share", None))
     return predictor
 
 

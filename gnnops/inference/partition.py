@@ -31,8 +31,8 @@ from torch_geometric.data import Data
 
 from gnnops.errors import ModelError
 
-__all__ = ["receptive_hops", "partition_nodes", "Partitioner", "max_edge_length",
-           "max_edge_extent", "predict_partitioned"]
+__all__ = ["receptive_hops", "partition_nodes", "partition_weighted", "Partitioner",
+           "max_edge_length", "max_edge_extent", "predict_partitioned"]
 
 # models whose receptive field is `kwargs[key]` message-passing steps on their graph
 _HOPS_KEY = {"meshgraphnet": "depth", "gno": "depth"}
@@ -105,6 +105,46 @@ def partition_nodes(pos: np.ndarray, max_nodes: int,
         for child in (core[order[:half]], core[order[half:]]):
             q = pos[child]
             todo.append((child, cand[_in_box(pos[cand], q.min(0) - halo, q.max(0) + halo)]))
+    return parts
+
+
+def partition_weighted(pos: np.ndarray, weights: list[float],
+                       halo: float | np.ndarray = 0.0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Weighted recursive coordinate bisection: one part per weight, ``~N w_r / sum(w)`` core
+    nodes for part ``r``.
+
+    Each step splits a node set and its parts' list in two halves (the first ``len // 2``
+    parts and the rest), cutting the node set along its longest axis at the first half's
+    share of the weight (equal weights: the halves of :func:`partition_nodes`).
+
+    Args:
+        pos: [N, d] coordinates (N >= number of weights).
+        weights: one positive weight per part.
+        halo: as in :func:`partition_nodes`.
+
+    Returns:
+        ``(core, nodes)`` per part, in the order of ``weights``.
+    """
+    parts: list[tuple[np.ndarray, np.ndarray]] = [None] * len(weights)  # type: ignore[list-item]
+    n = len(pos)
+    todo = [(np.arange(n), np.arange(n), list(range(len(weights))))]
+    while todo:
+        core, cand, ids = todo.pop()
+        if len(ids) == 1:
+            p = pos[core]
+            parts[ids[0]] = (core, cand[_in_box(pos[cand], p.min(0) - halo, p.max(0) + halo)])
+            continue
+        left, right = ids[:len(ids) // 2], ids[len(ids) // 2:]
+        w_left = sum(weights[i] for i in left)
+        cut = int(len(core) * w_left / (w_left + sum(weights[i] for i in right)))
+        cut = min(max(cut, len(left)), len(core) - len(right))  # every part gets a node
+        p = pos[core]
+        axis = int(np.argmax(p.max(0) - p.min(0)))
+        order = np.argsort(p[:, axis], kind="stable")
+        for child, child_ids in ((core[order[:cut]], left), (core[order[cut:]], right)):
+            q = pos[child]
+            todo.append((child, cand[_in_box(pos[cand], q.min(0) - halo, q.max(0) + halo)],
+                         child_ids))
     return parts
 
 

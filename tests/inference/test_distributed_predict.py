@@ -82,3 +82,20 @@ def test_distributed_outside_torchrun_is_a_clear_error(tmp_path, capsys, monkeyp
     assert main(["predict", str(art), str(tmp_path / "x.vtu"), "--out", str(tmp_path / "o"),
                  "--distributed"]) == 2
     assert "runs under torchrun" in capsys.readouterr().err
+
+
+def test_root_share_gives_rank_0_its_fraction_and_keeps_the_halo():
+    m = square_mesh(40)  # 1600 nodes
+    g = from_meshio(m)
+    for world, share in ((2, 0.3), (3, 0.2), (4, None)):
+        groups = split_for_ranks(g, 2, 0.0, world, root_share=share)
+        assert [len(grp) for grp in groups] == [1] * world
+        sizes = [len(grp[0][0]) for grp in groups]
+        want = 1600 / world if share is None else 1600 * share
+        assert abs(sizes[0] - want) <= 1 and sum(sizes) == 1600
+        rest = sizes[1:]
+        assert max(rest) - min(rest) <= 1  # equal shares of the rest
+        cores = np.sort(np.concatenate([grp[0][0] for grp in groups]))
+        assert np.array_equal(cores, np.arange(1600))
+    with pytest.raises(Exception, match="root-share"):
+        split_for_ranks(g, 2, 0.0, 2, root_share=1.0)
