@@ -80,6 +80,9 @@ def main() -> None:
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--max-nodes", nargs="+", default=["0", "16384"],
                         help="--max-nodes values to run (0: one pass per rank part)")
+    parser.add_argument("--root-share", nargs="+", default=["none"],
+                        help="rank 0's node fractions to run with several ranks (none: equal "
+                             "parts)")
     parser.add_argument("--worker", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -89,29 +92,30 @@ def main() -> None:
         art, mesh = _setup(tmp, args.side, args.latent, args.depth)
         print(f"mesh {args.side}x{args.side} = {args.side**2} nodes; meshgraphnet latent "
               f"{args.latent}, depth {args.depth}; OMP_NUM_THREADS=1 per rank")
-        print(f"{'max-nodes':>10} {'ranks':>5} {'peak GiB per rank':>24} {'max/1-rank':>10} "
-              f"{'wall s':>7}")
-        for max_nodes in args.max_nodes:
-            one = None
-            for ranks in args.ranks:
-                rep = tmp / f"rep-{max_nodes}-{ranks}"
-                t0 = time.perf_counter()
-                proc = subprocess.run(
-                    [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                     f"--nproc_per_node={ranks}", __file__, "--worker", str(rep), str(art),
-                     str(mesh), "--out", str(tmp / f"out-{max_nodes}-{ranks}"), "--max-nodes",
-                     max_nodes, "--quiet", "--overwrite"],
-                    env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True,
-                    text=True)
-                wall = time.perf_counter() - t0
-                if proc.returncode != 0:
-                    sys.exit(proc.stderr[-3000:])
-                peaks = [json.loads(Path(f"{rep}.rank{r}").read_text())["peak_gib"]
-                         for r in range(ranks)]
-                one = one if one is not None else max(peaks)
-                shown = " ".join(f"{p:.2f}" for p in peaks)
-                print(f"{max_nodes:>10} {ranks:>5} {shown:>24} {max(peaks) / one:>10.2f} "
-                      f"{wall:>7.1f}", flush=True)
+        print(f"{'max-nodes':>10} {'ranks':>5} {'root share':>10} {'peak GiB per rank':>24} "
+              f"{'max/1-rank':>10} {'wall s':>7}")
+        runs = [(m, r, sh) for m in args.max_nodes for r in args.ranks
+                for sh in (["none"] if r == 1 else args.root_share)]
+        one: dict[str, float] = {}
+        for max_nodes, ranks, share in runs:
+            rep = tmp / f"rep-{max_nodes}-{ranks}-{share}"
+            extra = [] if share == "none" else ["--root-share", share]
+            t0 = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                 f"--nproc_per_node={ranks}", __file__, "--worker", str(rep), str(art),
+                 str(mesh), "--out", str(tmp / f"out-{max_nodes}-{ranks}-{share}"),
+                 "--max-nodes", max_nodes, "--quiet", "--overwrite", *extra],
+                env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True)
+            wall = time.perf_counter() - t0
+            if proc.returncode != 0:
+                sys.exit(proc.stderr[-3000:])
+            peaks = [json.loads(Path(f"{rep}.rank{r}").read_text())["peak_gib"]
+                     for r in range(ranks)]
+            one.setdefault(max_nodes, max(peaks))  # the first run of each: one rank
+            shown = " ".join(f"{p:.2f}" for p in peaks)
+            print(f"{max_nodes:>10} {ranks:>5} {share:>10} {shown:>24} "
+                  f"{max(peaks) / one[max_nodes]:>10.2f} {wall:>7.1f}", flush=True)
 
 
 if __name__ == "__main__":

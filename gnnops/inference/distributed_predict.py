@@ -80,7 +80,7 @@ def split_for_ranks(data: Data, hops: int, edge_length: float, world: int,
         raise ConfigError(f"expected at most one rank per node, got {world} ranks for a "
                           f"graph of {n} nodes")
     share = 1.0 / world if root_share is None else float(root_share)
-    if not 0.0 < share < 1.0 or (world == 1 and root_share is not None):
+    if root_share is not None and (world == 1 or not 0.0 < share < 1.0):
         raise ConfigError(f"expected --root-share in (0, 1) with two or more ranks, got "
                           f"{root_share!r} for {world} rank(s)")
     pos = data.pos.double().numpy()

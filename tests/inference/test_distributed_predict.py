@@ -99,3 +99,11 @@ def test_root_share_gives_rank_0_its_fraction_and_keeps_the_halo():
         assert np.array_equal(cores, np.arange(1600))
     with pytest.raises(Exception, match="root-share"):
         split_for_ranks(g, 2, 0.0, 2, root_share=1.0)
+
+
+def test_one_rank_is_one_part_and_root_share_needs_two():
+    g = from_meshio(square_mesh(10))
+    groups = split_for_ranks(g, 2, 0.0, 1)
+    assert len(groups) == 1 and np.array_equal(np.sort(groups[0][0][0]), np.arange(100))
+    with pytest.raises(Exception, match="root-share"):
+        split_for_ranks(g, 2, 0.0, 1, root_share=0.5)
