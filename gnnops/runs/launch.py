@@ -129,6 +129,10 @@ def run_processes(cfg: Any, *, resume: bool = False, level: int = logging.INFO) 
             the last checkpoint is intact).
     """
     world, cpus = effective_processes(cfg), cpu_count()
+    if world <= 1:  # one process: this one
+        from gnnops.runs.pipeline import run
+
+        return run(cfg, resume=resume)
     if not cfg.train.threads:
         cfg.train.threads = max(1, cpus // world)
     _prepare_data(cfg, workers=world)
