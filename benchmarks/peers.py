@@ -104,6 +104,7 @@ def physicsnemo_model(f_in: int, f_e: int, out: int, lat: int, depth: int
                       ) -> tuple[Callable[[Data], Tensor] | None, nn.Module | None, str]:
     """PhysicsNeMo's MeshGraphNet as ``(forward on Data, module, note)``; ``None`` when absent."""
     try:
+        import torch_scatter  # noqa: F401 -- physicsnemo 2.x imports without it, fails at run
         from physicsnemo.models.meshgraphnet import MeshGraphNet
     except Exception as exc:  # noqa: BLE001 -- any import failure means: skip the peer
         return None, None, (f"physicsnemo skipped: {type(exc).__name__}: {exc} (pip install "
