@@ -148,6 +148,8 @@ def main() -> None:
     ap.add_argument("--depth", type=int, default=15)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--bf16", action="store_true",
+                    help="every case under torch.autocast(cpu, bfloat16); the peak in bf16")
     args = ap.parse_args()
     if args.reps < 5:
         ap.error("expected --reps >= 5 (medians of fewer interleaved repeats mislead)")
@@ -159,7 +161,9 @@ def main() -> None:
     print(f"{datetime.date.today()} {platform.node()} {platform.processor() or platform.machine()}"
           f", {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}; torch {torch.__version__}, "
           f"{args.threads} threads; mesh {n} nodes, {e} directed edges; {depth} x {lat}")
-    peak0 = matmul_peak(torch.float32)
+    dtype = torch.bfloat16 if args.bf16 else torch.float32
+    prec = "bf16" if args.bf16 else "fp32"
+    peak0 = matmul_peak(dtype)
     models: dict[str, nn.Module] = {
         "gnnops": build("meshgraphnet", in_channels=2, out_channels=1, edge_dim=3, pos_dim=2,
                         latent=lat, depth=depth),
@@ -172,11 +176,11 @@ def main() -> None:
         print(f"{k:12s} {sum(p.numel() for p in m.parameters()):>10,} parameters")
     fns: dict[str, Callable[[], object]] = {}
     for k, m in models.items():
-        fns[f"{k} train"] = train_step_fn(m, data)
-        fns[f"{k} infer"] = infer_fn(m, data)
+        fns[f"{k} train"] = train_step_fn(m, data, bf16=args.bf16)
+        fns[f"{k} infer"] = infer_fn(m, data, bf16=args.bf16)
     times = interleaved(fns, args.reps)
-    peak1 = matmul_peak(torch.float32)
-    print(f"fp32 matmul 4096^2 peak: {peak0:.0f} GFLOP/s at the start, {peak1:.0f} at the end")
+    peak1 = matmul_peak(dtype)
+    print(f"{prec} matmul 4096^2 peak: {peak0:.0f} GFLOP/s at the start, {peak1:.0f} at the end")
     print(f"\n{'case':18s} {'median s':>9s} {'min':>8s} {'max':>8s} {'/ gnnops':>9s}")
     for k, ts in times.items():
         med = statistics.median(ts)
@@ -185,7 +189,7 @@ def main() -> None:
     fl = 3 * mgn_flops(n, e, 2, 3, 1, lat, depth, True)
     rate = fl / statistics.median(times["gnnops train"]) / 1e9
     print(f"\ngnnops train step: {rate:.1f} GFLOP/s (analytic matmul FLOPs x3) = "
-          f"{100 * rate / max(peak0, peak1):.0f} % of the fp32 matmul peak")
+          f"{100 * rate / max(peak0, peak1):.0f} % of the {prec} matmul peak")
 
 
 if __name__ == "__main__":
