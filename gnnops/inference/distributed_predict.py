@@ -88,10 +88,8 @@ def split_for_ranks(data: Data, hops: int, edge_length: float, world: int,
     bound = extent if edge_length <= max_edge_length(data) * (1 + 1e-6) \
         else np.full(pos.shape[1], edge_length)
     halo = hops * bound * (1 + 1e-6) + 1e-12
-    if world == 1:
-        return [partition_weighted(pos, [1.0], halo)]
-    weights = [share] + [(1.0 - share) / (world - 1)] * (world - 1)
-    return [[part] for part in partition_weighted(pos, weights, halo)]
+    rest = [(1.0 - share) / (world - 1)] * (world - 1) if world > 1 else []
+    return [[part] for part in partition_weighted(pos, [share, *rest], halo)]
 
 
 def _send_data(data: Data, dst: int) -> None:

@@ -76,6 +76,19 @@ def _in_box(p: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.all((p >= lo) & (p <= hi), axis=1)
 
 
+def _near(pos: np.ndarray, core: np.ndarray, cand: np.ndarray,
+          halo: float | np.ndarray) -> np.ndarray:
+    """The ids of ``cand`` inside ``core``'s bounding box inflated by ``halo``."""
+    p = pos[core]
+    return cand[_in_box(pos[cand], p.min(0) - halo, p.max(0) + halo)]
+
+
+def _longest_axis_order(pos: np.ndarray, core: np.ndarray) -> np.ndarray:
+    """``core``'s positions sorted (stably) along its bounding box's longest axis."""
+    p = pos[core]
+    return np.argsort(p[:, int(np.argmax(p.max(0) - p.min(0)))], kind="stable")
+
+
 def partition_nodes(pos: np.ndarray, max_nodes: int,
                     halo: float | np.ndarray = 0.0) -> list[tuple[np.ndarray, np.ndarray]]:
     """Recursive coordinate bisection into parts of at most ``max_nodes`` core nodes.
@@ -95,16 +108,12 @@ def partition_nodes(pos: np.ndarray, max_nodes: int,
     while todo:
         core, cand = todo.pop()
         if len(core) <= max_nodes:
-            p = pos[core]
-            parts.append((core, cand[_in_box(pos[cand], p.min(0) - halo, p.max(0) + halo)]))
+            parts.append((core, _near(pos, core, cand, halo)))
             continue
-        p = pos[core]
-        axis = int(np.argmax(p.max(0) - p.min(0)))
-        order = np.argsort(p[:, axis], kind="stable")
+        order = _longest_axis_order(pos, core)
         half = len(core) // 2
         for child in (core[order[:half]], core[order[half:]]):
-            q = pos[child]
-            todo.append((child, cand[_in_box(pos[cand], q.min(0) - halo, q.max(0) + halo)]))
+            todo.append((child, _near(pos, child, cand, halo)))
     return parts
 
 
@@ -131,20 +140,15 @@ def partition_weighted(pos: np.ndarray, weights: list[float],
     while todo:
         core, cand, ids = todo.pop()
         if len(ids) == 1:
-            p = pos[core]
-            parts[ids[0]] = (core, cand[_in_box(pos[cand], p.min(0) - halo, p.max(0) + halo)])
+            parts[ids[0]] = (core, _near(pos, core, cand, halo))
             continue
         left, right = ids[:len(ids) // 2], ids[len(ids) // 2:]
         w_left = sum(weights[i] for i in left)
         cut = int(len(core) * w_left / (w_left + sum(weights[i] for i in right)))
         cut = min(max(cut, len(left)), len(core) - len(right))  # every part gets a node
-        p = pos[core]
-        axis = int(np.argmax(p.max(0) - p.min(0)))
-        order = np.argsort(p[:, axis], kind="stable")
+        order = _longest_axis_order(pos, core)
         for child, child_ids in ((core[order[:cut]], left), (core[order[cut:]], right)):
-            q = pos[child]
-            todo.append((child, cand[_in_box(pos[cand], q.min(0) - halo, q.max(0) + halo)],
-                         child_ids))
+            todo.append((child, _near(pos, child, cand, halo), child_ids))
     return parts
 
 

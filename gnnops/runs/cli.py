@@ -43,15 +43,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     if args.quiet:
         cfg.train.progress = False
-    from gnnops.runs.launch import run_processes, wants_processes
-    from gnnops.runs.pipeline import run as run_pipeline
+    from gnnops.runs.launch import run_processes
 
     try:
         with _sigterm_raises():
-            if wants_processes(cfg):
-                report = run_processes(cfg, resume=args.resume, level=level_from_args(args))
-            else:
-                report = run_pipeline(cfg, resume=args.resume)
+            # several CPU ranks when train.processes asks for them, else this process
+            report = run_processes(cfg, resume=args.resume, level=level_from_args(args))
     except Terminated:
         # like Ctrl-C: the checkpoint being written was dropped whole, the last one is intact
         print("train.py: terminated by SIGTERM (resume with --resume)", file=sys.stderr)

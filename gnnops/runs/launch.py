@@ -32,8 +32,7 @@ from typing import Any
 
 from gnnops.errors import GnnopsError
 
-__all__ = ["effective_processes", "wants_processes", "run_processes", "RankFailed",
-           "cpu_count"]
+__all__ = ["effective_processes", "run_processes", "RankFailed", "cpu_count"]
 
 log = logging.getLogger(__name__)
 
@@ -74,26 +73,10 @@ def effective_processes(cfg: Any) -> int:
     return world
 
 
-def wants_processes(cfg: Any) -> bool:
-    """Whether ``cfg`` gets several CPU ranks (:func:`effective_processes` > 1)."""
-    return effective_processes(cfg) > 1
-
-
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _prepare_data(cfg: Any, workers: int) -> None:
-    """Generate the run's dataset once, in parallel, before the ranks start."""
-    if cfg.data.generate is None:
-        return
-    from gnnops.data import generate
-
-    spec = cfg.data.generate
-    generate(spec, spec.default_dir(cfg.data.cache_dir), workers=workers,
-             progress=cfg.train.progress)
 
 
 def _rank_main(rank: int, world: int, port: int, cfg: Any, resume: bool, level: int,
@@ -135,7 +118,10 @@ def run_processes(cfg: Any, *, resume: bool = False, level: int = logging.INFO) 
         return run(cfg, resume=resume)
     if not cfg.train.threads:
         cfg.train.threads = max(1, cpus // world)
-    _prepare_data(cfg, workers=world)
+    if cfg.data.generate is not None:  # once, in parallel, before the ranks start
+        from gnnops.training.datasource import generate_run_dataset
+
+        generate_run_dataset(cfg, workers=world)
     log.info("training in %d processes x %d thread(s) (train.processes)", world,
              cfg.train.threads)
     ctx = mp.get_context("spawn")

@@ -21,7 +21,7 @@ from gnnops.errors import ConfigError, DataError
 from gnnops.training.config import RunConfig, check_data_problem
 from gnnops.training.distributed import DistInfo, barrier
 
-__all__ = ["TrainingData", "load_training_data", "field_dims"]
+__all__ = ["TrainingData", "load_training_data", "field_dims", "generate_run_dataset"]
 
 
 @dataclass
@@ -63,13 +63,21 @@ def field_dims(names: list[str], width: int, known: dict[str, int], what: str) -
     return dims
 
 
-def _dataset_path(cfg: RunConfig, info: DistInfo) -> Path:
+def generate_run_dataset(cfg: RunConfig, *, workers: int = 1) -> Path:
+    """Generate (once: cached by the spec's digest) the dataset of ``cfg.data.generate``
+    with ``workers`` processes; returns its folder."""
     from gnnops.data import generate
 
     spec = cfg.data.generate  # checked at config load (gnnops.data.spec.GenerateSpec)
     out = spec.default_dir(cfg.data.cache_dir)
+    generate(spec, out, workers=workers, progress=cfg.train.progress)
+    return out
+
+
+def _dataset_path(cfg: RunConfig, info: DistInfo) -> Path:
+    out = cfg.data.generate.default_dir(cfg.data.cache_dir)
     if info.is_main:
-        generate(spec, out, progress=cfg.train.progress)
+        generate_run_dataset(cfg)
     barrier(info)
     return out
 

@@ -50,12 +50,12 @@ def load_trajectories(cfg: RunConfig) -> RolloutData:
         ConfigError: no data source, or a problem that is not time-dependent.
         DataError: a dataset without a problem or without train samples.
     """
-    from gnnops.data import generate, open_dataset
+    from gnnops.data import open_dataset
+    from gnnops.training.datasource import generate_run_dataset
 
     d = cfg.data
     if d.generate is not None:
-        path = d.generate.default_dir(d.cache_dir)
-        generate(d.generate, path, progress=cfg.train.progress)
+        path = generate_run_dataset(cfg)
     elif d.path is not None:
         path = d.path
     else:

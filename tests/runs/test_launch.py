@@ -80,16 +80,16 @@ def test_processes_capped_by_cpus_and_batch(monkeypatch) -> None:
     cfg = load_config(overrides=["train.processes=8", "train.device=cpu", "data.batch_size=2"])
     assert launch.effective_processes(cfg) == 2  # a rank needs a graph of each global batch
     cfg = load_config(overrides=["train.processes=8", "train.device=cpu", "data.batch_size=1"])
-    assert not launch.wants_processes(cfg)  # one process, in this one
+    assert launch.effective_processes(cfg) == 1  # one process, in this one
 
 
 def test_not_under_torchrun_nor_for_one_process(monkeypatch) -> None:
     cfg = load_config(overrides=["train.processes=2", "train.device=cpu"])
     monkeypatch.delenv("WORLD_SIZE", raising=False)
-    assert launch.wants_processes(cfg)
+    assert launch.effective_processes(cfg) == 2
     monkeypatch.setenv("WORLD_SIZE", "2")  # torchrun started us: it owns the ranks
-    assert not launch.wants_processes(cfg)
+    assert launch.effective_processes(cfg) == 1
     monkeypatch.delenv("WORLD_SIZE")
-    assert not launch.wants_processes(load_config(overrides=["train.processes=1"]))
+    assert launch.effective_processes(load_config(overrides=["train.processes=1"])) == 1
     with pytest.raises(ConfigError, match="train.processes"):
         load_config(overrides=["train.processes=0"])
