@@ -37,6 +37,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import platform
 import tempfile
@@ -56,8 +57,17 @@ def run_config(args: argparse.Namespace, seed: int, out: str):
     from gnnops.training.config import config_from_dict
 
     gen = {"problem": "darcy", "geometries": GEOMETRIES, "test_geometries": HELD_OUT,
-           "resolutions": [args.h], "reference_resolution": args.ref_h}
-    if args.model == "gno":
+           "resolutions": [args.h], "reference_resolution": args.ref_h,
+           "problem_options": json.loads(args.problem_options)}
+    scaling = hard = False
+    loss = "mse"
+    if args.model == "transolver":  # the default config's model, scaling law, hard BC
+        model = {"name": "transolver", "kwargs": {"width": args.width, "depth": args.depth,
+                                                  "heads": 4, "slices": 32, "fourier": 16,
+                                                  "fourier_scale": 2.0}}
+        features = None
+        scaling = hard = loss = None
+    elif args.model == "gno":
         model = {"name": "gno", "kwargs": {"width": args.width, "depth": args.depth,
                                            "radius": 0.25, "kernel": "lowrank", "rank": 4,
                                            "kernel_hidden": 32, "train_neighbors": 16}}
@@ -69,9 +79,9 @@ def run_config(args: argparse.Namespace, seed: int, out: str):
     return config_from_dict({
         "name": f"seed{seed}", "out_dir": out, "seed": seed,
         "data": {"generate": gen, "batch_size": args.batch_size, "features": features},
-        "model": {**model, "scaling_law": False, "hard_dirichlet": False},
+        "model": {**model, "scaling_law": scaling, "hard_dirichlet": hard},
         "optim": {"epochs": args.epochs, "lr": args.lr},
-        "train": {"progress": False, "threads": 1, "loss": "mse"}, "eval": {"plots": False}})
+        "train": {"progress": False, "threads": 1, "loss": loss}, "eval": {"plots": False}})
 
 
 def one(args: argparse.Namespace, seed: int, strategy: str, tmp: str) -> list[dict]:
@@ -144,9 +154,12 @@ def main() -> None:
     p.add_argument("--max-share", type=float, default=0.25)
     p.add_argument("--width", type=int, default=48)
     p.add_argument("--depth", type=int, default=6)
-    p.add_argument("--model", default="meshgraphnet", choices=["gno", "meshgraphnet"])
+    p.add_argument("--model", default="meshgraphnet", choices=["gno", "meshgraphnet", "transolver"])
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--lr", type=float, default=0.001)
+    p.add_argument("--problem-options", default="{}",
+                   help="JSON data.generate.problem_options of the pool and the test set, "
+                        "e.g. '{\"a_pos\": {\"loguniform\": [4, 100]}}' (gnnops.data.ranges)")
     p.add_argument("--out", default="benchmarks/results")
     args = p.parse_args()
     import torch

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from gnnops.data.ranges import draw_options
+
 __all__ = ["Task", "Context", "Reference", "reference_solution", "init_context", "run_task",
            "fidelity_of", "sample_seed", "record_of", "check_done", "mesh_key", "transfer_key",
            "mesh_fields", "write_vtu_atomic", "read_vtu"]
@@ -188,7 +190,7 @@ def run_task(task: Task) -> dict[str, Any]:
         raise RuntimeError("init_context was not called in this process")
     rng = np.random.default_rng([ctx.seed, task.split_id, task.idx])
     t0 = time.perf_counter()
-    sample = ctx.problem.sample_inputs(rng, **ctx.sample_options)
+    sample = ctx.problem.sample_inputs(rng, **draw_options(ctx.sample_options, rng))
     path = ctx.root / task.file
     path.parent.mkdir(parents=True, exist_ok=True)
     times = {"graph": 0.0}

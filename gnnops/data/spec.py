@@ -11,7 +11,9 @@ naming the key; :meth:`GenerateSpec.check_problem` checks the options against th
 Options are routed as follows:
 
 * ``problem_options`` -> ``problem.sample_inputs(rng, **problem_options)`` (how the
-  random inputs are drawn, e.g. ``{"kind": "fno"}`` for Darcy);
+  random inputs are drawn, e.g. ``{"kind": "fno"}`` for Darcy; a value written as
+  ``{uniform: [lo, hi]}``, ``{loguniform: [lo, hi]}`` or ``{choice: [...]}`` is drawn anew
+  per sample, :mod:`gnnops.data.ranges`);
 * ``solver_options`` -> ``gnnops.problems.get(problem, **solver_options)`` (problem-wide
   defaults the solver uses, e.g. ``{"t_end": 2.0}`` for the network ODEs);
 * ``family_options`` -> ``make_graph(family, n, seed=..., **family_options)``.
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from gnnops._typed import build_dataclass, did_you_mean
+from gnnops.data.ranges import check_ranges, is_range, probe_options
 from gnnops.errors import ConfigError, GnnopsError, MeshError
 from gnnops.meshing import GEOMETRIES, SEEDED, geometry_dim, parse_geometry
 
@@ -251,10 +254,12 @@ class GenerateSpec:
         prob = _as_config_error(key, lambda: get(self.problem, **self.solver_options))
         key = _join(where, "problem_options")
         sample = prob.sample_inputs
+        check_ranges(self.problem_options, where=key)
         if not _check_keywords(sample, self.problem_options, key,
-                               f"problem {self.problem!r} (sample_inputs)"):
-            _as_config_error(key, lambda: sample(np.random.default_rng(0),
-                                                 **self.problem_options))
+                               f"problem {self.problem!r} (sample_inputs)") or any(
+                is_range(v) for v in self.problem_options.values()):
+            for opts in probe_options(self.problem_options):
+                _as_config_error(key, lambda o=opts: sample(np.random.default_rng(0), **o))
         if getattr(prob, "kind", "mesh") == "network" and self.mesh_variants != 1:
             raise ConfigError(f"config key '{_join(where, 'mesh_variants')}' is for mesh "
                               f"problems; {self.problem!r} is a network problem (expected 1, "

@@ -22,7 +22,8 @@ import scipy.sparse as sp
 
 from gnnops.problems._fem import FemMesh
 
-__all__ = ["free_submatrix", "simplex_operators", "simplex_recovery", "cells_to_nodes"]
+__all__ = ["free_submatrix", "simplex_operators", "simplex_recovery", "cells_to_nodes",
+           "GalerkinMap"]
 
 
 def _digest(mask: np.ndarray) -> str:
@@ -129,3 +130,62 @@ def _incidence(fm: FemMesh) -> sp.csr_matrix:
                              shape=(fm.n_nodes, n_cells))
 
     return fm.cached("incidence", build)
+
+
+class GalerkinMap:
+    """``C = P^T A P`` for every matrix ``A`` of one sparsity pattern, numeric only.
+
+    ``C``'s entries are linear in ``A``'s: ``AP.data = T1 @ A.data`` and
+    ``C.data = T2 @ AP.data``, with ``T1`` / ``T2`` built once from the pattern and ``P``.
+    Two sparse mat-vecs replace scipy's two sparse-sparse products, each of which redoes
+    its symbolic pass (the pattern of the result) on every new coefficient.
+
+    Args:
+        a: ``[n, n]`` CSR with the pattern every later ``A`` shares (sorted indices).
+        p: ``[n, m]`` prolongator.
+    """
+
+    def __init__(self, a: sp.csr_matrix, p: sp.spmatrix) -> None:
+        p = sp.csr_matrix(p)
+        p.sort_indices()
+        self.indptr, self.indices = a.indptr, a.indices
+        n, m = p.shape
+        rows = np.repeat(np.arange(n), np.diff(a.indptr))
+        ap_key, t1 = self._expand(rows, a.indices, p, m)
+        ap_rows, ap_cols = ap_key // m, ap_key % m
+        # C = P^T (AP): AP entry (i, l) meets P entries (i, k) -> C entry (k, l)
+        c_key, t2 = self._expand(ap_cols, ap_rows, p, m, swap=True)
+        self.t1, self.t2 = t1, t2
+        c_rows, self.c_indices = c_key // m, (c_key % m).astype(np.int32)
+        self.c_indptr = np.concatenate([[0], np.cumsum(np.bincount(c_rows, minlength=m))]
+                                       ).astype(np.int32)
+        self.m = m
+
+    @staticmethod
+    def _expand(left: np.ndarray, mid: np.ndarray, p: sp.csr_matrix, m: int,
+                swap: bool = False) -> tuple[np.ndarray, sp.csr_matrix]:
+        """Entries ``(left_e, mid_e)`` times P's row ``mid_e``: the sorted unique result
+        keys ``left * m + col`` and the map ``[keys, entries]`` with the P values.
+        ``swap``: the key is ``col * m + left`` (the transpose side of ``P^T X``)."""
+        cnt = np.diff(p.indptr)[mid]
+        entry = np.repeat(np.arange(len(mid)), cnt)
+        first = np.repeat(p.indptr[mid] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt)
+        pos = first + np.arange(len(entry))
+        col = p.indices[pos].astype(np.int64)
+        lft = left[entry].astype(np.int64)
+        key = col * m + lft if swap else lft * m + col
+        uniq, inv = np.unique(key, return_inverse=True)
+        t = sp.csr_matrix((p.data[pos], (inv.ravel(), entry)), shape=(len(uniq), len(mid)))
+        return uniq, t
+
+    def matches(self, a: sp.csr_matrix) -> bool:
+        """Whether ``a`` has this map's pattern (identity of the index arrays, else equality)."""
+        if a.indices is self.indices and a.indptr is self.indptr:
+            return True
+        return (len(a.indices) == len(self.indices) and np.array_equal(a.indptr, self.indptr)
+                and np.array_equal(a.indices, self.indices))
+
+    def __call__(self, a: sp.csr_matrix) -> sp.csr_matrix:
+        """``[m, m]`` CSR ``P^T A P`` (``a`` must :meth:`match`)."""
+        data = self.t2 @ (self.t1 @ a.data)
+        return sp.csr_matrix((data, self.c_indices, self.c_indptr), shape=(self.m, self.m))

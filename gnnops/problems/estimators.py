@@ -8,7 +8,7 @@ For a candidate solution ``u`` (e.g. a neural prediction) of a P1 / Q1 problem
   on the free dofs; on Dirichlet dofs ``e = g - u`` exactly) solved approximately by
   conjugate gradients preconditioned with one smoothed-aggregation V-cycle per
   iteration (pyamg; one forward Gauss-Seidel sweep before the coarse correction, one
-  backward after), until the last update is below ``rtol`` (``RTOL`` = 5 %) of ``||e||``.
+  backward after), until the last update is below ``rtol`` (``RTOL`` = 15 %) of ``||e||``.
   The aggregation (prolongators) is built once per mesh from the unit-coefficient
   operator; a new coefficient only recomputes the Galerkin products ``P^T A P``; the
   free-dof matrix and the flux recovery's operators are gathers / sparse mat-vecs cached
@@ -41,7 +41,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from gnnops.problems._estimator_ops import cells_to_nodes, free_submatrix, simplex_recovery
+from gnnops.problems._estimator_ops import (
+    GalerkinMap,
+    cells_to_nodes,
+    free_submatrix,
+    simplex_recovery,
+)
 from gnnops.problems._fem import FemMesh
 from gnnops.problems._linear import LinearSystem
 
@@ -56,9 +61,10 @@ __all__ = ["L2_CONSTANT", "RTOL", "SMOOTHERS", "ErrorEstimate", "lumped_mass", "
 # hole; Q1 quads; P1 tetrahedra; 2D elasticity; h = 0.1 .. 0.0125), each within [0.28, 0.76]
 L2_CONSTANT = 0.43
 # AMG-CG of the algebraic part stops when its last update is <= RTOL of the correction
-# (M-norm); measured at 51k nodes on smooth, rough and mixed perturbations: ||e||_M within
-# 0.5 % of the exact one after 3 - 5 cycles (2 % took 4 - 7)
-RTOL = 0.05
+# (M-norm); measured at 3k and 51k nodes on smooth, rough and scaled 10 % perturbations of
+# three Darcy solutions: ||e||_M within 1.7 % of the exact one after 2 - 3 cycles (0.05:
+# within 1.2 % after 3 - 4; 0.3: within 6.6 % after 2). The estimate's target is a factor 2.
+RTOL = 0.15
 
 # a flux map: gradients [C, Q, c, d] at the quadrature points -> (flux [C, Q, m], k_K [C])
 FluxMap = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -180,16 +186,42 @@ def _galerkin_levels(fm: FemMesh, system: LinearSystem,
         return cached
     a = _blocked(_free_matrix(fm, system), system.free, system.components)
     levels = []
-    for p in _prolongators(fm, system, system.A if unit is None else unit):
+    prolongators = _prolongators(fm, system, system.A if unit is None else unit)
+    maps = _galerkin_maps(fm, system, a, prolongators)
+    for k, p in enumerate(prolongators):
         r = p.T
         r = r.tocsr() if r.format == "csc" else r
         levels.append((a, p, r))
-        a = r @ (a @ p)
+        if maps is not None and maps[k].matches(a):
+            a = maps[k](a)
+        else:
+            a = r @ (a @ p)
         if sp.issparse(a) and a.format == "csc":
             a = a.tocsr()
     levels.append((a, None, None))
     system.__dict__["_amg_levels"] = levels
     return levels
+
+
+def _galerkin_maps(fm: FemMesh, system: LinearSystem, a: Any,
+                   prolongators: list[Any]) -> list[GalerkinMap] | None:
+    """The numeric-only Galerkin products of a scalar system's levels (built on the second
+    coefficient seen on this mesh and Dirichlet set: a one-off estimate keeps scipy's
+    products, whose symbolic pass is cheaper than building the maps)."""
+    if system.components > 1 or not (sp.issparse(a) and a.format == "csr"):
+        return None
+    key = f"galerkin:{_digest(system.fixed)}"
+    hit = fm._store.get(key)
+    if hit is None:
+        fm._store[key] = "seen"
+        return None
+    if hit == "seen":
+        maps, lvl = [], a
+        for p in prolongators:
+            maps.append(GalerkinMap(lvl, p))
+            lvl = maps[-1](lvl)
+        fm._store[key] = hit = maps
+    return hit
 
 
 def amg_solver(fm: FemMesh, system: LinearSystem, unit: sp.csr_matrix | None = None, *,

@@ -42,6 +42,7 @@ import torch
 
 from gnnops._atomic import atomic_open
 from gnnops._typed import build_dataclass
+from gnnops.data.ranges import draw_options
 from gnnops.errors import ConfigError
 
 __all__ = ["ActiveConfig", "Candidate", "Oracle", "ActiveResult", "draw_candidates",
@@ -195,7 +196,8 @@ def draw_candidates(oracle: Oracle, count: int, *, seed: int, split: int,
     out = []
     for i in range(count):
         geo = geometries[i % len(geometries)]
-        sample = prob.sample_inputs(np.random.default_rng([seed, split, i]), **opts)
+        rng = np.random.default_rng([seed, split, i])
+        sample = prob.sample_inputs(rng, **draw_options(opts, rng))
         out.append(Candidate(i, geo, sample, prob.evaluate_inputs(sample, oracle.mesh(geo)[1])))
     return out
 

@@ -230,3 +230,25 @@ def test_single_sweep_vcycle_shares_the_levels_and_is_symmetric():
     assert e.converged and e.iterations <= 8
     with pytest.raises(ValueError, match="unknown smoother"):
         est.amg_solver(fm, system, smoother="jacobi")
+
+
+def test_galerkin_map_gives_scipys_products_from_the_second_coefficient_on():
+    from gnnops.problems._estimator_ops import GalerkinMap
+
+    darcy, fm, _, _ = _fno_case(0.04, seed=8)
+    unit = darcy._unit_matrix(fm)
+    draws = [get("darcy").sample_inputs(np.random.default_rng(20 + k)).at(fm) for k in range(3)]
+    solvers = [est.amg_solver(fm, darcy.system(fm, **inp), unit) for inp in draws]
+    maps = fm._store[f"galerkin:{est._digest(darcy.system(fm, **draws[0]).fixed)}"]
+    assert len(maps) == len(solvers[0].levels) - 1 and all(isinstance(g, GalerkinMap)
+                                                           for g in maps)
+    for ml in solvers:  # first: scipy's products; second and third: the cached maps
+        for fine, coarse in zip(ml.levels[:-1], ml.levels[1:], strict=True):
+            want = (fine.R @ (fine.A @ fine.P)).toarray()
+            got = coarse.A.toarray()
+            assert np.abs(got - want).max() <= 1e-12 * np.abs(want).max()
+    # a matrix of another pattern is not mapped
+    other = maps[0]
+    a = solvers[0].levels[0].A.tolil()
+    a[0, a.shape[1] - 1] = 1.0
+    assert not other.matches(a.tocsr())

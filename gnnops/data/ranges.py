@@ -1,0 +1,109 @@
+"""Per-sample parameter ranges in ``data.generate.problem_options``.
+
+A fixed option (``a_pos: 12``) gives every sample the same value. An option written as a
+one-key mapping is drawn anew for every sample, from the sample's own generator (so a
+dataset regenerates identically, and a spec without ranges draws exactly what it drew
+before ranges existed)::
+
+    problem_options:
+      tau: {uniform: [2.0, 4.0]}        # float, uniform in [lo, hi]
+      a_pos: {loguniform: [4.0, 40.0]}  # float, log-uniform in [lo, hi] (lo > 0)
+      kind: {choice: [fno, lognormal]}  # one of the listed values, equally likely
+
+A varied pool is what makes residual-driven active learning (:mod:`gnnops.runs.active`)
+worth its cost: with inputs of uneven difficulty, the error estimate can tell the solves
+that teach the model most from those it already predicts well.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from gnnops.errors import ConfigError
+
+__all__ = ["RANGE_KINDS", "is_range", "check_ranges", "draw_options", "probe_options"]
+
+#: the mapping keys that make an option a per-sample draw
+RANGE_KINDS = ("uniform", "loguniform", "choice")
+
+
+def is_range(value: Any) -> bool:
+    """Whether ``value`` is a per-sample range (a one-key mapping with a range kind)."""
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in RANGE_KINDS
+
+
+def check_ranges(options: dict[str, Any], *, where: str = "data.generate.problem_options"
+                 ) -> None:
+    """Check every range of ``options``.
+
+    Raises:
+        ConfigError: a mapping that is not exactly one of ``uniform`` / ``loguniform`` /
+            ``choice``, bounds that are not two numbers with ``lo <= hi`` (``lo > 0`` for
+            ``loguniform``), or an empty ``choice``; the message names the key.
+    """
+    for key, value in options.items():
+        if isinstance(value, dict) and not is_range(value):
+            raise ConfigError(f"config key '{where}.{key}' expects a value or one of "
+                              f"{{uniform: [lo, hi]}}, {{loguniform: [lo, hi]}}, "
+                              f"{{choice: [...]}}, got {value!r}")
+        if not is_range(value):
+            continue
+        kind, arg = next(iter(value.items()))
+        if kind == "choice":
+            if not isinstance(arg, list | tuple) or not arg:
+                raise ConfigError(f"config key '{where}.{key}.choice' expects a non-empty "
+                                  f"list of values, got {arg!r}")
+            continue
+        ok = (isinstance(arg, list | tuple) and len(arg) == 2
+              and all(isinstance(v, int | float) and not isinstance(v, bool)
+                      and math.isfinite(v) for v in arg))
+        if not ok or arg[0] > arg[1]:
+            raise ConfigError(f"config key '{where}.{key}.{kind}' expects [lo, hi] with two "
+                              f"finite numbers lo <= hi, got {arg!r}")
+        if kind == "loguniform" and arg[0] <= 0:
+            raise ConfigError(f"config key '{where}.{key}.loguniform' expects lo > 0, "
+                              f"got {arg!r}")
+
+
+def draw_options(options: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """``options`` with every range replaced by one draw from ``rng`` (in key order; fixed
+    options consume no draws).
+
+    Args:
+        options: ``problem_options`` (checked with :func:`check_ranges`).
+        rng: the sample's generator (then passed on to ``sample_inputs``).
+
+    Returns:
+        The keyword arguments of one ``sample_inputs`` call.
+    """
+    out = {}
+    for key, value in options.items():
+        if not is_range(value):
+            out[key] = value
+            continue
+        kind, arg = next(iter(value.items()))
+        if kind == "choice":
+            out[key] = arg[int(rng.integers(len(arg)))]
+        elif kind == "uniform":
+            out[key] = float(rng.uniform(arg[0], arg[1]))
+        else:
+            out[key] = float(math.exp(rng.uniform(math.log(arg[0]), math.log(arg[1]))))
+    return out
+
+
+def probe_options(options: dict[str, Any]) -> list[dict[str, Any]]:
+    """Keyword sets that reach every end of every range (both bounds, every choice), the
+    other ranges at their first value: what a config check passes to ``sample_inputs``
+    so a value the problem rejects fails before any sample is drawn."""
+    def first(value: Any) -> Any:
+        return next(iter(value.values()))[0] if is_range(value) else value
+
+    base = {k: first(v) for k, v in options.items()}
+    out = [base]
+    for key, value in options.items():
+        if is_range(value):
+            out += [{**base, key: v} for v in next(iter(value.values()))[1:]]
+    return out
