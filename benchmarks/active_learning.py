@@ -91,7 +91,9 @@ def one(args: argparse.Namespace, seed: int, strategy: str, tmp: str) -> list[di
     active = ActiveConfig.from_dict({
         "strategy": strategy, "initial": args.initial, "rounds": args.rounds,
         "per_round": args.per_round, "pool_size": args.pool, "test_size": args.test,
-        "score": args.score, "max_share": args.max_share, "seed": seed})
+        "score": args.score, "max_share": args.max_share, "seed": seed,
+        "selection": args.selection, "floor": args.floor,
+        "pool_weights": json.loads(args.pool_weights)})
     t0 = time.perf_counter()
     res = run_active(run_config(args, seed, f"{tmp}/{strategy}"), active)
     assert res.solver_calls == active.budget, (res.solver_calls, active.budget)
@@ -152,6 +154,10 @@ def main() -> None:
     p.add_argument("--ref-h", type=float, default=None)
     p.add_argument("--score", default="algebraic", choices=["total", "algebraic"])
     p.add_argument("--max-share", type=float, default=0.25)
+    p.add_argument("--selection", default="top", choices=["top", "proportional"])
+    p.add_argument("--pool-weights", default="{}",
+                   help="JSON active.pool_weights, e.g. '{\"unit_square\": 15}'")
+    p.add_argument("--floor", type=float, default=1.0)
     p.add_argument("--width", type=int, default=48)
     p.add_argument("--depth", type=int, default=6)
     p.add_argument("--model", default="meshgraphnet", choices=["gno", "meshgraphnet", "transolver"])

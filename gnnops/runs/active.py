@@ -46,7 +46,9 @@ from gnnops.data.ranges import draw_options
 from gnnops.errors import ConfigError
 
 __all__ = ["ActiveConfig", "Candidate", "Oracle", "ActiveResult", "draw_candidates",
-           "select_top", "select_random", "score_candidates", "test_error", "run_active"]
+           "weighted_cycle",
+           "select_top", "select_proportional", "select_random", "score_candidates",
+           "test_error", "run_active"]
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +65,16 @@ class ActiveConfig:
         rounds: select / solve / retrain rounds after the first training.
         per_round: candidates solved per round.
         pool_size: unsolved candidates to choose from (>= the solver budget).
+        pool_weights: geometry -> relative count in the pool (others: 1), for a pool that
+            is not spread evenly (e.g. ``{unit_square: 15}``: a sweep of the base design
+            with a few variants); the test set stays even over all geometries.
         score: ``total`` (``error_estimate``) or ``algebraic`` (its part against this
             mesh's discrete solution, blind to the mesh's own error).
+        selection: ``top`` (the ``per_round`` largest scores) or ``proportional`` (drawn
+            without replacement with probability ``∝ score / mean(score) + floor``: the
+            residual-based adaptive distribution of Wu et al. 2023, which hedges the
+            greedy pick against outliers the model cannot learn from a few solves).
+        floor: the uniform share ``c`` of ``proportional`` (0: purely by the estimate).
         max_share: most of one round's picks from one geometry (1 = no diversity guard;
             pure top-k put whole rounds on one geometry in benchmarks/active_learning.py
             and lost to random selection, 0.25 of 6 geometries did not).
@@ -78,7 +88,10 @@ class ActiveConfig:
     rounds: int = 4
     per_round: int = 8
     pool_size: int = 200
+    pool_weights: dict[str, int] = field(default_factory=dict)
     score: Literal["total", "algebraic"] = "total"
+    selection: Literal["top", "proportional"] = "top"
+    floor: float = 1.0
     max_share: float = 1.0
     test_size: int = 0
     warm_start: bool = False
@@ -109,6 +122,12 @@ class ActiveConfig:
             raise bad("pool_size", f"at least initial + rounds * per_round = {self.budget}")
         if not 0 < self.max_share <= 1:
             raise bad("max_share", "a share in (0, 1]")
+        if not (math.isfinite(self.floor) and self.floor >= 0):
+            raise bad("floor", "a number >= 0")
+        for geo, w in self.pool_weights.items():
+            if isinstance(w, bool) or not isinstance(w, int) or w < 0:
+                raise ConfigError(f"config key '{where}.pool_weights.{geo}' expects a count "
+                                  f">= 0, got {w!r}")
 
 
 @dataclass
@@ -188,10 +207,28 @@ class Oracle:
         return cand.targets
 
 
+def weighted_cycle(geometries: list[str], weights: dict[str, int] | None) -> list[str]:
+    """The geometry cycle of a pool: each geometry ``weights.get(g, 1)`` times, in order.
+
+    Raises:
+        ConfigError: a weight names a geometry not in ``geometries``, or all are 0.
+    """
+    weights = weights or {}
+    unknown = sorted(set(weights) - set(geometries))
+    if unknown:
+        raise ConfigError(f"config key 'active.pool_weights' names {unknown}; expected "
+                          f"geometries of data.generate.geometries: {geometries}")
+    cycle = [g for g in geometries for _ in range(weights.get(g, 1))]
+    if not cycle:
+        raise ConfigError("config key 'active.pool_weights' leaves no geometry in the pool")
+    return cycle
+
+
 def draw_candidates(oracle: Oracle, count: int, *, seed: int, split: int,
                     geometries: list[str]) -> list[Candidate]:
-    """``count`` unsolved candidates; ``index`` i lives on ``geometries[i % len]`` and draws
-    its inputs from ``default_rng([seed, split, i])`` (the spec's ``problem_options``)."""
+    """``count`` unsolved candidates; ``index`` i lives on ``geometries[i % len]`` (repeat a
+    geometry to weight it, :func:`weighted_cycle`) and draws its inputs from
+    ``default_rng([seed, split, i])`` (the spec's ``problem_options``)."""
     prob, opts = oracle.problem, oracle.spec.problem_options
     out = []
     for i in range(count):
@@ -237,6 +274,25 @@ def select_top(scores: np.ndarray, geometries: list[str], k: int,
             per_geo[geometries[i]] = per_geo.get(geometries[i], 0) + 1
     rest = [i for i in order if i not in picked]
     return picked + rest[: k - len(picked)]
+
+
+def select_proportional(scores: np.ndarray, geometries: list[str], k: int,
+                        rng: np.random.Generator, *, floor: float = 1.0,
+                        max_share: float = 1.0) -> list[int]:
+    """``k`` indices drawn without replacement with probability ``∝ s / mean(s) + floor``
+    (Gumbel top-k; NaN scores count as the largest finite one), at most
+    ``ceil(max_share * k)`` from one geometry unless too few others remain."""
+    s = np.asarray(scores, dtype=np.float64)
+    finite = s[np.isfinite(s)]
+    top = float(finite.max()) if finite.size else 1.0
+    s = np.where(np.isfinite(s), s, top)
+    mean = float(s.mean())
+    weight = (s / mean if mean > 0 else np.ones_like(s)) + floor
+    if not np.any(weight > 0):
+        weight = np.ones_like(s)
+    with np.errstate(divide="ignore"):
+        keys = np.log(weight) + rng.gumbel(size=len(s))
+    return select_top(keys, geometries, k, max_share)
 
 
 def select_random(available: list[int], k: int, rng: np.random.Generator) -> list[int]:
@@ -306,7 +362,8 @@ def run_active(cfg: Any, active: ActiveConfig, *, oracle: Oracle | None = None) 
     seed = cfg.seed if active.seed is None else active.seed
     oracle = oracle or Oracle(get(spec.problem, **spec.solver_options), spec)
     pool = draw_candidates(oracle, active.pool_size, seed=seed, split=POOL_SPLIT,
-                           geometries=spec.train_geometries())
+                           geometries=weighted_cycle(spec.train_geometries(),
+                                                     active.pool_weights))
     tests = draw_candidates(oracle, active.test_size, seed=seed, split=TEST_SPLIT,
                             geometries=spec.train_geometries() + list(spec.test_geometries))
     for cand in tests:  # outside the budget
@@ -347,8 +404,12 @@ def _pick(active: ActiveConfig, predictor: Any, oracle: Oracle, pool: list[Candi
         new = select_random(free, active.per_round, rng)
         return new, {"picked_geometries": [pool[i].geometry for i in new]}
     scores = score_candidates(predictor, oracle, [pool[i] for i in free], active.score)
-    top = select_top(scores, [pool[i].geometry for i in free], active.per_round,
-                     active.max_share)
+    geos = [pool[i].geometry for i in free]
+    if active.selection == "proportional":
+        top = select_proportional(scores, geos, active.per_round, rng, floor=active.floor,
+                                  max_share=active.max_share)
+    else:
+        top = select_top(scores, geos, active.per_round, active.max_share)
     new = [free[j] for j in top]
     return new, {"picked_score": float(np.nanmean(scores[top])),
                  "pool_score": float(np.nanmean(scores)),

@@ -10,7 +10,10 @@ geometries and mesh size of the candidate pool, plus::
       rounds: 4               # select / solve / retrain rounds
       per_round: 8            # solves per round
       pool_size: 200          # unsolved candidates to choose from
+      pool_weights: {}        # geometry -> relative count in the pool (others 1)
       score: total            # total | algebraic (part of the error estimate to rank by)
+      selection: top          # top (largest scores) | proportional (drawn ∝ score/mean + floor)
+      floor: 1.0              # proportional: uniform share added to score / mean(score)
       max_share: 1.0          # most of a round from one geometry (1 = no guard)
       test_size: 0            # solved test samples for the error curve (outside the budget)
       warm_start: false       # start each round from the previous weights

@@ -16,8 +16,10 @@ from gnnops.runs.active import (
     Oracle,
     draw_candidates,
     run_active,
+    select_proportional,
     select_random,
     select_top,
+    weighted_cycle,
 )
 from gnnops.runs.active_cli import load_active_config
 from gnnops.training.config import config_from_dict
@@ -70,6 +72,38 @@ def test_select_top_diversity_guard() -> None:
     # too few of the others: the cap gives way to the next largest
     assert sorted(select_top(scores, geos, 4, max_share=0.5)) == [0, 1, 3, 4]
     assert select_top(scores, ["a", "a", "a", "a", "a"], 3, max_share=0.34) == [0, 1, 2]
+
+
+def test_proportional_selection_follows_the_weights() -> None:
+    scores = np.array([0.1, 0.1, 0.4, 0.8, np.nan])  # NaN counts as the largest (0.8)
+    geos = ["a", "b", "c", "d", "e"]
+    rng = np.random.default_rng(0)
+    # one draw at a time: P(i) = (s_i / mean(s) + floor) / sum (mean 0.44)
+    for floor in (0.0, 1.0):
+        counts = np.bincount([select_proportional(scores, geos, 1, rng, floor=floor)[0]
+                              for _ in range(6000)], minlength=5) / 6000
+        w = np.array([0.1, 0.1, 0.4, 0.8, 0.8]) / 0.44 + floor
+        np.testing.assert_allclose(counts, w / w.sum(), atol=0.02)
+    picks = select_proportional(scores, geos, 5, rng)
+    assert sorted(picks) == [0, 1, 2, 3, 4]  # without replacement
+    # the per-geometry cap holds as for select_top
+    for _ in range(50):
+        two = select_proportional(np.array([1.0, 1.0, 0.01]), ["a", "a", "b"], 2,
+                                  rng, floor=0.0, max_share=0.5)
+        assert sorted(two) in ([0, 2], [1, 2])
+    with pytest.raises(ConfigError, match="active.floor"):
+        ActiveConfig(floor=-1.0).validate()
+
+
+def test_pool_weights_repeat_geometries_in_the_cycle() -> None:
+    assert weighted_cycle(["a", "b", "c"], {"a": 3, "c": 0}) == ["a", "a", "a", "b"]
+    assert weighted_cycle(["a", "b"], None) == ["a", "b"]
+    with pytest.raises(ConfigError, match=r"names \['z'\]"):
+        weighted_cycle(["a", "b"], {"z": 2})
+    with pytest.raises(ConfigError, match="leaves no geometry"):
+        weighted_cycle(["a"], {"a": 0})
+    with pytest.raises(ConfigError, match="pool_weights.a' expects a count >= 0"):
+        ActiveConfig.from_dict({"pool_weights": {"a": -1}})
 
 
 def test_random_selection_is_reproducible_by_seed() -> None:
