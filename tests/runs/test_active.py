@@ -193,3 +193,19 @@ def test_cli_runs_the_loop(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "round 1: 3 solver calls, test rel L2" in out
     assert json.loads((tmp_path / "cli" / "active.json").read_text())["solver_calls"] == 3
+
+
+def test_shipped_active_config_draws_a_varied_pool() -> None:
+    from pathlib import Path
+
+    from gnnops.problems import get
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "darcy_active.yaml"
+    cfg, active = load_active_config(str(path))
+    assert active.selection == "proportional" and active.budget == 80
+    spec = cfg.data.generate
+    spec.check_problem()
+    oracle = Oracle(get(spec.problem), spec)
+    cands = draw_candidates(oracle, 6, seed=0, split=10, geometries=["l_shape"])
+    highs = [float(np.max(c.inputs["a"])) for c in cands]
+    assert all(4.0 <= a <= 100.0 for a in highs) and len(set(highs)) == 6
