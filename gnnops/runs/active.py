@@ -130,8 +130,8 @@ class ActiveConfig:
             raise bad("max_share", "a share in (0, 1]")
         if not (math.isfinite(self.floor) and self.floor >= 0):
             raise bad("floor", "a number >= 0")
-        for geo, w in self.pool_weights.items():
-            if isinstance(w, bool) or not isinstance(w, int) or w < 0:
+        for geo, w in self.pool_weights.items():  # int-ness: the shared validator
+            if w < 0:
                 raise ConfigError(f"config key '{where}.pool_weights.{geo}' expects a count "
                                   f">= 0, got {w!r}")
 
