@@ -93,7 +93,8 @@ def one(args: argparse.Namespace, seed: int, strategy: str, tmp: str) -> list[di
         "per_round": args.per_round, "pool_size": args.pool, "test_size": args.test,
         "score": args.score, "max_share": args.max_share, "seed": seed,
         "selection": args.selection, "floor": args.floor,
-        "pool_weights": json.loads(args.pool_weights)})
+        "pool_weights": json.loads(args.pool_weights),
+        "pool_options": json.loads(args.pool_options)})
     t0 = time.perf_counter()
     res = run_active(run_config(args, seed, f"{tmp}/{strategy}"), active)
     assert res.solver_calls == active.budget, (res.solver_calls, active.budget)
@@ -157,6 +158,9 @@ def main() -> None:
     p.add_argument("--selection", default="top", choices=["top", "proportional"])
     p.add_argument("--pool-weights", default="{}",
                    help="JSON active.pool_weights, e.g. '{\"unit_square\": 15}'")
+    p.add_argument("--pool-options", default="{}",
+                   help="JSON active.pool_options: the pool's problem options (the test set "
+                        "keeps --problem-options), e.g. a mixture skewed to easy inputs")
     p.add_argument("--floor", type=float, default=1.0)
     p.add_argument("--width", type=int, default=48)
     p.add_argument("--depth", type=int, default=6)

@@ -1,13 +1,16 @@
 """Peak memory per rank of distributed prediction (one mesh across ranks) vs one rank.
 
-Builds an n x n unit-square triangle mesh and an untrained MeshGraphNet artifact (weights do
-not change memory or time), then runs ``torchrun --nproc_per_node=R -m
+Builds an n x n unit-square triangle mesh and an untrained MeshGraphNet (``--model
+meshgraphnet``, halo'd parts) or Transolver (``--model transolver``, the default config's
+64 x 4 with 32 slices: parts without halo, slice sums all-reduced) artifact (weights do not
+change memory or time), then runs ``torchrun --nproc_per_node=R -m
 gnnops.inference.distributed_predict`` for R = 1 and 2, with one pass per rank part
 (``--max-nodes 0``) and with the default bounded pieces, and prints each rank's peak RSS
 (``ru_maxrss``), the ratio of the largest rank's peak to the one-rank peak, and the wall
 time. Every rank imports torch (~0.3-0.4 GB of the RSS before any mesh).
 
     python benchmarks/distributed_predict.py --side 450 --latent 64 --depth 4
+    python benchmarks/distributed_predict.py --model transolver --side 3163 --max-nodes 0
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ def _worker(argv: list[str], report: str) -> int:
     return code
 
 
-def _setup(tmp: Path, side: int, latent: int, depth: int) -> tuple[Path, Path]:
+def _setup(tmp: Path, side: int, latent: int, depth: int, model: str = "meshgraphnet"
+           ) -> tuple[Path, Path]:
     import meshio
     import numpy as np
     import torch
@@ -60,11 +64,15 @@ def _setup(tmp: Path, side: int, latent: int, depth: int) -> tuple[Path, Path]:
     g = from_meshio(square(9), inputs=["a"], targets=["u"])
     recipe = make_recipe([g], inputs=["a"], input_dims=[1], targets=["u"], target_dims=[1],
                          features=["pos"], problem=None)
-    net = build("meshgraphnet", in_channels=3, out_channels=1, edge_dim=3, pos_dim=2,
-                latent=latent, depth=depth, hidden_layers=1)
+    if model == "transolver":
+        net = build("transolver", in_channels=3, out_channels=1, edge_dim=3, pos_dim=2,
+                    width=latent, depth=depth, heads=4, slices=32, fourier=16)
+    else:
+        net = build("meshgraphnet", in_channels=3, out_channels=1, edge_dim=3, pos_dim=2,
+                    latent=latent, depth=depth, hidden_layers=1)
     norms = {"x.mean": torch.tensor([7.5, 0.5, 0.5]), "x.std": torch.tensor([3.0, 0.3, 0.3]),
              "y.mean": torch.tensor([0.1]), "y.std": torch.tensor([0.05])}
-    sur = Surrogate(net, model_name="meshgraphnet", model_kwargs=net.config(), recipe=recipe,
+    sur = Surrogate(net, model_name=model, model_kwargs=net.config(), recipe=recipe,
                     normalizers=norms)
     art = save_artifact(tmp / "model.pt", sur.to_artifact(problem=None, config={}, metrics={}))
     mesh = tmp / "big.vtu"
@@ -75,7 +83,9 @@ def _setup(tmp: Path, side: int, latent: int, depth: int) -> tuple[Path, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", type=int, default=450, help="mesh side (side^2 nodes)")
-    parser.add_argument("--latent", type=int, default=64)
+    parser.add_argument("--model", default="meshgraphnet",
+                        choices=["meshgraphnet", "transolver"])
+    parser.add_argument("--latent", type=int, default=64, help="latent / width")
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--max-nodes", nargs="+", default=["0", "16384"],
@@ -89,8 +99,10 @@ def main() -> None:
         sys.exit(_worker(args.worker[1:], args.worker[0]))
     with tempfile.TemporaryDirectory(prefix="gnnops-dist-") as tmp_s:
         tmp = Path(tmp_s)
-        art, mesh = _setup(tmp, args.side, args.latent, args.depth)
-        print(f"mesh {args.side}x{args.side} = {args.side**2} nodes; meshgraphnet latent "
+        t0 = time.perf_counter()
+        art, mesh = _setup(tmp, args.side, args.latent, args.depth, args.model)
+        print(f"mesh {args.side}x{args.side} = {args.side**2} nodes (written in "
+              f"{time.perf_counter() - t0:.0f} s); {args.model} latent "
               f"{args.latent}, depth {args.depth}; OMP_NUM_THREADS=1 per rank")
         print(f"{'max-nodes':>10} {'ranks':>5} {'root share':>10} {'peak GiB per rank':>24} "
               f"{'max/1-rank':>10} {'wall s':>7}")

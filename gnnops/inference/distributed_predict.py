@@ -20,10 +20,18 @@ summary exactly as ``gnnops predict``. A core node's output depends only on node
 floating-point summation order. The halo is computed redundantly instead of exchanged
 layer by layer: one round of messages per mesh, at the price of ``hops`` rings of nodes.
 
+Models whose only global steps are sums over nodes (Transolver: slice tokens; a
+``dist_reduce`` attribute) take the other scheme: the parts have no halo, every rank runs
+the model on its part at the same time, and the sums are all-reduced (``gloo``) once per
+block, so each rank holds only its part's activations; the result again equals one rank's
+up to summation order. All ranks must reach every all-reduce: rank 0 checks the graph
+before it sends the parts, and a rank that fails mid-forward leaves the others waiting
+until the process group's timeout.
+
 Memory: the non-root ranks hold only their parts and those parts' activations; rank 0 also
 holds the whole raw graph and the output (``--root-share`` below ``1 / N_ranks`` evens the
 peaks out: README, "One mesh across ranks"). Every rank loads the artifact (a shared folder on
-a cluster). Models with an unbounded receptive field (``receptive_hops`` None) are refused.
+a cluster). Other models with an unbounded receptive field (``receptive_hops`` None) are refused.
 Time-dependent (rollout) artifacts are not supported here.
 """
 
@@ -55,7 +63,18 @@ log = logging.getLogger(__name__)
 
 __all__ = ["split_for_ranks", "DistributedForward", "run_distributed", "main"]
 
-_STOP, _MESH = 0, 1
+_STOP, _MESH, _GLOBAL = 0, 1, 2
+
+
+def _allreduce(tensors: list[Tensor]) -> None:
+    """Sum ``tensors`` in place over the ranks (the ``dist_reduce`` of a global model)."""
+    for t in tensors:
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+
+
+def _global_model(model: Any) -> bool:
+    """Whether ``model`` runs across ranks by all-reducing node sums (``dist_reduce``)."""
+    return hasattr(model, "dist_reduce")
 
 
 def split_for_ranks(data: Data, hops: int, edge_length: float, world: int,
@@ -146,34 +165,70 @@ class DistributedForward:
 
         data = with_whole_graph_fields(data, p.recipe)  # sent with every part
         hops = receptive_hops(p.model)
+        mode = _MESH
+        if hops is None and _global_model(p.model) and getattr(data, "pos", None) is not None:
+            mode, hops = _GLOBAL, 0
+            # the widths / fields checks on a few nodes: fail here, before any rank waits
+            self.local._run(node_part(data, np.arange(min(int(data.num_nodes), 8))))
         if hops is None or getattr(data, "pos", None) is None:
             raise ModelError("distributed prediction needs a model with a bounded receptive "
-                             f"field (message-passing steps) and node positions; "
+                             f"field (message-passing steps) or global node sums "
+                             f"(transolver) and node positions; "
                              f"{type(p.model).__name__} reports none")
-        length = max(max_edge_length(data), float(getattr(p.model, "radius", 0.0) or 0.0))
+        length = 0.0 if mode == _GLOBAL else max(
+            max_edge_length(data), float(getattr(p.model, "radius", 0.0) or 0.0))
         groups = split_for_ranks(data, hops, length, self.world, self.root_share)
-        splitter = Partitioner(data)
-        dist.broadcast_object_list([_MESH], src=0)
+        if mode == _GLOBAL:  # no halo: every node in exactly one part's sums
+            groups = [[(core, np.sort(core)) for core, _nodes in g] for g in groups]
+        # a global model reads no edges or cells: its parts carry the node fields only
+        cut = (lambda nodes: node_part(data, nodes)) if mode == _GLOBAL else \
+            Partitioner(data).subgraph
+        dist.broadcast_object_list([mode], src=0)
         for r in range(1, self.world):
             dist.send(torch.tensor([len(groups[r])]), dst=r)
             for core, nodes in groups[r]:
-                sub = splitter.subgraph(nodes)
+                sub = cut(nodes)
                 sub.dist_core_local = torch.from_numpy(np.searchsorted(nodes, core))
                 _send_data(sub, r)
                 del sub
-        own = [(core, nodes, splitter.subgraph(nodes)) for core, nodes in groups[0]]
-        del splitter  # its node -> edge / cell indices: not needed during rank 0's forward
+        own = [(core, nodes, cut(nodes)) for core, nodes in groups[0]]
+        del cut  # the splitter's node -> edge / cell indices: not needed in rank 0's forward
         results: list[tuple[np.ndarray, Tensor | str]] = []
         while own:
             core, nodes, sub = own.pop(0)
             try:
+                p.model.dist_reduce = _allreduce if mode == _GLOBAL else None
                 results.append((core, _core_rows(self.local, sub, core, nodes)))
-            except (GnnopsError, RuntimeError, ValueError) as exc:  # still drain the others
+            except (GnnopsError, RuntimeError, ValueError, IndexError) as exc:  # drain others
                 results.append((core, f"rank 0 failed on its part: {exc}"))
+            finally:
+                if mode == _GLOBAL:
+                    p.model.dist_reduce = None
             del sub
         for r in range(1, self.world):
             results += [(core, _recv_rows(r)) for core, _nodes in groups[r]]
         return _stitch(results, int(data.num_nodes))
+
+
+def node_part(data: Data, nodes: np.ndarray) -> Data:
+    """The node fields of ``data`` at the sorted node ids ``nodes``, its edge fields empty
+    (``[0, ...]``) and no cells: the part a global model (:func:`_global_model`) runs on."""
+    n, idx = int(data.num_nodes), torch.from_numpy(nodes)
+    ei = getattr(data, "edge_index", None)
+    m = -1 if ei is None else int(ei.shape[1])
+    out = Data(num_nodes=len(nodes))
+    for key, val in data.items():
+        if key in ("num_nodes", "cell_index", "mesh_cells"):
+            continue
+        if key == "edge_index":
+            out[key] = val[:, :0].clone()
+        elif isinstance(val, Tensor) and val.dim() > 0 and val.shape[0] == n:
+            out[key] = val.index_select(0, idx)
+        elif isinstance(val, Tensor) and val.dim() > 0 and val.shape[0] == m:
+            out[key] = val[:0].clone()
+        elif not isinstance(val, Tensor) and key != "cell_type":
+            out[key] = val
+    return out
 
 
 def _stitch(results: list[tuple[np.ndarray, Tensor | str]], n: int) -> Tensor:
@@ -216,6 +271,8 @@ def serve(predictor: Any) -> None:
         log.info("rank %d: predicting %d part(s), %d nodes with halo (%d core)",
                  dist.get_rank(), len(subs), sum(int(s.num_nodes) for s in subs),
                  sum(len(s["dist_core_local"]) for s in subs))
+        if box[0] == _GLOBAL:
+            predictor.model.dist_reduce = _allreduce
         for sub in subs:
             core = sub["dist_core_local"]
             del sub["dist_core_local"]
@@ -223,9 +280,11 @@ def serve(predictor: Any) -> None:
                 rows = predictor.forward_graph(sub)[core].float().contiguous()
                 dist.send(torch.tensor(list(rows.shape), dtype=torch.int64), dst=0)
                 dist.send(rows, dst=0)
-            except (GnnopsError, RuntimeError, ValueError) as exc:
+            except (GnnopsError, RuntimeError, ValueError, IndexError) as exc:
                 dist.send(torch.tensor([-1, -1], dtype=torch.int64), dst=0)
                 dist.send_object_list([" ".join(str(exc).split())], dst=0)
+        if box[0] == _GLOBAL:
+            predictor.model.dist_reduce = None
 
 
 def _init_group() -> tuple[int, int, bool]:

@@ -15,6 +15,13 @@ over tokens, so the cost is linear in the number of nodes, and inference on larg
 streams nodes in chunks (``chunk`` rows at a time, two passes per block), so memory beyond
 the ``[N, width]`` latent is one chunk.
 
+Across ranks (:mod:`gnnops.inference.distributed_predict`) every node-wise step is local
+and the only global quantities are sums over nodes -- the slice tokens' numerators and
+denominators and the quadrature weights' total -- so a mesh split into parts (no halo) gives
+the one-process result when those sums are all-reduced: the runtime attribute
+``dist_reduce`` (a callable summing a list of tensors in place over the ranks; ``None``:
+one process) does that, one all-reduce per block.
+
 Inputs: ``data.x`` [N, F_in], ``data.pos`` [N, d] (lifted with random Fourier features of
 ``fourier`` frequencies, fixed at construction from ``seed``), ``data.node_volume`` [N]
 optional, ``data.batch`` [N] optional (graphs of a batch attend separately).
@@ -24,6 +31,7 @@ Output: [N, out_channels].
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -62,8 +70,11 @@ class PhysicsAttentionBlock(nn.Module):
         return torch.softmax(logits / tau, dim=-1)
 
     def forward(self, x: Tensor, w: Tensor, batch: Tensor, num_graphs: int,
-                chunk: int) -> Tensor:
-        """``x`` [N, width], quadrature weights ``w`` [N], graph ids ``batch`` [N] -> [N, width]."""
+                chunk: int, reduce: Any = None) -> Tensor:
+        """``x`` [N, width], quadrature weights ``w`` [N], graph ids ``batch`` [N] -> [N, width].
+
+        ``reduce``: sums a list of tensors in place over ranks (this rank's nodes are a part
+        of one graph), see the module docstring."""
         n, hd, m, d = x.shape[0], self.heads, self.slices, self.dim
         num = x.new_zeros(num_graphs, hd, m, d)
         den = x.new_zeros(num_graphs, hd, m)
@@ -81,9 +92,14 @@ class PhysicsAttentionBlock(nn.Module):
                                     v.split(counts.tolist()), strict=True):
                 num[g] = num[g] + torch.einsum("nhm,nhd->hmd", sw_g, v_g)
                 den[g] = den[g] + sw_g.sum(0)
+        if reduce is not None:
+            reduce([num, den])
         z = num / den.clamp_min(1e-12).unsqueeze(-1)  # [B, H, M, D]
         zt = z.reshape(num_graphs * hd, m, d)
         z = (zt + self.attn(zt, zt, zt, need_weights=False)[0]).view(num_graphs, hd, m, d)
+        # without autograd, a streamed pass 2 overwrites x chunk by chunk: chunk s reads only
+        # its own rows (the tokens z are already global), so no second [N, width] exists
+        inplace = not one_pass and not torch.is_grad_enabled()
         outs = []
         for s in range(0, n, chunk):  # pass 2: back onto the nodes, then the MLP
             xc = x[s:s + chunk]
@@ -93,8 +109,14 @@ class PhysicsAttentionBlock(nn.Module):
             back = torch.cat([torch.einsum("nhm,hmd->nhd", sl_g, z[g]) for g, sl_g in
                               zip(ids.tolist(), sl.split(counts.tolist()), strict=True)])
             back = back.reshape(-1, hd * d)
-            xc = xc + self.out(back)
-            outs.append(xc + self.mlp(self.norm2(xc)))
+            new = xc + self.out(back)
+            new = new + self.mlp(self.norm2(new))
+            if inplace:
+                xc.copy_(new)
+            else:
+                outs.append(new)
+        if inplace:
+            return x
         return outs[0] if len(outs) == 1 else torch.cat(outs, 0)
 
 
@@ -145,23 +167,49 @@ class Transolver(GraphModel):
         self.norm = nn.LayerNorm(width)
         self.head = MLP(width, out_channels, width, hidden_layers=1, layer_norm=False)
         self.chunk = chunk
+        self.dist_reduce: Any = None  # runtime (distributed prediction), not saved
 
     def forward(self, data: Data) -> Tensor:
         """``data`` (x [N, F_in], pos [N, d], optional node_volume, batch) -> [N, F_out]."""
         self.check_data(data, need_pos=True)
         x, pos = data.x, data.pos.to(data.x.dtype)
-        feats = [x, pos]
-        if self.freqs.shape[1]:
-            ang = pos @ self.freqs.to(x.dtype)
-            feats += [torch.sin(ang), torch.cos(ang)]
-        h = self.lift(torch.cat(feats, dim=1))
+        n = x.shape[0]
+        # inference on a large graph: lift, blocks and head stream chunks, so besides the
+        # [N, width] latent only one chunk's temporaries exist
+        stream = not torch.is_grad_enabled() and n > self.chunk
+        if stream:
+            h = x.new_empty(n, self.lift[-1].out_features)
+            for s in range(0, n, self.chunk):
+                h[s:s + self.chunk] = self._lift(x[s:s + self.chunk], pos[s:s + self.chunk])
+        else:
+            h = self._lift(x, pos)
         batch = getattr(data, "batch", None)
         if batch is None:
             batch = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
         num_graphs = int(batch.max()) + 1 if batch.numel() else 1
         w = node_weights(data)
-        w = w / w.sum().clamp_min(1e-30) * x.shape[0]  # O(1) scale; the means are unchanged
+        total = torch.stack([w.sum(), w.new_tensor(float(x.shape[0]))])
+        reduce = self.dist_reduce
+        if reduce is not None:
+            if num_graphs != 1:
+                raise ModelError(f"distributed transolver expects one graph per rank, got "
+                                 f"{num_graphs}")
+            reduce([total])
+        w = w / total[0].clamp_min(1e-30) * total[1]  # O(1) scale; the means are unchanged
         chunk = self.chunk if not torch.is_grad_enabled() else max(self.chunk, x.shape[0])
         for block in self.blocks:
-            h = block(h, w, batch, num_graphs, chunk)
-        return self.head(self.norm(h))
+            h = block(h, w, batch, num_graphs, chunk, reduce)
+        if not stream:
+            return self.head(self.norm(h))
+        out = x.new_empty(n, self.head[-1].out_features)
+        for s in range(0, n, self.chunk):
+            out[s:s + self.chunk] = self.head(self.norm(h[s:s + self.chunk]))
+        return out
+
+    def _lift(self, x: Tensor, pos: Tensor) -> Tensor:
+        """``[x, pos, sin(pos F), cos(pos F)]`` lifted: [n, F_in], [n, d] -> [n, width]."""
+        feats = [x, pos]
+        if self.freqs.shape[1]:
+            ang = pos @ self.freqs.to(x.dtype)
+            feats += [torch.sin(ang), torch.cos(ang)]
+        return self.lift(torch.cat(feats, dim=1))

@@ -42,8 +42,9 @@ import torch
 
 from gnnops._atomic import atomic_open
 from gnnops._typed import build_dataclass
-from gnnops.data.ranges import draw_options
+from gnnops.data.ranges import check_ranges
 from gnnops.errors import ConfigError
+from gnnops.runs.active_pool import Candidate, Oracle, draw_candidates, probe_pool_options
 from gnnops.runs.active_select import (
     select_proportional,
     select_random,
@@ -74,6 +75,10 @@ class ActiveConfig:
         pool_weights: geometry -> relative count in the pool (others: 1), for a pool that
             is not spread evenly (e.g. ``{unit_square: 15}``: a sweep of the base design
             with a few variants); the test set stays even over all geometries.
+        pool_options: ``problem_options`` of the pool's inputs only (overriding
+            ``data.generate.problem_options`` key by key; ranges as there, e.g. a
+            ``mixture``): candidates that are not spread like the use the test set
+            stands for, e.g. mostly a cheap base design with a few hard variants.
         score: ``total`` (``error_estimate``) or ``algebraic`` (its part against this
             mesh's discrete solution, blind to the mesh's own error).
         selection: ``top`` (the ``per_round`` largest scores) or ``proportional`` (drawn
@@ -95,6 +100,7 @@ class ActiveConfig:
     per_round: int = 8
     pool_size: int = 200
     pool_weights: dict[str, int] = field(default_factory=dict)
+    pool_options: dict[str, Any] = field(default_factory=dict)
     score: Literal["total", "algebraic"] = "total"
     selection: Literal["top", "proportional"] = "top"
     floor: float = 1.0
@@ -130,102 +136,11 @@ class ActiveConfig:
             raise bad("max_share", "a share in (0, 1]")
         if not (math.isfinite(self.floor) and self.floor >= 0):
             raise bad("floor", "a number >= 0")
+        check_ranges(self.pool_options, where=f"{where}.pool_options")
         for geo, w in self.pool_weights.items():  # int-ness: the shared validator
             if w < 0:
                 raise ConfigError(f"config key '{where}.pool_weights.{geo}' expects a count "
                                   f">= 0, got {w!r}")
-
-
-@dataclass
-class Candidate:
-    """One pool or test entry: a geometry and an input draw, evaluated at its nodes.
-
-    Attributes:
-        index: position in its pool (its input seed is ``[seed, split, index]``).
-        geometry: geometry name (``gnnops.meshing``).
-        sample: the problem's input sample (re-evaluated on a reference mesh).
-        inputs: input fields at the nodes, name -> [N] or [N, d].
-        targets: the solution fields once solved, else None.
-    """
-
-    index: int
-    geometry: str
-    sample: Any = field(repr=False)
-    inputs: dict[str, np.ndarray] = field(repr=False)
-    targets: dict[str, np.ndarray] | None = field(default=None, repr=False)
-
-
-class Oracle:
-    """The meshes of the geometries and the solver whose calls are the budget.
-
-    Args:
-        problem: the problem instance.
-        spec: the ``GenerateSpec`` (mesh size ``resolutions[train_resolution]``,
-            ``reference_resolution``).
-    """
-
-    def __init__(self, problem: Any, spec: Any) -> None:
-        self.problem, self.spec = problem, spec
-        self.h = float(spec.resolutions[spec.train_resolution])
-        self.calls = 0
-        self._meshes: dict[tuple[str, float], Any] = {}
-        self._graphs: dict[str, Any] = {}
-        self._transfer: dict[str, Any] = {}
-
-    def mesh(self, geometry: str, h: float | None = None) -> Any:
-        """``(meshio.Mesh, FemMesh)`` of ``geometry`` at ``h`` (default: the training h)."""
-        from gnnops.meshing import make_geometry
-        from gnnops.problems._fem import fem_mesh
-
-        key = (geometry, self.h if h is None else float(h))
-        if key not in self._meshes:
-            m = make_geometry(geometry, key[1])
-            self._meshes[key] = (m, fem_mesh(m))
-        return self._meshes[key]
-
-    def graph(self, geometry: str) -> Any:
-        """The ``Data`` of the geometry's mesh (no fields; copied per sample)."""
-        if geometry not in self._graphs:
-            from gnnops.graphs.mesh import from_meshio
-
-            self._graphs[geometry] = from_meshio(self.mesh(geometry)[0])
-        return self._graphs[geometry]
-
-    def solve(self, cand: Candidate) -> dict[str, np.ndarray]:
-        """Solve ``cand`` (one budgeted call; with a reference resolution: on the fine mesh,
-        transferred), store and return its targets."""
-        self.calls += 1
-        ref_h = self.spec.reference_resolution
-        if ref_h is None:
-            cand.targets = self.problem.solve(self.mesh(cand.geometry)[1], **cand.inputs)
-            return cand.targets
-        fine = self.mesh(cand.geometry, ref_h)[1]
-        if cand.geometry not in self._transfer:
-            from gnnops.problems.transfer import P1Transfer
-
-            coarse = self.mesh(cand.geometry)[1]
-            self._transfer[cand.geometry] = P1Transfer(fine.points, fine.cells).matrix(
-                coarse.points)
-        p = self._transfer[cand.geometry]
-        out = self.problem.solve(fine, **self.problem.evaluate_inputs(cand.sample, fine))
-        cand.targets = {k: (p @ np.asarray(v).reshape(fine.n_nodes, -1)).reshape(
-            (p.shape[0],) + np.shape(v)[1:]) for k, v in out.items()}
-        return cand.targets
-
-
-def draw_candidates(oracle: Oracle, count: int, *, seed: int, split: int,
-                    geometries: list[str]) -> list[Candidate]:
-    """``count`` unsolved candidates; ``index`` i lives on ``geometries[i % len]`` (repeat a
-    geometry to weight it, :func:`weighted_cycle`) and draws its inputs from
-    ``default_rng([seed, split, i])`` (the spec's ``problem_options``)."""
-    prob, opts = oracle.problem, oracle.spec.problem_options
-    out = []
-    for i in range(count):
-        geo = geometries[i % len(geometries)]
-        rng = np.random.default_rng([seed, split, i])
-        sample = prob.sample_inputs(rng, **draw_options(opts, rng))
-        out.append(Candidate(i, geo, sample, prob.evaluate_inputs(sample, oracle.mesh(geo)[1])))
-    return out
 
 
 def _stack(fields: dict[str, np.ndarray], names: list[str], n: int) -> torch.Tensor:
@@ -307,9 +222,11 @@ def run_active(cfg: Any, active: ActiveConfig, *, oracle: Oracle | None = None) 
                           "geometries and mesh size of the pool)")
     seed = cfg.seed if active.seed is None else active.seed
     oracle = oracle or Oracle(get(spec.problem, **spec.solver_options), spec)
+    probe_pool_options(oracle.problem, {**spec.problem_options, **active.pool_options})
     pool = draw_candidates(oracle, active.pool_size, seed=seed, split=POOL_SPLIT,
                            geometries=weighted_cycle(spec.train_geometries(),
-                                                     active.pool_weights))
+                                                     active.pool_weights),
+                           options=active.pool_options)
     tests = draw_candidates(oracle, active.test_size, seed=seed, split=TEST_SPLIT,
                             geometries=spec.train_geometries() + list(spec.test_geometries))
     for cand in tests:  # outside the budget

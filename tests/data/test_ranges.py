@@ -73,3 +73,29 @@ def test_dataset_with_a_contrast_range(tmp_path):
     again = generate(spec, tmp_path / "again", progress=False)
     for s in ds.samples("train"):
         assert (again / s["file"]).read_bytes() == ds.path(s).read_bytes()
+
+
+def test_mixture_draws_components_by_weight():
+    opts = {"a_pos": {"mixture": [[0.8, {"uniform": [4.0, 10.0]}], [0.2, 50.0]]}}
+    check_ranges(opts)
+    rng = np.random.default_rng(1)
+    a = np.array([draw_options(opts, rng)["a_pos"] for _ in range(5000)])
+    fixed = a == 50.0
+    assert abs(fixed.mean() - 0.2) < 0.02
+    assert a[~fixed].min() >= 4.0 and a[~fixed].max() <= 10.0
+    assert abs(a[~fixed].mean() - 7.0) < 0.1  # the uniform component's mean
+    probes = {p["a_pos"] for p in probe_options(opts)}
+    assert probes == {4.0, 10.0, 50.0}
+
+
+@pytest.mark.parametrize("value, words", [
+    ({"mixture": []}, "non-empty list"),
+    ({"mixture": [[0.0, 1.0]]}, "weight > 0"),
+    ({"mixture": [[1.0]]}, "[weight, value]"),
+    ({"mixture": [[1.0, {"mixture": [[1.0, 2.0]]}]]}, "uniform / loguniform / choice range"),
+    ({"mixture": [[1.0, {"uniform": [3.0, 1.0]}]]}, "lo <= hi"),
+])
+def test_bad_mixtures_name_the_key(value, words):
+    with pytest.raises(ConfigError, match="problem_options.tau") as err:
+        check_ranges({"tau": value})
+    assert words in str(err.value)

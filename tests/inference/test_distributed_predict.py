@@ -53,6 +53,8 @@ def _torchrun(args, tmp_path, nproc=2):
     ("meshgraphnet", {"depth": 3}, "0"),
     ("meshgraphnet", {"depth": 3}, "150"),  # each rank's part split again
     ("gno", {"width": 8, "depth": 2, "radius": 0.12, "kernel": "diagonal"}, "0"),
+    # global slice attention: no halo, node sums all-reduced (chunk 200: streamed passes)
+    ("transolver", {"width": 16, "depth": 2, "heads": 2, "slices": 8, "chunk": 200}, "0"),
 ])
 def test_two_ranks_equal_one_rank(tmp_path, model, kwargs, max_nodes):
     art = make_artifact(tmp_path / "m.pt", model=model, **kwargs)

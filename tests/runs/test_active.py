@@ -124,6 +124,25 @@ def test_candidates_are_reproducible_and_cycle_geometries(tmp_path) -> None:
     assert not np.array_equal(a[0].inputs["a"], a[2].inputs["a"])
 
 
+def test_pool_options_change_the_pool_inputs_only(tmp_path) -> None:
+    from gnnops.problems import get
+    from gnnops.runs.active_pool import probe_pool_options
+
+    oracle = Oracle(get("darcy"), _cfg(tmp_path).data.generate)
+    opts = {"a_pos": {"mixture": [[0.75, 4.0], [0.25, {"uniform": [50.0, 60.0]}]]}}
+    pool = draw_candidates(oracle, 40, seed=1, split=10, geometries=GEOS, options=opts)
+    highs = np.array([c.inputs["a"].max() for c in pool])
+    assert set(np.round(highs[highs < 10], 6)) == {4.0}  # the fixed component
+    assert np.all((highs[highs >= 10] >= 50.0) & (highs[highs >= 10] <= 60.0))
+    assert 4 <= np.sum(highs >= 10) <= 18  # about a quarter of 40
+    base = draw_candidates(oracle, 4, seed=1, split=10, geometries=GEOS)
+    assert {round(float(c.inputs["a"].max()), 6) for c in base} == {12.0}  # darcy default
+    with pytest.raises(ConfigError, match="active.pool_options.a_pos.mixture"):
+        ActiveConfig.from_dict({"pool_options": {"a_pos": {"mixture": [[0, 4.0]]}}})
+    with pytest.raises(ConfigError, match="active.pool_options.*unknown darcy input kind"):
+        probe_pool_options(oracle.problem, {"kind": {"choice": ["fno", "nope"]}})
+
+
 def test_config_checks() -> None:
     with pytest.raises(ConfigError, match="did you mean 'per_round'"):
         ActiveConfig.from_dict({"per_rund": 3})
