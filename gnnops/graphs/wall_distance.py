@@ -37,6 +37,8 @@ def segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.nda
 def _segments(data: Data, boundary: np.ndarray) -> np.ndarray:
     """[S, 2] node pairs of the edges with both ends on the boundary (each once)."""
     ei = getattr(data, "edge_index", None)
+    if ei is None or ei.numel() == 0:  # a graph built without edges keeps these
+        ei = getattr(data, "boundary_edge_index", None)
     if ei is None or ei.numel() == 0:
         return np.zeros((0, 2), dtype=np.int64)
     e = ei.numpy().T

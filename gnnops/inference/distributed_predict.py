@@ -218,16 +218,18 @@ def node_part(data: Data, nodes: np.ndarray) -> Data:
     m = -1 if ei is None else int(ei.shape[1])
     out = Data(num_nodes=len(nodes))
     for key, val in data.items():
-        if key in ("num_nodes", "cell_index", "mesh_cells"):
+        if key in ("num_nodes", "cell_index", "mesh_cells", "boundary_edge_index"):
             continue
         if key == "edge_index":
             out[key] = val[:, :0].clone()
+        elif isinstance(val, Tensor) and val.dim() > 0 and val.shape[0] == m and "edge" in key:
+            out[key] = val[:0].clone()
         elif isinstance(val, Tensor) and val.dim() > 0 and val.shape[0] == n:
             out[key] = val.index_select(0, idx)
-        elif isinstance(val, Tensor) and val.dim() > 0 and val.shape[0] == m:
-            out[key] = val[:0].clone()
-        elif not isinstance(val, Tensor) and key != "cell_type":
-            out[key] = val
+        elif isinstance(val, list) and len(val) == n:
+            out[key] = [val[i] for i in nodes.tolist()]
+        elif key != "cell_type":
+            out[key] = val  # whole-graph values (e.g. the scaling law's input_scale)
     return out
 
 

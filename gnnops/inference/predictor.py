@@ -220,7 +220,9 @@ class Predictor:
             raise ProblemError(f"steps={steps!r} is only for time-dependent (rollout) models; "
                                f"this artifact predicts {', '.join(self.targets)} directly")
         t0 = time.perf_counter()
-        src = load_source(source, self.recipe, inputs)
+        # a model that reads no edges (Transolver) gets a mesh graph without them
+        src = load_source(source, self.recipe, inputs,
+                          edges=getattr(self.model, "reads_edges", True))
         t1 = time.perf_counter()
         out = self.forward_graph(src.data)
         t2 = time.perf_counter()

@@ -112,7 +112,8 @@ def _stack(fields: Mapping[str, np.ndarray], names: Sequence[str], n: int) -> to
     return torch.from_numpy(np.hstack(cols).astype(np.float32))
 
 
-def _from_mesh(mesh: Any, name: str, recipe: Recipe, kwargs: Mapping[str, Any]) -> Source:
+def _from_mesh(mesh: Any, name: str, recipe: Recipe, kwargs: Mapping[str, Any],
+               edges: bool = True) -> Source:
     import meshio
 
     from gnnops.graphs import from_meshio
@@ -133,7 +134,7 @@ def _from_mesh(mesh: Any, name: str, recipe: Recipe, kwargs: Mapping[str, Any]) 
     bare = meshio.Mesh(mesh.points, mesh.cells, cell_data=mesh.cell_data,
                        field_data=mesh.field_data, point_sets=mesh.point_sets,
                        cell_sets=mesh.cell_sets)
-    data = from_meshio(bare)
+    data = from_meshio(bare, edges=edges)
     data.x = _stack(fields, names, n)
     return Source(name=name, kind="mesh", data=data, inputs=fields, mesh=mesh)
 
@@ -224,7 +225,7 @@ def _from_data(data: Data, recipe: Recipe, kwargs: Mapping[str, Any]) -> Source:
 
 
 def load_source(source: Any, recipe: Recipe | Mapping[str, Any],
-                inputs: Mapping[str, Any] | None = None) -> Source:
+                inputs: Mapping[str, Any] | None = None, *, edges: bool = True) -> Source:
     """Resolve ``source`` into a :class:`Source`.
 
     Args:
@@ -232,6 +233,8 @@ def load_source(source: Any, recipe: Recipe | Mapping[str, Any],
         recipe: the artifact's graph recipe (``inputs``, ``input_dims``, ``undirected``; a
             mapping is read by ``Recipe.from_json``).
         inputs: keyword input fields overriding stored ones (arrays [N] / [N, d] or scalars).
+        edges: build a mesh's edges (``False``: for a model that reads none, see
+            :func:`gnnops.graphs.from_meshio`); networks and ``Data`` keep theirs.
 
     Raises:
         GraphError: unknown or missing input field, wrong length, unsupported source.
@@ -248,11 +251,11 @@ def load_source(source: Any, recipe: Recipe | Mapping[str, Any],
             return _from_network(read_network(path), str(path), recipe, kwargs)
         from gnnops.graphs.io import read_mesh
 
-        return _from_mesh(read_mesh(path), str(path), recipe, kwargs)
+        return _from_mesh(read_mesh(path), str(path), recipe, kwargs, edges)
     if isinstance(source, Data):
         return _from_data(source, recipe, kwargs)
     if hasattr(source, "points") and hasattr(source, "cells"):
-        return _from_mesh(source, "<meshio.Mesh>", recipe, kwargs)
+        return _from_mesh(source, "<meshio.Mesh>", recipe, kwargs, edges)
     if hasattr(source, "nodes") and hasattr(source, "edges"):
         return _from_network(source, f"<{type(source).__name__}>", recipe, kwargs)
     raise GraphError(f"expected a mesh / network path, a meshio.Mesh, a networkx graph or a "

@@ -142,6 +142,7 @@ class Transolver(GraphModel):
     # slice tokens are volume-weighted quadratures: the same operator on every mesh, so
     # prediction raises no spacing flag for it (gnnops.inference.trust)
     resolution_independent = True
+    reads_edges = False  # prediction builds mesh graphs without edges for it
 
     def __init__(self, *, in_channels: int, out_channels: int, edge_dim: int = 0,
                  pos_dim: int = 2, width: int = 64, depth: int = 4, heads: int = 4,

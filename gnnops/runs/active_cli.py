@@ -11,6 +11,7 @@ geometries and mesh size of the candidate pool, plus::
       per_round: 8            # solves per round
       pool_size: 200          # unsolved candidates to choose from
       pool_weights: {}        # geometry -> relative count in the pool (others 1)
+      pool_options: {}        # problem_options of the pool only (test set: data.generate)
       score: total            # total | algebraic (part of the error estimate to rank by)
       selection: top          # top (largest scores) | proportional (drawn ∝ score/mean + floor)
       floor: 1.0              # proportional: uniform share added to score / mean(score)

@@ -56,3 +56,19 @@ def test_errors_name_what_is_missing() -> None:
         wall_distance(Data(pos=torch.zeros(3, 2)))
     with pytest.raises(GraphError, match="marks none"):
         wall_distance(Data(pos=torch.rand(3, 2), boundary=torch.zeros(3, dtype=torch.bool)))
+
+
+@pytest.mark.parametrize("geometry", ["plate_with_hole", "disk_with_holes-1", "l_shape"])
+def test_a_graph_without_edges_keeps_the_boundary_segments(geometry: str) -> None:
+    from gnnops.meshing import make_geometry
+
+    m = make_geometry(geometry, 0.04)
+    full, bare = from_meshio(m), from_meshio(m, edges=False)
+    assert bare.edge_index.shape == (2, 0) and bare.edge_attr.shape == (0, 3)
+    torch.testing.assert_close(bare.node_volume, full.node_volume)
+    assert torch.equal(bare.boundary, full.boundary)
+    # the polyline distance (curved holes) is the one of the full graph, not node distances
+    torch.testing.assert_close(wall_distance(bare), wall_distance(full), rtol=0, atol=0)
+    nodes_only = bare.clone()
+    del nodes_only.boundary_edge_index
+    assert (wall_distance(nodes_only) - wall_distance(full)).abs().max() > 1e-4

@@ -109,3 +109,22 @@ def test_one_rank_is_one_part_and_root_share_needs_two():
     assert len(groups) == 1 and np.array_equal(np.sort(groups[0][0][0]), np.arange(100))
     with pytest.raises(Exception, match="root-share"):
         split_for_ranks(g, 2, 0.0, 1, root_share=0.5)
+
+
+def test_node_part_keeps_node_and_whole_graph_fields_and_empties_edges():
+    import torch
+
+    from gnnops.inference.distributed_predict import node_part
+
+    g = from_meshio(square_mesh(6))  # 36 nodes
+    g.input_scale = torch.tensor([[2.0, 3.0]])  # a whole-graph value (scaling law)
+    g.names = [f"n{i}" for i in range(36)]
+    nodes = np.array([0, 5, 7, 30])
+    part = node_part(g, nodes)
+    assert part.num_nodes == 4
+    torch.testing.assert_close(part.pos, g.pos[nodes])
+    torch.testing.assert_close(part.node_volume, g.node_volume[nodes])
+    torch.testing.assert_close(part.input_scale, g.input_scale)
+    assert part.names == ["n0", "n5", "n7", "n30"]
+    assert part.edge_index.shape == (2, 0) and part.edge_attr.shape == (0, g.edge_attr.shape[1])
+    assert getattr(part, "cell_index", None) is None

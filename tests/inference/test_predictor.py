@@ -163,3 +163,22 @@ def test_pickled_object_artifact_is_refused_and_nothing_runs(tmp_path):
     with pytest.raises(ArtifactError, match="refusing to load .*nothing in it was run"):
         gnnops.load(bad)
     assert not marker.exists()
+
+
+def test_a_model_that_reads_no_edges_gets_a_mesh_graph_without_them(tmp_path):
+    from gnnops.graphs import from_meshio
+    from gnnops.inference import Predictor
+
+    art = make_artifact(tmp_path / "t.pt", model="transolver", width=16, depth=2, heads=2,
+                        slices=8)
+    m = square_mesh(21)
+    m.point_data["a"] = coefficient(m)
+    p = Predictor.from_artifact(art)
+    from_mesh = p.predict(m)
+    assert from_mesh.data.edge_index.shape == (2, 0)  # none built (Transolver reads none)
+    with_edges = from_meshio(m, inputs=["a"])
+    assert with_edges.edge_index.shape[1] > 0
+    np.testing.assert_allclose(from_mesh.fields["u"], p.predict(with_edges).fields["u"],
+                               rtol=0, atol=1e-6)
+    mgn = Predictor.from_artifact(make_artifact(tmp_path / "m.pt"))
+    assert mgn.predict(m).data.edge_index.shape[1] == with_edges.edge_index.shape[1]
