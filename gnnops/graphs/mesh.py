@@ -203,11 +203,9 @@ def from_meshio(
         mesh_or_path: a ``meshio.Mesh`` or a file in any format meshio reads.
         inputs: point-data fields stacked into ``x`` [N, F_in], in this order.
         targets: point-data fields stacked into ``y`` [N, F_out], in this order.
-        edges: build the mesh edges; ``False`` leaves ``edge_index`` [2, 0] and
-            ``edge_attr`` [0, d+1] (for models that read no edges, e.g. Transolver: ~170
-            bytes per node less, and the time to find them) and adds
-            ``boundary_edge_index`` [2, S]: the edges of the cells with two or more boundary
-            nodes (a superset of the boundary edges, for the wall distance).
+        edges: ``False``: ``edge_index`` [2, 0] and ``edge_attr`` [0, d+1] (a model that
+            reads none, e.g. Transolver: ~170 bytes per node less), plus the boundary cells'
+            edges ``boundary_edge_index`` [2, S] for the wall distance.
 
     Returns:
         ``Data`` with ``pos`` [N, d], ``edge_index`` [2, E], ``edge_attr`` [E, d+1],
@@ -227,20 +225,12 @@ def from_meshio(
     drop_z = points.shape[1] == 3 and top <= 2 and not np.any(points[:, 2])
     pos = points[:, :2] if drop_z else points
 
-    # order: small results first, so each step's temporaries do not stack on the
-    # large edge arrays (lower peak memory)
+    # small results first: their temporaries do not stack on the large edge arrays
     measures = _check_degenerate(pos, blocks, top, src)
     volume = node_volume(pos, blocks, n, measures=measures).astype(np.float32)
     del measures
     boundary = boundary_mask(blocks, n)
-    if edges:
-        ei = mesh_edges(blocks, n)
-        edge_attr = _edge_attr(pos, ei)
-    else:
-        ei = np.empty((2, 0), dtype=np.int64)
-        edge_attr = np.empty((0, pos.shape[1] + 1), dtype=np.float32)
-        near = [(info, cells[boundary[cells].sum(axis=1) >= 2]) for info, cells in blocks]
-        boundary_ei = mesh_edges(near, n)
+    ei, edge_attr, boundary_ei = _graph_edges(pos, blocks, boundary, edges)
     data = Data(
         pos=torch.from_numpy(pos.astype(np.float32)),
         edge_index=torch.from_numpy(ei),
@@ -250,7 +240,7 @@ def from_meshio(
         node_volume=torch.from_numpy(volume),
         num_nodes=n,
     )
-    if not edges:
+    if boundary_ei is not None:
         data.boundary_edge_index = torch.from_numpy(boundary_ei)
     x = _stack_fields(mesh, inputs, n, drop_z, src, "input")
     if x is not None:
@@ -260,6 +250,20 @@ def from_meshio(
         data.y = y
     _attach_cells(data, blocks)
     return data
+
+
+def _graph_edges(pos: np.ndarray, blocks: list[tuple[CellInfo, np.ndarray]],
+                 boundary: np.ndarray, edges: bool
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(edge_index [2, E], edge_attr [E, d+1], None)``; without ``edges``: empty ones and
+    the edges of the cells with two or more boundary nodes (``boundary_edge_index``)."""
+    n = len(boundary)
+    if edges:
+        ei = mesh_edges(blocks, n)
+        return ei, _edge_attr(pos, ei), None
+    near = [(info, cells[boundary[cells].sum(axis=1) >= 2]) for info, cells in blocks]
+    return (np.empty((2, 0), dtype=np.int64),
+            np.empty((0, pos.shape[1] + 1), dtype=np.float32), mesh_edges(near, n))
 
 
 def _checked_points(mesh: meshio.Mesh, src: str) -> np.ndarray:

@@ -153,6 +153,12 @@ class Predictor:
             out = self.surrogate(prepared)
         return out.detach().float(), prepared
 
+    @property
+    def reads_edges(self) -> bool:
+        """Whether the model reads mesh edges (False, e.g. Transolver: mesh graphs are
+        built without them, :func:`gnnops.graphs.from_meshio`)."""
+        return bool(getattr(self.model, "reads_edges", True))
+
     def forward_graph(self, data: Data) -> Tensor:
         """Prepare and run the model on a raw graph, partitioned when it is large.
 
@@ -220,9 +226,7 @@ class Predictor:
             raise ProblemError(f"steps={steps!r} is only for time-dependent (rollout) models; "
                                f"this artifact predicts {', '.join(self.targets)} directly")
         t0 = time.perf_counter()
-        # a model that reads no edges (Transolver) gets a mesh graph without them
-        src = load_source(source, self.recipe, inputs,
-                          edges=getattr(self.model, "reads_edges", True))
+        src = load_source(source, self.recipe, inputs, edges=self.reads_edges)
         t1 = time.perf_counter()
         out = self.forward_graph(src.data)
         t2 = time.perf_counter()
