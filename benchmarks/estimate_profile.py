@@ -1,0 +1,80 @@
+"""Where the time of one warm error estimate goes on a small mesh (Darcy, unit square).
+
+Interleaves ``--repeats`` warm estimates (a mesh seen before, a new coefficient each time:
+assembly, Galerkin products through the cached maps, AMG-CG, flux recovery) with direct
+solves of the same inputs, prints the medians and their ratio, then profiles the same
+estimates (cProfile) and prints the calls and seconds per estimate spent in the compiled
+kernels (scipy's sparse mat-vec, pyamg's Gauss-Seidel) and in the flux recovery: the floor
+below which Python-level tuning cannot bring the estimate.
+
+    OMP_NUM_THREADS=1 python benchmarks/estimate_profile.py [--h 0.02] [--repeats 37]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--h", type=float, default=0.02, help="mesh size (0.02: ~3k nodes)")
+    ap.add_argument("--repeats", type=int, default=37)
+    args = ap.parse_args()
+    from gnnops.meshing import make_geometry
+    from gnnops.problems import get
+    from gnnops.problems._fem import fem_mesh
+
+    darcy = get("darcy")
+    fm = fem_mesh(make_geometry("unit_square", args.h))
+    inps = [darcy.evaluate_inputs(darcy.sample_inputs(np.random.default_rng(k)), fm)
+            for k in range(args.repeats + 3)]
+    sols = [darcy.solve(fm, method="direct", **i)["u"] for i in inps[:3]]
+
+    def estimate(k: int) -> None:
+        fm._store.pop("systems:darcy", None)  # this coefficient's system is new
+        darcy.error_estimate(fm, {"u": 1.05 * sols[k % 3]}, **inps[k])
+
+    def direct(k: int) -> None:
+        fm._store.pop("systems:darcy", None)
+        darcy.solve(fm, method="direct", **inps[k])
+
+    for k in range(3):  # warm: the mesh's prolongators and Galerkin maps
+        estimate(k)
+    te, td = [], []
+    for k in range(3, args.repeats + 3):
+        for fn, out in ((estimate, te), (direct, td)):
+            t = time.perf_counter()
+            fn(k)
+            out.append(time.perf_counter() - t)
+    print(f"{fm.n_nodes} nodes, {args.repeats} interleaved repeats: estimate "
+          f"{1e3 * np.median(te):.2f} ms [{1e3 * min(te):.2f} - {1e3 * max(te):.2f}], direct "
+          f"solve {1e3 * np.median(td):.2f} ms [{1e3 * min(td):.2f} - {1e3 * max(td):.2f}], "
+          f"ratio {np.median(te) / np.median(td):.3f}")
+    prof = cProfile.Profile()
+    prof.enable()
+    for k in range(3, args.repeats + 3):
+        estimate(k)
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    n = args.repeats
+    total = 0.0
+    for label, key in (("sparse mat-vec (csr_matvec)", "csr_matvec"),
+                       ("Gauss-Seidel sweeps (pyamg)", "gauss_seidel"),
+                       ("flux recovery (simplex_recovery, cumulative)", "simplex_recovery")):
+        kernel = "recovery" not in label  # a compiled builtin: file "~", own time
+        rows = [(v[1], v[2] if kernel else v[3]) for (f, _line, name), v in stats.items()
+                if (kernel and f == "~" and key in name) or (not kernel and name == key)]
+        calls, secs = sum(r[0] for r in rows), sum(r[1] for r in rows)
+        total += secs
+        print(f"  {label:46s} {calls / n:6.1f} calls, {1e3 * secs / n:.2f} ms per estimate")
+    print(f"  these alone: {1e3 * total / n:.2f} ms per estimate; a tenth of the direct solve: "
+          f"{1e2 * np.median(td):.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
