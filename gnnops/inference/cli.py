@@ -356,9 +356,10 @@ def _stored_fields(path: Path) -> list[str] | None:
 
             graph = read_network(path)
             return sorted(set().union(*(d.keys() for _, d in graph.nodes(data=True))))
-        from gnnops.graphs.io import read_mesh
+        from gnnops.graphs.io import read_mesh, vtu_point_data_names
 
-        return sorted(read_mesh(path).point_data)
+        names = vtu_point_data_names(path) if path.suffix.lower() == ".vtu" else None
+        return sorted(names) if names is not None else sorted(read_mesh(path).point_data)
     except (GnnopsError, OSError, ValueError):
         return None
 

@@ -116,3 +116,22 @@ def test_exodus_without_netcdf4_names_the_extra(tmp_path: Path, monkeypatch, nam
     msg = str(exc.value)
     assert "reading Exodus files needs the optional package 'netCDF4'" in msg
     assert "pip install 'gnnops[exodus]'" in msg and "corrupt" not in msg
+
+
+@pytest.mark.parametrize("kw", [{}, {"binary": False}, {"compression": None}])
+def test_vtu_point_data_names_from_the_tags_and_int32_cells(tmp_path, kw):
+    from gnnops.graphs.io import read_mesh, vtu_point_data_names
+
+    pts = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
+    tri = np.array([[0, 1, 2], [1, 3, 2]], dtype=np.int64)
+    m = meshio.Mesh(pts, [("triangle", tri)], point_data={"a": np.ones(4),
+                                                          "u": np.zeros((4, 2))})
+    path = tmp_path / "x.vtu"
+    meshio.write(path, m, **kw)
+    assert vtu_point_data_names(path) == ["a", "u"]
+    back = read_mesh(path)
+    assert back.cells[0].data.dtype == np.int32  # half of meshio's int64, values kept
+    np.testing.assert_array_equal(back.cells[0].data, tri)
+    bare = tmp_path / "bare.vtu"
+    meshio.write(bare, meshio.Mesh(pts, [("triangle", tri)]), **kw)
+    assert vtu_point_data_names(bare) is None  # no PointData: the reader decides
