@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from gnnops.errors import ConfigError
+from gnnops.errors import ConfigError, GnnopsError
 
-__all__ = ["RANGE_KINDS", "is_range", "check_ranges", "draw_options", "probe_options"]
+__all__ = ["RANGE_KINDS", "is_range", "check_ranges", "draw_options", "probe_options",
+           "probe_sample_inputs"]
 
 #: the mapping keys that make an option a per-sample draw
 RANGE_KINDS = ("uniform", "loguniform", "choice", "mixture")
@@ -141,3 +142,13 @@ def probe_options(options: dict[str, Any]) -> list[dict[str, Any]]:
     for key, value in options.items():
         out += [{**base, key: v} for v in ends(value)[1:]]
     return out
+
+
+def probe_sample_inputs(sample: Any, options: dict[str, Any], key: str) -> None:
+    """``sample(rng, **o)`` for every ``o`` of :func:`probe_options`: a value the problem's
+    sampler rejects is a ConfigError naming ``key`` before any sample is drawn."""
+    for opts in probe_options(options):
+        try:
+            sample(np.random.default_rng(0), **opts)
+        except (GnnopsError, TypeError, ValueError) as exc:
+            raise ConfigError(f"config key '{key}': {' '.join(str(exc).split())}") from None

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from gnnops._typed import build_dataclass, did_you_mean
-from gnnops.data.ranges import check_ranges, is_range, probe_options
+from gnnops.data.ranges import check_ranges, is_range, probe_sample_inputs
 from gnnops.errors import ConfigError, GnnopsError, MeshError
 from gnnops.meshing import GEOMETRIES, SEEDED, geometry_dim, parse_geometry
 
@@ -238,8 +238,6 @@ class GenerateSpec:
             ConfigError: unknown problem, unknown or invalid option, unknown family; the
                 message names the key and the valid choices.
         """
-        import numpy as np
-
         from gnnops.problems import get, names
 
         valid = names()
@@ -258,8 +256,7 @@ class GenerateSpec:
         if not _check_keywords(sample, self.problem_options, key,
                                f"problem {self.problem!r} (sample_inputs)") or any(
                 is_range(v) for v in self.problem_options.values()):
-            for opts in probe_options(self.problem_options):
-                _as_config_error(key, lambda o=opts: sample(np.random.default_rng(0), **o))
+            probe_sample_inputs(sample, self.problem_options, key)
         if getattr(prob, "kind", "mesh") == "network" and self.mesh_variants != 1:
             raise ConfigError(f"config key '{_join(where, 'mesh_variants')}' is for mesh "
                               f"problems; {self.problem!r} is a network problem (expected 1, "

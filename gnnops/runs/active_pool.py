@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from gnnops.data.ranges import draw_options, probe_options
+from gnnops.data.ranges import draw_options, probe_sample_inputs
 
 __all__ = ["Candidate", "Oracle", "draw_candidates", "probe_pool_options"]
 
@@ -111,8 +111,4 @@ def draw_candidates(oracle: Oracle, count: int, *, seed: int, split: int,
 def probe_pool_options(problem: Any, options: dict[str, Any]) -> None:
     """Every end of every pool range through ``sample_inputs``: a ConfigError naming
     ``active.pool_options``, not a crash halfway through drawing the pool."""
-    from gnnops.data.spec import _as_config_error
-
-    for opts in probe_options(options):
-        _as_config_error("active.pool_options",
-                         lambda o=opts: problem.sample_inputs(np.random.default_rng(0), **o))
+    probe_sample_inputs(problem.sample_inputs, options, "active.pool_options")
