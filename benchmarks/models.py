@@ -76,10 +76,24 @@ def best_time(fn: Callable[[], object], reps: int, warmup: int = 1) -> float:
     return min(times)
 
 
-def matmul_peak(dtype: torch.dtype, n: int = 4096, reps: int = 3) -> float:
-    """GFLOP/s of an n x n matmul in ``dtype``."""
-    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-    t = best_time(lambda: a @ b, reps)
+def _sync(device: str) -> None:
+    """Wait for the device's queued work (CUDA runs asynchronously; a no-op on the CPU)."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 4096, reps: int = 3, device: str = "cpu"
+                ) -> float:
+    """GFLOP/s of an n x n matmul in ``dtype`` on ``device`` (on CUDA: n = 8192, 10 reps)."""
+    if device.startswith("cuda"):
+        n, reps = max(n, 8192), max(reps, 10)
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+
+    def mm() -> None:
+        a @ b
+        _sync(device)
+    t = best_time(mm, reps)
     return 2 * n**3 / t / 1e9
 
 
@@ -101,28 +115,36 @@ def counted_flops(fn: Callable[[], object]) -> float:
     return float(fc.get_total_flops())
 
 
-def train_step_fn(model: torch.nn.Module, data: Data, bf16: bool = False
-                  ) -> Callable[[], None]:
+def train_step_fn(model: torch.nn.Module, data: Data, bf16: bool = False,
+                  device: str = "cpu") -> Callable[[], None]:
+    """One AdamW train step of ``model`` on ``data`` (both already on ``device``), synced."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    kind = torch.device(device).type
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        ctx = (torch.autocast("cpu", dtype=torch.bfloat16) if bf16
+        ctx = (torch.autocast(kind, dtype=torch.bfloat16) if bf16
                else contextlib.nullcontext())
         with ctx:
             pred = model(data)
         loss = (pred.float() - data.y).square().mean()
         loss.backward()
         opt.step()
+        _sync(device)
     return step
 
 
-def infer_fn(model: torch.nn.Module, data: Data, bf16: bool = False) -> Callable[[], None]:
+def infer_fn(model: torch.nn.Module, data: Data, bf16: bool = False, device: str = "cpu"
+             ) -> Callable[[], None]:
+    """One inference forward of ``model`` on ``data`` (both already on ``device``), synced."""
+    kind = torch.device(device).type
+
     def run() -> None:
-        ctx = (torch.autocast("cpu", dtype=torch.bfloat16) if bf16
+        ctx = (torch.autocast(kind, dtype=torch.bfloat16) if bf16
                else contextlib.nullcontext())
         with torch.no_grad(), ctx:
             model(data)
+        _sync(device)
     return run
 
 

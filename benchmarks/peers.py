@@ -16,11 +16,16 @@ every MLP but the decoder), ``--latent`` wide, 3-layer MLPs):
 Each case runs a train step (forward + backward + AdamW) and an inference forward; one
 warm-up each, then ``--reps`` rounds in which every case runs once in turn (interleaved, so
 load drift on a shared machine hits all alike). Printed: median seconds, the spread
-(min - max), the ratio of medians to gnnops, and the fp32 matmul peak (4096^2) measured at
+(min - max), the ratio of medians to gnnops, and the matmul peak (4096^2 on a CPU) measured at
 the start and the end of the same run with the GFLOP/s of gnnops' train step.
 
     python benchmarks/peers.py                    # ~12k nodes, 15 x 128, 5 reps
     python benchmarks/peers.py --side 40 --depth 4 --reps 5   # small, for a loaded machine
+    python benchmarks/peers.py --device cuda --side 300        # on a GPU (90k nodes)
+
+On CUDA every timed call ends with ``torch.cuda.synchronize()``, the peak is an 8192^2
+matmul (TF32 off, PyTorch's default for fp32 matmuls), and ``--threads`` only sets the CPU
+threads of the host side.
 """
 
 from __future__ import annotations
@@ -149,21 +154,27 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bf16", action="store_true",
-                    help="every case under torch.autocast(cpu, bfloat16); the peak in bf16")
+                    help="every case under torch.autocast(bfloat16); the peak in bf16")
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda[:i]")
     args = ap.parse_args()
     if args.reps < 5:
         ap.error("expected --reps >= 5 (medians of fewer interleaved repeats mislead)")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        ap.error(f"expected a CUDA device for --device {args.device}; torch sees none")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    data = square_mesh(args.side)
+    dev = args.device
+    data = square_mesh(args.side).to(dev)
     n, e = data.num_nodes, data.edge_index.shape[1]
     lat, depth = args.latent, args.depth
     print(f"{datetime.date.today()} {platform.node()} {platform.processor() or platform.machine()}"
           f", {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}; torch {torch.__version__}, "
           f"{args.threads} threads; mesh {n} nodes, {e} directed edges; {depth} x {lat}")
+    if dev.startswith("cuda"):
+        print(f"device {dev}: {torch.cuda.get_device_name(dev)}")
     dtype = torch.bfloat16 if args.bf16 else torch.float32
     prec = "bf16" if args.bf16 else "fp32"
-    peak0 = matmul_peak(dtype)
+    peak0 = matmul_peak(dtype, device=dev)
     models: dict[str, nn.Module] = {
         "gnnops": build("meshgraphnet", in_channels=2, out_channels=1, edge_dim=3, pos_dim=2,
                         latent=lat, depth=depth),
@@ -172,15 +183,17 @@ def main() -> None:
     if fwd is not None:
         models["physicsnemo"] = Wrap(fwd, mod)
     print(note)
+    models = {k: m.to(dev) for k, m in models.items()}
     for k, m in models.items():
         print(f"{k:12s} {sum(p.numel() for p in m.parameters()):>10,} parameters")
     fns: dict[str, Callable[[], object]] = {}
     for k, m in models.items():
-        fns[f"{k} train"] = train_step_fn(m, data, bf16=args.bf16)
-        fns[f"{k} infer"] = infer_fn(m, data, bf16=args.bf16)
+        fns[f"{k} train"] = train_step_fn(m, data, bf16=args.bf16, device=dev)
+        fns[f"{k} infer"] = infer_fn(m, data, bf16=args.bf16, device=dev)
     times = interleaved(fns, args.reps)
-    peak1 = matmul_peak(dtype)
-    print(f"{prec} matmul 4096^2 peak: {peak0:.0f} GFLOP/s at the start, {peak1:.0f} at the end")
+    peak1 = matmul_peak(dtype, device=dev)
+    side = 8192 if dev.startswith("cuda") else 4096
+    print(f"{prec} matmul {side}^2 peak: {peak0:.0f} GFLOP/s at the start, {peak1:.0f} at the end")
     print(f"\n{'case':18s} {'median s':>9s} {'min':>8s} {'max':>8s} {'/ gnnops':>9s}")
     for k, ts in times.items():
         med = statistics.median(ts)
