@@ -10,20 +10,23 @@
 # 3. the default Darcy run on the GPU (data generated first with 14 CPU workers, then
 #    train.py with train.device=cuda), then benchmarks/time_to_accuracy.py on it.
 # Each step has its own time limit so that one failure does not eat the others' time.
+# STEPS="pytest peers train" (default) picks the steps.
 set -u
+STEPS=${STEPS:-pytest peers train}
 OUT=${OUT:-gpu_out}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-{
+step() { case " $STEPS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+step pytest && {
   date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   nproc; python3 -c "import torch, torch_geometric as g; print('torch', torch.__version__, \
 'cuda', torch.version.cuda, 'pyg', g.__version__, torch.cuda.get_device_name(0))"
   echo "== pytest (CUDA visible, -n 14)"
-  timeout 200 python3 -m pytest -q -n 14 -p no:cacheprovider --maxfail=30 2>&1 | tail -60
+  timeout 200 python3 -m pytest -q -n 14 -p no:cacheprovider --maxfail=100 2>&1 | tail -60
   echo "pytest rc ${PIPESTATUS[0]}"
 } > "$OUT/gpu_pytest.txt" 2>&1
 
-for run in "110 fp32" "300 fp32" "300 bf16"; do
+step peers && for run in "110 fp32" "300 fp32" "300 bf16"; do
   set -- $run
   flag=""; [ "$2" = bf16 ] && flag=--bf16
   timeout 60 python3 benchmarks/peers.py --device cuda --side "$1" --reps 7 --threads 4 $flag \
@@ -31,7 +34,7 @@ for run in "110 fp32" "300 fp32" "300 bf16"; do
   echo >> "$OUT/gpu_peers.txt"
 done
 
-{
+step train && {
   echo "== generate (14 workers)"; t0=$(date +%s)
   timeout 100 python3 -m gnnops.cli generate configs/default.yaml --workers 14 2>&1 | tail -3
   echo "generate rc ${PIPESTATUS[0]} in $(( $(date +%s) - t0 )) s"

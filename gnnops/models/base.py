@@ -15,7 +15,15 @@ from torch_geometric.data import Data
 
 from gnnops.errors import ModelError
 
-__all__ = ["GraphModel", "check_positive"]
+__all__ = ["GraphModel", "check_positive", "device_chunk", "GPU_CHUNK_FACTOR"]
+
+# Rows per chunk of an in-place inference path are sized for a CPU's caches (e.g. 8192
+# edges x 128 latents = 4 MiB of fp32 per temporary). On a GPU such a chunk is a few
+# microseconds of work and the loop becomes launch-bound (H200, 538k edges, 15 x 128:
+# inference 3.2x slower than the unchunked PyG layers, benchmarks/results/gpu_peers.txt),
+# so there the chunk is this many times larger (256 MiB per temporary): memory stays
+# bounded, and a mesh of fewer edges than one chunk runs in one pass.
+GPU_CHUNK_FACTOR = 64
 
 
 def check_positive(**values: Any) -> None:
@@ -23,6 +31,12 @@ def check_positive(**values: Any) -> None:
     for key, v in values.items():
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ModelError(f"expected {key} to be an integer >= 1 (got {v!r})")
+
+
+def device_chunk(chunk: int, device: torch.device) -> int:
+    """Rows per inference chunk on ``device``: ``chunk`` on a CPU, ``GPU_CHUNK_FACTOR``
+    times it elsewhere (CUDA); 0 (no chunking) stays 0."""
+    return chunk if device.type == "cpu" else chunk * GPU_CHUNK_FACTOR
 
 
 class GraphModel(nn.Module):

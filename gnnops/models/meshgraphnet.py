@@ -16,8 +16,9 @@ Further (all measured in ``benchmarks/models.py``): the first-layer bias is adde
 split too (no ``cat``), ReLUs run in place, and the edges are sorted by target once per
 forward so that aggregation is a segmented (CSR) sum (:mod:`gnnops.models.scatter`).
 Without autograd (inference) the processor runs edges in chunks of ``inference_chunk``
-and updates the edge latents in place, so its peak memory is ~ the edge and node latents
-plus one chunk of temporaries. ``compile_processor()`` is an opt-in ``torch.compile``.
+(64x more on a GPU: :func:`gnnops.models.base.device_chunk`) and updates the edge latents
+in place, so its peak memory is ~ the edge and node latents plus one chunk of temporaries.
+``compile_processor()`` is an opt-in ``torch.compile``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from gnnops.models.base import GraphModel, check_positive
+from gnnops.models.base import GraphModel, check_positive, device_chunk
 from gnnops.models.mlp import MLP, edge_geometry, scatter_sum
 from gnnops.models.scatter import SortedEdges, segment_sum
 
@@ -230,7 +231,7 @@ class MeshGraphNet(GraphModel):
             src, dst, raw = edges.src, edges.dst, edges.permute(raw)  # [E, k], not [E, L]
         e = self._encode_edges(raw)
         del raw
-        chunk = self.inference_chunk
+        chunk = device_chunk(self.inference_chunk, e.device)
         if (chunk and edges is not None and not torch.is_grad_enabled()
                 and e.shape[0] > chunk):
             for block in self.blocks:  # bounded memory: ~ e + x + one chunk of temporaries
@@ -243,7 +244,7 @@ class MeshGraphNet(GraphModel):
 
     def _encode_edges(self, raw: Tensor) -> Tensor:
         """Edge encoder [E, k] -> [E, L]; without autograd, ``inference_chunk`` rows at a time."""
-        chunk = self.inference_chunk
+        chunk = device_chunk(self.inference_chunk, raw.device)
         if not chunk or torch.is_grad_enabled() or raw.shape[0] <= chunk:
             return self.edge_encoder(raw)
         out = raw.new_empty((raw.shape[0], self.edge_encoder[-1].normalized_shape[0]))

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from gnnops.errors import ModelError
-from gnnops.models.base import GraphModel, check_positive, node_weights
+from gnnops.models.base import GraphModel, check_positive, device_chunk, node_weights
 from gnnops.models.hierarchy import build_hierarchy, hierarchy_keys
 from gnnops.models.meshgraphnet import ProcessorBlock, edge_input_width, edge_inputs
 from gnnops.models.mlp import MLP, scatter_sum, weighted_mean_weights
@@ -158,14 +158,14 @@ class MultiScale(GraphModel):
             return None
         return weighted_mean_weights(vol, src, dst, vol.shape[0])
 
-    def _chunk(self, rows: int) -> int:
-        """Rows per chunk of the inference path (0: one pass, as in training)."""
-        c = self.inference_chunk
+    def _chunk(self, rows: int, device: torch.device) -> int:
+        """Rows per chunk of the inference path on ``device`` (0: one pass, as in training)."""
+        c = device_chunk(self.inference_chunk, device)
         return c if c and not torch.is_grad_enabled() and rows > c else 0
 
     def _mlp(self, mlp: nn.Module, h: Tensor) -> Tensor:
         """``mlp(h)`` -- without autograd ``inference_chunk`` rows at a time."""
-        c = self._chunk(h.shape[0])
+        c = self._chunk(h.shape[0], h.device)
         if not c:
             return mlp(h)
         return torch.cat([mlp(h[s:s + c]) for s in range(0, h.shape[0], c)])
@@ -176,7 +176,7 @@ class MultiScale(GraphModel):
         needs its latents plus one chunk of temporaries (a layer-wise partition whose
         halo is each block's one hop)."""
         s, t, e, coef, srt = graph
-        c = self._chunk(e.shape[0])
+        c = self._chunk(e.shape[0], e.device)
         for blk in blocks:
             if c:
                 blk.forward_inplace(x, e, s, t, chunk=c, coef=coef)

@@ -121,3 +121,15 @@ def test_inplace_chunked_inference_and_unsorted_aggregation_equal_default() -> N
     assert torch.allclose(chunked, ref, atol=1e-5)
     assert torch.allclose(unchunked, ref, atol=1e-5)
     assert torch.allclose(unsorted, ref, atol=1e-5)
+
+
+def test_inference_chunks_are_larger_on_a_gpu() -> None:
+    """CPU chunks stay as set (cache-sized); on CUDA they are GPU_CHUNK_FACTOR times larger,
+    so a GPU forward is not launch-bound; 0 (no chunking) stays 0 everywhere."""
+    from gnnops.models.base import GPU_CHUNK_FACTOR, device_chunk
+
+    assert device_chunk(8192, torch.device("cpu")) == 8192
+    assert device_chunk(8192, torch.device("cuda", 0)) == 8192 * GPU_CHUNK_FACTOR
+    assert GPU_CHUNK_FACTOR >= 16
+    assert device_chunk(0, torch.device("cuda")) == 0
+    assert device_chunk(0, torch.device("cpu")) == 0

@@ -55,7 +55,10 @@ def test_coarse_level_carries_information_across_the_domain() -> None:
     with torch.no_grad():
         delta = (model(d2)[far] - model(d)[far]).abs().item()
         delta_mgn = (mgn(d2)[far] - mgn(d)[far]).abs().item()
-    assert delta > 1e-8
+    # Not reached = exactly 0 (as for the MeshGraphNet); reached = far above float64 round-off
+    # (~1e-16 of the O(1) output). The size depends on the random weights: 7e-9 with torch
+    # 2.11's initialization, larger with 2.13's, so the bound is round-off, not one init.
+    assert delta > 1e-12
     assert delta_mgn == 0.0
 
 
