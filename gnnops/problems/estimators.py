@@ -32,7 +32,6 @@ nodal share of the cells' ``eta_L2,K^2``) has ``||indicator||_M`` = the absolute
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,12 +42,14 @@ import scipy.sparse as sp
 
 from gnnops.problems._estimator_ops import (
     GalerkinMap,
+    _digest,
     cells_to_nodes,
     free_submatrix,
     simplex_recovery,
 )
 from gnnops.problems._fem import FemMesh
 from gnnops.problems._linear import LinearSystem
+from gnnops.problems._vcycle import VCycle, amg_cg
 
 __all__ = ["L2_CONSTANT", "RTOL", "SMOOTHERS", "ErrorEstimate", "lumped_mass", "cell_diameters",
            "amg_solver", "amg_cg", "algebraic_error", "recovery_indicators", "estimate_error",
@@ -119,10 +120,6 @@ def cell_diameters(fm: FemMesh) -> np.ndarray:
     return fm.cached("diameters", build)
 
 
-def _digest(mask: np.ndarray) -> str:
-    return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=8).hexdigest()
-
-
 def _near_nullspace(fm: FemMesh, free: np.ndarray, components: int) -> np.ndarray:
     """[n_free, m] constants (scalar) or rigid-body modes (vector, c = d) on the free dofs."""
     if components == 1:
@@ -187,10 +184,10 @@ def _galerkin_levels(fm: FemMesh, system: LinearSystem,
     a = _blocked(_free_matrix(fm, system), system.free, system.components)
     levels = []
     prolongators = _prolongators(fm, system, system.A if unit is None else unit)
+    restrictions = fm.cached(f"amg-r:{system.components}:{_digest(system.fixed)}", lambda: [
+        p.T.tocsr() if p.T.format == "csc" else p.T for p in prolongators])
     maps = _galerkin_maps(fm, system, a, prolongators)
-    for k, p in enumerate(prolongators):
-        r = p.T
-        r = r.tocsr() if r.format == "csc" else r
+    for k, (p, r) in enumerate(zip(prolongators, restrictions, strict=True)):
         levels.append((a, p, r))
         if maps is not None and maps[k].matches(a):
             a = maps[k](a)
@@ -261,42 +258,20 @@ def amg_solver(fm: FemMesh, system: LinearSystem, unit: sp.csr_matrix | None = N
     return ml
 
 
-def amg_cg(a: sp.spmatrix, b: np.ndarray, ml: Any, *, x0: np.ndarray | None = None,
-           cycles: int = 20, rtol: float | None = None, weights: np.ndarray | None = None,
-           min_cycles: int = 1) -> tuple[np.ndarray, dict[str, Any]]:
-    """Conjugate gradients preconditioned by one V-cycle of ``ml`` per iteration.
-
-    Stops after ``cycles`` iterations, or earlier (not before ``min_cycles``) when the last
-    update's weighted norm ``||dx||_W`` is ``<= rtol * ||x - x0||_W`` (``W = diag(weights)``).
-
-    Returns:
-        ``x: [n]`` and info: ``cycles`` (iterations run), ``converged`` (``rtol`` met),
-        ``residuals`` (``||b - A x||`` before each iteration and after the last).
-    """
-    w = np.ones(len(b)) if weights is None else weights
-    x = np.zeros(len(b)) if x0 is None else np.asarray(x0, dtype=np.float64).copy()
-    dx_total = np.zeros(len(b))
-    r = b - a @ x
-    m = ml.aspreconditioner(cycle="V")
-    res, p, rz, k, converged = [float(np.linalg.norm(r))], None, 0.0, 0, False
-    while k < cycles and res[-1] > 0:
-        z = m @ r
-        rz_new = float(r @ z)
-        p = z if p is None else z + (rz_new / rz) * p
-        rz = rz_new
-        ap = a @ p
-        alpha = rz / float(p @ ap)
-        step = alpha * p
-        x += step
-        dx_total += step
-        r -= alpha * ap
-        res.append(float(np.linalg.norm(r)))
-        k += 1
-        if rtol is not None and k >= min_cycles:
-            if np.sqrt(w @ step**2) <= rtol * np.sqrt(w @ dx_total**2):
-                converged = True
-                break
-    return x, {"cycles": k, "converged": converged or res[-1] == 0, "residuals": res}
+def _vcycle(fm: FemMesh, system: LinearSystem, unit: sp.csr_matrix | None,
+            smoother: str) -> Any:
+    """The V-cycle of the estimate and the correction (cached on the system): the lean
+    :class:`VCycle` on scalar CSR levels, pyamg's solver (:func:`amg_solver`) otherwise."""
+    key = f"_vcycle:{smoother}"
+    hit = system.__dict__.get(key)
+    if hit is None:
+        levels = _galerkin_levels(fm, system, unit)
+        scalar = system.components == 1 and all(sp.issparse(a) and a.format == "csr"
+                                                for a, _, _ in levels[:-1])
+        hit = (VCycle(levels, smoother) if scalar and smoother in SMOOTHERS
+               else amg_solver(fm, system, unit, smoother=smoother))
+        system.__dict__[key] = hit
+    return hit
 
 
 def algebraic_error(fm: FemMesh, system: LinearSystem, u: np.ndarray, *,
@@ -309,7 +284,7 @@ def algebraic_error(fm: FemMesh, system: LinearSystem, u: np.ndarray, *,
     e = np.where(system.fixed, system.g - u, 0.0)
     r = (system.b - system.A @ (u + e))[free]
     w = np.repeat(lumped_mass(fm), system.components)[free]
-    ml = amg_solver(fm, system, unit, smoother=smoother)
+    ml = _vcycle(fm, system, unit, smoother)
     x, info = amg_cg(_free_matrix(fm, system), r, ml, cycles=max_cycles, rtol=rtol, weights=w,
                      min_cycles=2)
     e[free] = x
@@ -388,8 +363,8 @@ def correct(fm: FemMesh, system: LinearSystem, u: np.ndarray, cycles: int, *,
     free = system.free
     out = np.where(system.fixed, system.g, np.asarray(u, dtype=np.float64))
     rhs = (system.b - system.A @ np.where(system.fixed, system.g, 0.0))[free]
-    x, info = amg_cg(_free_matrix(fm, system), rhs, amg_solver(fm, system, unit), x0=out[free],
-                     cycles=cycles)
+    ml = _vcycle(fm, system, unit, "symmetric")
+    x, info = amg_cg(_free_matrix(fm, system), rhs, ml, x0=out[free], cycles=cycles)
     out[free] = x
     info["seconds"] = time.perf_counter() - t0
     return out, info
