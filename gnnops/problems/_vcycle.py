@@ -4,8 +4,8 @@ The error estimate applies 2 - 4 V-cycles to a hierarchy it builds for every new
 coefficient. Through pyamg (a ``MultilevelSolver`` built per coefficient and its
 ``aspreconditioner``) each application also computed two fine-level residual norms and
 went through ``LinearOperator`` dispatch and per-sweep argument checks: on a 3k-node mesh
-47 sparse mat-vecs per estimate where the cycles need ~21, and 2.4 ms of the 3.5 ms
-estimate. :class:`VCycle` does the same arithmetic (same Gauss-Seidel kernels of
+48 sparse mat-vecs per estimate (42 with this class) and 3.6 ms per estimate (2.4 ms),
+``benchmarks/results/estimate_profile.txt``. :class:`VCycle` does the same arithmetic (same Gauss-Seidel kernels of
 ``pyamg.amg_core``, the same order of sweeps, the coarsest level by its inverse where
 pyamg's ``coarse_solver="pinv"`` takes the pseudo-inverse; equal to pyamg's cycle to
 round-off, tests/problems/test_vcycle.py) as one short recursion over prebuilt arrays.
