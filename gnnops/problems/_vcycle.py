@@ -5,10 +5,11 @@ coefficient. Through pyamg (a ``MultilevelSolver`` built per coefficient and its
 ``aspreconditioner``) each application also computed two fine-level residual norms and
 went through ``LinearOperator`` dispatch and per-sweep argument checks: on a 3k-node mesh
 48 sparse mat-vecs per estimate (42 with this class) and 3.6 ms per estimate (2.4 ms),
-``benchmarks/results/estimate_profile.txt``. :class:`VCycle` does the same arithmetic (same Gauss-Seidel kernels of
-``pyamg.amg_core``, the same order of sweeps, the coarsest level by its inverse where
-pyamg's ``coarse_solver="pinv"`` takes the pseudo-inverse; equal to pyamg's cycle to
-round-off, tests/problems/test_vcycle.py) as one short recursion over prebuilt arrays.
+``benchmarks/results/estimate_profile.txt``. :class:`VCycle` does the same arithmetic
+(same Gauss-Seidel kernels of ``pyamg.amg_core``, the same order of sweeps, the coarsest
+level by its inverse where pyamg's ``coarse_solver="pinv"`` takes the pseudo-inverse;
+equal to pyamg's cycle to round-off, tests/problems/test_vcycle.py) as one short recursion
+over prebuilt arrays.
 :func:`amg_cg` (CG with one V-cycle per iteration) runs on either.
 """
 
