@@ -38,10 +38,12 @@ Time-dependent (rollout) artifacts are not supported here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -75,6 +77,20 @@ def _allreduce(tensors: list[Tensor]) -> None:
 def _global_model(model: Any) -> bool:
     """Whether ``model`` runs across ranks by all-reducing node sums (``dist_reduce``)."""
     return hasattr(model, "dist_reduce")
+
+
+@contextlib.contextmanager
+def _reducing(model: Any, mode: int) -> Iterator[None]:
+    """In the ``_GLOBAL`` mode: the model's node sums all-reduced over the ranks while the
+    block runs (``dist_reduce``), one process again after it."""
+    if mode != _GLOBAL:
+        yield
+        return
+    model.dist_reduce = _allreduce
+    try:
+        yield
+    finally:
+        model.dist_reduce = None
 
 
 def split_for_ranks(data: Data, hops: int, edge_length: float, world: int,
@@ -194,17 +210,14 @@ class DistributedForward:
         own = [(core, nodes, cut(nodes)) for core, nodes in groups[0]]
         del cut  # the splitter's node -> edge / cell indices: not needed in rank 0's forward
         results: list[tuple[np.ndarray, Tensor | str]] = []
-        while own:
-            core, nodes, sub = own.pop(0)
-            try:
-                p.model.dist_reduce = _allreduce if mode == _GLOBAL else None
-                results.append((core, _core_rows(self.local, sub, core, nodes)))
-            except (GnnopsError, RuntimeError, ValueError, IndexError) as exc:  # drain others
-                results.append((core, f"rank 0 failed on its part: {exc}"))
-            finally:
-                if mode == _GLOBAL:
-                    p.model.dist_reduce = None
-            del sub
+        with _reducing(p.model, mode):
+            while own:
+                core, nodes, sub = own.pop(0)
+                try:
+                    results.append((core, _core_rows(self.local, sub, core, nodes)))
+                except (GnnopsError, RuntimeError, ValueError, IndexError) as exc:  # drain
+                    results.append((core, f"rank 0 failed on its part: {exc}"))
+                del sub
         for r in range(1, self.world):
             results += [(core, _recv_rows(r)) for core, _nodes in groups[r]]
         return _stitch(results, int(data.num_nodes))
@@ -273,20 +286,17 @@ def serve(predictor: Any) -> None:
         log.info("rank %d: predicting %d part(s), %d nodes with halo (%d core)",
                  dist.get_rank(), len(subs), sum(int(s.num_nodes) for s in subs),
                  sum(len(s["dist_core_local"]) for s in subs))
-        if box[0] == _GLOBAL:
-            predictor.model.dist_reduce = _allreduce
-        for sub in subs:
-            core = sub["dist_core_local"]
-            del sub["dist_core_local"]
-            try:
-                rows = predictor.forward_graph(sub)[core].float().contiguous()
-                dist.send(torch.tensor(list(rows.shape), dtype=torch.int64), dst=0)
-                dist.send(rows, dst=0)
-            except (GnnopsError, RuntimeError, ValueError, IndexError) as exc:
-                dist.send(torch.tensor([-1, -1], dtype=torch.int64), dst=0)
-                dist.send_object_list([" ".join(str(exc).split())], dst=0)
-        if box[0] == _GLOBAL:
-            predictor.model.dist_reduce = None
+        with _reducing(predictor.model, box[0]):
+            for sub in subs:
+                core = sub["dist_core_local"]
+                del sub["dist_core_local"]
+                try:
+                    rows = predictor.forward_graph(sub)[core].float().contiguous()
+                    dist.send(torch.tensor(list(rows.shape), dtype=torch.int64), dst=0)
+                    dist.send(rows, dst=0)
+                except (GnnopsError, RuntimeError, ValueError, IndexError) as exc:
+                    dist.send(torch.tensor([-1, -1], dtype=torch.int64), dst=0)
+                    dist.send_object_list([" ".join(str(exc).split())], dst=0)
 
 
 def _init_group() -> tuple[int, int, bool]:

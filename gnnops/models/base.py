@@ -7,6 +7,7 @@ A model is rebuilt from its artifact as ``build(name, **model.config())`` follow
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -15,7 +16,7 @@ from torch_geometric.data import Data
 
 from gnnops.errors import ModelError
 
-__all__ = ["GraphModel", "check_positive", "device_chunk", "GPU_CHUNK_FACTOR"]
+__all__ = ["GraphModel", "check_positive", "device_chunk", "GPU_CHUNK_FACTOR", "map_rows"]
 
 # Rows per chunk of an in-place inference path are sized for a CPU's caches (e.g. 8192
 # edges x 128 latents = 4 MiB of fp32 per temporary). On a GPU such a chunk is a few
@@ -37,6 +38,17 @@ def device_chunk(chunk: int, device: torch.device) -> int:
     """Rows per inference chunk on ``device``: ``chunk`` on a CPU, ``GPU_CHUNK_FACTOR``
     times it elsewhere (CUDA); 0 (no chunking) stays 0."""
     return chunk if device.type == "cpu" else chunk * GPU_CHUNK_FACTOR
+
+
+def map_rows(fn: Callable[[slice], Tensor], n: int, chunk: int, width: int,
+             like: Tensor) -> Tensor:
+    """``[n, width]`` rows ``fn(rows)`` computed ``chunk`` rows at a time into one output
+    (dtype and device of ``like``): inference of a row-wise map without its full-size
+    temporaries."""
+    out = like.new_empty(n, width)
+    for s in range(0, n, chunk):
+        out[s:s + chunk] = fn(slice(s, s + chunk))
+    return out
 
 
 class GraphModel(nn.Module):

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from gnnops.models.base import GraphModel, check_positive, device_chunk
+from gnnops.models.base import GraphModel, check_positive, device_chunk, map_rows
 from gnnops.models.mlp import MLP, edge_geometry, scatter_sum
 from gnnops.models.scatter import SortedEdges, segment_sum
 
@@ -247,7 +247,5 @@ class MeshGraphNet(GraphModel):
         chunk = device_chunk(self.inference_chunk, raw.device)
         if not chunk or torch.is_grad_enabled() or raw.shape[0] <= chunk:
             return self.edge_encoder(raw)
-        out = raw.new_empty((raw.shape[0], self.edge_encoder[-1].normalized_shape[0]))
-        for s in range(0, raw.shape[0], chunk):
-            out[s:s + chunk] = self.edge_encoder(raw[s:s + chunk])
-        return out
+        return map_rows(lambda rows: self.edge_encoder(raw[rows]), raw.shape[0], chunk,
+                        self.edge_encoder[-1].normalized_shape[0], raw)

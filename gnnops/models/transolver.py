@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from gnnops.errors import ModelError
-from gnnops.models.base import GraphModel, check_positive, node_weights
+from gnnops.models.base import GraphModel, check_positive, map_rows, node_weights
 from gnnops.models.mlp import MLP
 
 __all__ = ["Transolver", "PhysicsAttentionBlock"]
@@ -178,12 +178,8 @@ class Transolver(GraphModel):
         # inference on a large graph: lift, blocks and head stream chunks, so besides the
         # [N, width] latent only one chunk's temporaries exist
         stream = not torch.is_grad_enabled() and n > self.chunk
-        if stream:
-            h = x.new_empty(n, self.lift[-1].out_features)
-            for s in range(0, n, self.chunk):
-                h[s:s + self.chunk] = self._lift(x[s:s + self.chunk], pos[s:s + self.chunk])
-        else:
-            h = self._lift(x, pos)
+        h = (map_rows(lambda rows: self._lift(x[rows], pos[rows]), n, self.chunk,
+                      self.lift[-1].out_features, x) if stream else self._lift(x, pos))
         batch = getattr(data, "batch", None)
         if batch is None:
             batch = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
@@ -202,10 +198,8 @@ class Transolver(GraphModel):
             h = block(h, w, batch, num_graphs, chunk, reduce)
         if not stream:
             return self.head(self.norm(h))
-        out = x.new_empty(n, self.head[-1].out_features)
-        for s in range(0, n, self.chunk):
-            out[s:s + self.chunk] = self.head(self.norm(h[s:s + self.chunk]))
-        return out
+        return map_rows(lambda rows: self.head(self.norm(h[rows])), n, self.chunk,
+                        self.head[-1].out_features, x)
 
     def _lift(self, x: Tensor, pos: Tensor) -> Tensor:
         """``[x, pos, sin(pos F), cos(pos F)]`` lifted: [n, F_in], [n, d] -> [n, width]."""
