@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 from torch_geometric.data import Data
 
+from gnnops._malloc import reuse_freed_memory
 from gnnops.models import build
 
 
@@ -228,6 +229,9 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--compile", action="store_true", help="also time compile_processor()")
     ap.add_argument("--skip-others", action="store_true", help="MeshGraphNet only")
     ap.add_argument("--side", type=int, default=0, help="mesh side (smoke tests)")
+    ap.add_argument("--malloc", choices=("reuse", "system"), default="reuse",
+                    help="reuse: glibc keeps freed memory (gnnops._malloc, as training does "
+                         "with train.reuse_memory); system: the C library's default")
     return ap.parse_args()
 
 
@@ -303,11 +307,13 @@ def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    reuse = args.malloc == "reuse" and reuse_freed_memory()
     data = square_mesh(args.side or (40 if args.quick else 110))
     n, e = data.num_nodes, data.edge_index.shape[1]
     print(f"mesh: {n} nodes, {e} directed edges; torch {torch.__version__}, "
           f"{args.threads} threads, best of {args.reps} (interleaved) after 1 warm-up, "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, allocator: "
+          f"{'freed memory reused' if reuse else 'system default'}")
     peak32 = matmul_peak(torch.float32)
     peak16 = matmul_peak(torch.bfloat16)
     print(f"matmul 4096^2 peak: fp32 {peak32:.0f} GFLOP/s, bf16 {peak16:.0f} GFLOP/s")

@@ -22,6 +22,7 @@ the start and the end of the same run with the GFLOP/s of gnnops' train step.
     python benchmarks/peers.py                    # ~12k nodes, 15 x 128, 5 reps
     python benchmarks/peers.py --side 40 --depth 4 --reps 5   # small, for a loaded machine
     python benchmarks/peers.py --device cuda --side 300        # on a GPU (90k nodes)
+    python benchmarks/peers.py --malloc system   # without gnnops._malloc (all peers)
 
 On CUDA every timed call ends with ``torch.cuda.synchronize()``, the peak is an 8192^2
 matmul (TF32 off, PyTorch's default for fp32 matmuls), and ``--threads`` only sets the CPU
@@ -46,6 +47,7 @@ from torch_geometric.data import Data
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from models import infer_fn, matmul_peak, mgn_flops, square_mesh, train_step_fn  # noqa: E402
 
+from gnnops._malloc import reuse_freed_memory  # noqa: E402
 from gnnops.models import build  # noqa: E402
 
 
@@ -146,7 +148,8 @@ def interleaved(fns: dict[str, Callable[[], object]], reps: int) -> dict[str, li
     return times
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command line (checked)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--side", type=int, default=110, help="mesh side (~side^2 nodes)")
     ap.add_argument("--latent", type=int, default=128)
@@ -156,20 +159,31 @@ def main() -> None:
     ap.add_argument("--bf16", action="store_true",
                     help="every case under torch.autocast(bfloat16); the peak in bf16")
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda[:i]")
+    ap.add_argument("--malloc", choices=("reuse", "system"), default="reuse",
+                    help="reuse: glibc keeps freed memory, as `train.reuse_memory` does in "
+                         "training (gnnops._malloc; process-wide, so every peer runs with it); "
+                         "system: the C library's default")
     args = ap.parse_args()
     if args.reps < 5:
         ap.error("expected --reps >= 5 (medians of fewer interleaved repeats mislead)")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         ap.error(f"expected a CUDA device for --device {args.device}; torch sees none")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    reuse = args.malloc == "reuse" and reuse_freed_memory()
     dev = args.device
     data = square_mesh(args.side).to(dev)
     n, e = data.num_nodes, data.edge_index.shape[1]
     lat, depth = args.latent, args.depth
     print(f"{datetime.date.today()} {platform.node()} {platform.processor() or platform.machine()}"
           f", {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}; torch {torch.__version__}, "
-          f"{args.threads} threads; mesh {n} nodes, {e} directed edges; {depth} x {lat}")
+          f"{args.threads} threads; mesh {n} nodes, {e} directed edges; {depth} x {lat}; "
+          f"allocator: {'freed memory reused' if reuse else 'system default'}")
     if dev.startswith("cuda"):
         print(f"device {dev}: {torch.cuda.get_device_name(dev)}")
     dtype = torch.bfloat16 if args.bf16 else torch.float32

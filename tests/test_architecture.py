@@ -20,7 +20,7 @@ PACKAGE = Path(gnnops.__file__).parent
 # room -> layer; a room may import rooms of a strictly lower layer (and itself).
 LAYERS: dict[str, int] = {
     "errors": 0,
-    "_atomic": 1, "_typed": 1, "_log": 1, "_yaml": 1,
+    "_atomic": 1, "_typed": 1, "_log": 1, "_yaml": 1, "_malloc": 1,
     "graphs": 2, "meshing": 2,
     "models": 3, "problems": 3,
     "data": 4,

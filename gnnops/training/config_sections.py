@@ -168,6 +168,10 @@ class TrainConfig:
         device: "auto" (cuda when available), "cpu" or "cuda".
         threads: torch CPU threads (0 = torch's default; with ``processes`` > 1: the CPUs
             divided by ``processes``).
+        reuse_memory: on glibc, serve large tensors from the heap and keep freed memory
+            for the next step instead of unmapping it (:mod:`gnnops._malloc`; process-wide;
+            1.6x faster steps on 10k-node meshes, where every step's fresh [E, 128]
+            tensors were page-faulted in again).
         processes: CPU training processes ``python train.py`` starts itself (data-parallel
             ranks over gloo, the same global batch and gradient as one process; the
             dataset is generated first with as many workers). 1 = one process. Ignored
@@ -187,6 +191,7 @@ class TrainConfig:
     noise_std: float = 0.0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = 0
+    reuse_memory: bool = True
     processes: int = 1
     log_every: int = 1
     progress: bool = True

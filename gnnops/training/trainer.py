@@ -26,6 +26,7 @@ import torch
 import yaml
 from torch_geometric.data import Data
 
+from gnnops._malloc import reuse_freed_memory
 from gnnops.errors import ConfigError
 from gnnops.surrogate.artifact import save_artifact
 from gnnops.surrogate.surrogate import Surrogate
@@ -183,6 +184,8 @@ def _train(cfg: RunConfig, info: D.DistInfo, *, resume: bool, train_data: list[D
            make_surrogate: Callable | None = None) -> TrainResult:
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
+    if cfg.train.reuse_memory:
+        reuse_freed_memory()
     check_model_kwargs(cfg.model.name, cfg.model.kwargs)
     cfg_dict = config_to_dict(cfg)
     ckpt_path = cfg.run_dir / "checkpoints" / "last.pt"

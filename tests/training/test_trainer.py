@@ -177,3 +177,15 @@ def test_training_logs_through_logging_not_print(toy_model, tmp_path, caplog, ca
     msgs = [r.getMessage() for r in caplog.records if r.name == "gnnops.training.trainer"]
     assert [m.split(" train_loss")[0] for m in msgs] == ["epoch 2/2"]
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_train_reuse_memory_sets_the_allocator_only_when_asked(toy_model, tmp_path, monkeypatch,
+                                                               reuse) -> None:
+    import gnnops.training.trainer as T
+
+    calls = []
+    monkeypatch.setattr(T, "reuse_freed_memory", lambda: calls.append(1) or True)
+    res = train(_cfg(tmp_path, "m", f"train.reuse_memory={str(reuse).lower()}",
+                     "optim.epochs=1"), train_data=make_graphs(4, 0), val_data=make_graphs(2, 1))
+    assert res.metrics["epochs_run"] == 1 and len(calls) == int(reuse)
