@@ -30,7 +30,7 @@ from torch_geometric.data import Data
 
 from gnnops.models.base import GraphModel, check_positive, device_chunk, map_rows
 from gnnops.models.mlp import MLP, edge_geometry, scatter_sum
-from gnnops.models.scatter import SortedEdges, segment_sum
+from gnnops.models.scatter import SortedEdges, gather, segment_sum
 
 __all__ = ["MeshGraphNet", "ProcessorBlock", "edge_inputs"]
 
@@ -51,8 +51,10 @@ class ProcessorBlock(nn.Module):
         self.edge_mlp = MLP(3 * latent, latent, latent, hidden_layers=hidden_layers)
         self.node_mlp = MLP(2 * latent, latent, latent, hidden_layers=hidden_layers)
 
-    def edge_message(self, x: Tensor, e: Tensor, src: Tensor, dst: Tensor) -> Tensor:
-        """Edge-MLP output ``MLP([e_ij, x_j, x_i])`` [E, L]."""
+    def edge_message(self, x: Tensor, e: Tensor, src: Tensor, dst: Tensor,
+                     edges: SortedEdges | None = None) -> Tensor:
+        """Edge-MLP output ``MLP([e_ij, x_j, x_i])`` [E, L] (``edges``: ``src`` / ``dst``
+        sorted by target, their gathers' backward then a CSR product, :func:`gather`)."""
         if not self.split_first_layer:
             return self.edge_mlp(torch.cat([e, x[src], x[dst]], dim=1))
         first: nn.Linear = self.edge_mlp[0]  # type: ignore[assignment]
@@ -62,7 +64,10 @@ class ProcessorBlock(nn.Module):
         # per-node products [N, 2H]: (W_s x + b | W_d x), the bias added on nodes, not edges
         bias = torch.cat([first.bias, first.bias.new_zeros(hid)])
         p = F.linear(x, torch.cat([w[:, lat:2 * lat], w[:, 2 * lat:]], dim=0), bias)
-        g = p[:, :hid].index_select(0, src).add_(p[:, hid:].index_select(0, dst))
+        if edges is None:
+            g = p[:, :hid].index_select(0, src).add_(p[:, hid:].index_select(0, dst))
+        else:
+            g = gather(p[:, :hid], edges, "src").add_(gather(p[:, hid:], edges, "dst"))
         # W_e e added by the GEMM itself (beta = 1): one pass over [E, H] fewer
         h = torch.addmm(g, e, w[:, :lat].t())
         return self.edge_mlp.tail(torch.relu_(h), start=2)
@@ -94,7 +99,7 @@ class ProcessorBlock(nn.Module):
         Returns:
             ``(x', e')`` with the same shapes.
         """
-        m = self.edge_message(x, e, src, dst)
+        m = self.edge_message(x, e, src, dst, edges)
         msg = m if coef is None else m * coef.unsqueeze(1)
         if edges is not None:
             agg = segment_sum(msg, edges)

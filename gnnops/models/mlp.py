@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from gnnops.models.fused import linear, linear_relu
+
 __all__ = ["MLP", "scatter_sum", "weighted_mean_weights", "edge_geometry"]
 
 
@@ -52,11 +54,27 @@ class MLP(nn.Sequential):
                 nn.init.trunc_normal_(layer.weight, std=std, a=-2 * std, b=2 * std)
                 nn.init.zeros_(layer.bias)
 
+    def forward(self, h: Tensor) -> Tensor:
+        """``[R, in_dim] -> [R, out_dim]``."""
+        return self.tail(h, start=0)
+
     def tail(self, h: Tensor, start: int = 1) -> Tensor:
-        """Apply the layers from index ``start`` on (used after a split first layer)."""
-        for i, layer in enumerate(self):
-            if i >= start:
-                h = layer(h)
+        """Apply the layers from index ``start`` on (used after a split first layer).
+
+        A Linear followed by its ReLU runs as one fused kernel where it can
+        (:func:`gnnops.models.fused.linear_relu`).
+        """
+        layers = list(self)
+        i = start
+        while i < len(layers):
+            layer = layers[i]
+            if (isinstance(layer, nn.Linear) and i + 1 < len(layers)
+                    and isinstance(layers[i + 1], nn.ReLU)):
+                h = linear_relu(h, layer.weight, layer.bias)
+                i += 2
+                continue
+            h = linear(h, layer.weight, layer.bias) if isinstance(layer, nn.Linear) else layer(h)
+            i += 1
         return h
 
 

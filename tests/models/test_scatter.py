@@ -29,3 +29,70 @@ def test_already_sorted_edges_are_not_permuted_and_bf16_works() -> None:
     out = segment_sum(vals, edges)
     assert out.dtype == torch.bfloat16
     assert out.float().tolist() == [[2.0, 4.0], [4.0, 5.0], [0.0, 0.0], [6.0, 7.0]]
+
+
+def _random_edges(n: int = 300, e: int = 2000, n_src: int | None = None, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    src = torch.randint(0, n_src or n, (e,), generator=g)
+    dst = torch.randint(0, n, (e,), generator=g)
+    return SortedEdges(src, dst, n), g
+
+
+def test_the_csr_product_path_is_taken_and_equals_index_add_with_its_gradient() -> None:
+    import gnnops.models.scatter as S
+
+    for dtype, tol in ((torch.float32, 1e-5), (torch.float64, 1e-12)):
+        edges, g = _random_edges()
+        assert S._csr_ok(torch.zeros(3, dtype=dtype))
+        vals = torch.randn(edges.src.numel(), 3, 5, dtype=dtype, generator=g, requires_grad=True)
+        out = segment_sum(vals, edges)
+        ref_vals = vals.detach().clone().requires_grad_(True)
+        ref = torch.zeros(300, 3, 5, dtype=dtype).index_add(0, edges.dst, ref_vals)
+        assert out.shape == ref.shape and torch.allclose(out, ref, atol=tol, rtol=tol)
+        w = torch.randn(300, 3, 5, dtype=dtype, generator=g)
+        (out * w).sum().backward()
+        (ref * w).sum().backward()
+        assert torch.equal(vals.grad, ref_vals.grad)  # both are the gather w[dst]
+    # an empty edge list and integers keep the index_add_ path
+    empty = SortedEdges(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long), 4)
+    assert segment_sum(torch.zeros(0, 2), empty).tolist() == [[0.0, 0.0]] * 4
+    assert segment_sum(torch.ones(2000, 1, dtype=torch.long), edges).sum().item() == 2000
+
+
+def test_the_csr_sum_does_not_depend_on_the_thread_count() -> None:
+    edges, g = _random_edges(n=5000, e=40000)
+    vals = torch.randn(40000, 64, generator=g)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = segment_sum(vals, edges)
+        torch.set_num_threads(2)
+        two = segment_sum(vals, edges)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two)
+
+
+def test_gather_equals_index_select_and_its_backward_is_the_same_sum() -> None:
+    from gnnops.models.scatter import gather
+
+    for end, n_src in (("src", 170), ("dst", None)):  # sources from another node set
+        edges, g = _random_edges(n_src=n_src)
+        rows = n_src or 300
+        x = torch.randn(rows, 7, generator=g, dtype=torch.float64, requires_grad=True)
+        xr = x.detach().clone().requires_grad_(True)
+        idx = edges.src if end == "src" else edges.dst
+        out, ref = gather(x, edges, end), xr.index_select(0, idx)
+        assert torch.equal(out, ref)
+        w = torch.randn(out.shape, generator=g, dtype=torch.float64)
+        (out * w).sum().backward()
+        (ref * w).sum().backward()
+        assert torch.allclose(x.grad, xr.grad, atol=1e-12, rtol=1e-12)
+    with torch.no_grad():
+        assert torch.equal(gather(x, edges, "dst"), x.index_select(0, edges.dst))
+    try:
+        gather(x, edges, "both")
+    except ValueError as exc:
+        assert "'src' or 'dst'" in str(exc)
+    else:
+        raise AssertionError("expected a ValueError")

@@ -1,0 +1,57 @@
+"""gnnops.models.fused: oneDNN's Linear (+ ReLU) equals F.linear (+ relu) in value and gradient."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import gnnops.models.fused as FU
+
+needs_fused = pytest.mark.skipif(not FU.fused_available(), reason="no oneDNN linear here")
+
+
+@needs_fused
+@pytest.mark.parametrize("relu", [True, False])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_linear_equals_the_unfused_ops_and_their_gradients(relu: bool, bias: bool) -> None:
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(FU.MIN_ROWS + 37, 24, generator=g, requires_grad=True)
+    w = torch.randn(16, 24, generator=g, requires_grad=True)
+    b = torch.randn(16, generator=g, requires_grad=True) if bias else None
+    leaves = [t for t in (x, w, b) if t is not None]
+    refs = [t.detach().clone().requires_grad_(True) for t in leaves]
+    xr, wr, br = refs[0], refs[1], refs[2] if bias else None
+    fn = FU.linear_relu if relu else FU.linear
+    out = fn(x, w, b)
+    ref = F.linear(xr, wr, br)
+    ref = torch.relu(ref) if relu else ref
+    assert out.grad_fn is not None and "_Linear" in type(out.grad_fn).__name__  # fused path
+    assert torch.allclose(out, ref, atol=1e-5, rtol=1e-5)
+    if relu:
+        assert (out == 0).float().mean() > 0.3  # the mask matters in this test
+    up = torch.randn(out.shape, generator=g)
+    (out * up).sum().backward()
+    (ref * up).sum().backward()
+    for a, r in zip(leaves, refs, strict=True):
+        assert torch.allclose(a.grad, r.grad, atol=1e-4, rtol=1e-5)
+
+
+def test_small_inputs_autocast_and_other_dtypes_take_the_plain_ops() -> None:
+    w, b = torch.randn(8, 4), torch.randn(8)
+    small = FU.linear_relu(torch.randn(10, 4), w, b)
+    assert small.grad_fn is None and (small >= 0).all()
+    x = torch.randn(FU.MIN_ROWS, 4, dtype=torch.float64, requires_grad=True)
+    out = FU.linear(x, w.double(), b.double())
+    assert "_Linear" not in type(out.grad_fn).__name__
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert FU.linear_relu(torch.randn(FU.MIN_ROWS, 4), w, b).dtype == torch.bfloat16
+
+
+def test_where_the_op_is_missing_it_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing(*args: object) -> None:
+        raise RuntimeError("no such op")
+
+    monkeypatch.setattr(FU, "_available", None)
+    monkeypatch.setattr(FU, "_fused", missing)
+    assert FU.fused_available() is False
+    out = FU.linear_relu(torch.randn(FU.MIN_ROWS, 4), torch.randn(8, 4), torch.randn(8))
+    assert out.shape == (FU.MIN_ROWS, 8) and (out >= 0).all()
