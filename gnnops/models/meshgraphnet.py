@@ -60,14 +60,14 @@ class ProcessorBlock(nn.Module):
         first: nn.Linear = self.edge_mlp[0]  # type: ignore[assignment]
         lat = self.latent
         w = first.weight  # [H, 3L]
-        hid = w.shape[0]
-        # per-node products [N, 2H]: (W_s x + b | W_d x), the bias added on nodes, not edges
-        bias = torch.cat([first.bias, first.bias.new_zeros(hid)])
-        p = F.linear(x, torch.cat([w[:, lat:2 * lat], w[:, 2 * lat:]], dim=0), bias)
+        # per-node products [N, H] W_s x + b and W_d x (the bias added on nodes, not edges),
+        # two contiguous tensors: their gathers read whole rows, their gradients are no slices
+        p_s = F.linear(x, w[:, lat:2 * lat], first.bias)
+        p_d = F.linear(x, w[:, 2 * lat:])
         if edges is None:
-            g = p[:, :hid].index_select(0, src).add_(p[:, hid:].index_select(0, dst))
+            g = p_s.index_select(0, src).add_(p_d.index_select(0, dst))
         else:
-            g = gather(p[:, :hid], edges, "src").add_(gather(p[:, hid:], edges, "dst"))
+            g = gather(p_s, edges, "src").add_(gather(p_d, edges, "dst"))
         # W_e e added by the GEMM itself (beta = 1): one pass over [E, H] fewer
         h = torch.addmm(g, e, w[:, :lat].t())
         return self.edge_mlp.tail(torch.relu_(h), start=2)
