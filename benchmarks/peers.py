@@ -216,7 +216,8 @@ def main() -> None:
     fl = 3 * mgn_flops(n, e, 2, 3, 1, lat, depth, True)
     rate = fl / statistics.median(times["gnnops train"]) / 1e9
     print(f"\ngnnops train step: {rate:.1f} GFLOP/s (analytic matmul FLOPs x3) = "
-          f"{100 * rate / max(peak0, peak1):.0f} % of the {prec} matmul peak")
+          f"{100 * rate / max(peak0, peak1):.1f} % of the {prec} matmul peak (the higher of the "
+          f"two)")
 
 
 if __name__ == "__main__":

@@ -96,3 +96,18 @@ def test_gather_equals_index_select_and_its_backward_is_the_same_sum() -> None:
         assert "'src' or 'dst'" in str(exc)
     else:
         raise AssertionError("expected a ValueError")
+
+
+def test_bf16_sums_and_gather_gradients_are_summed_in_float32() -> None:
+    from gnnops.models.scatter import gather
+
+    edges, g = _random_edges()
+    vals = torch.randn(edges.src.numel(), 4, generator=g)
+    out = segment_sum(vals.bfloat16(), edges)
+    exact = segment_sum(vals.bfloat16().float(), edges)
+    assert out.dtype == torch.bfloat16 and torch.equal(out, exact.bfloat16())  # one rounding
+    x = torch.randn(300, 4, generator=g).bfloat16().requires_grad_(True)
+    up = torch.randn(edges.src.numel(), 4, generator=g).bfloat16()
+    (gather(x, edges, "src").float() * up.float()).sum().backward()
+    ref = torch.zeros(300, 4).index_add_(0, edges.src, up.float())
+    assert x.grad.dtype == torch.bfloat16 and torch.equal(x.grad, ref.bfloat16())
