@@ -46,7 +46,8 @@ def _csr_mm(csr_of: Callable[[torch.dtype], Tensor], dense: Tensor) -> Tensor:
     flat = dense.reshape(dense.shape[0], -1)
     comp = flat if flat.dtype in _CSR_DTYPES else flat.float()
     csr = csr_of(comp.dtype)
-    out = torch.sparse.mm(csr, comp).to(dense.dtype)
+    with torch.autocast("cpu", enabled=False):  # autocast would cast the product to bf16
+        out = torch.sparse.mm(csr, comp).to(dense.dtype)
     return out.reshape((csr.shape[0],) + tuple(dense.shape[1:]))
 
 

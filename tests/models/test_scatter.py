@@ -111,3 +111,17 @@ def test_bf16_sums_and_gather_gradients_are_summed_in_float32() -> None:
     (gather(x, edges, "src").float() * up.float()).sum().backward()
     ref = torch.zeros(300, 4).index_add_(0, edges.src, up.float())
     assert x.grad.dtype == torch.bfloat16 and torch.equal(x.grad, ref.bfloat16())
+
+
+def test_under_bf16_autocast_the_csr_paths_run_and_keep_bf16() -> None:
+    from gnnops.models.scatter import gather
+
+    edges, g = _random_edges()
+    x = torch.randn(300, 4, generator=g, requires_grad=True)
+    lin = torch.nn.Linear(4, 4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h = lin(gather(x, edges, "src"))  # bf16 rows
+        out = segment_sum(h, edges)
+    assert h.dtype == out.dtype == torch.bfloat16
+    out.float().sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
