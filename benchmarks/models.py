@@ -109,8 +109,32 @@ def mgn_flops(n: int, e: int, f_in: int, f_e: int, out: int, lat: int, depth: in
     return total + depth * (edge + mlp(n, 2 * lat, lat))
 
 
+_LINEAR_POINTWISE_COUNTED = False
+
+
+def _count_linear_pointwise() -> None:
+    """Teach FlopCounterMode oneDNN's fused Linear (``gnnops.models.fused``): 2 M K N."""
+    global _LINEAR_POINTWISE_COUNTED
+    from gnnops.models.fused import fused_available
+
+    fused_available()  # its one-off check runs outside any counter
+    if _LINEAR_POINTWISE_COUNTED or not hasattr(torch.ops.mkldnn, "_linear_pointwise"):
+        return
+    from torch.utils.flop_counter import register_flop_formula
+
+    @register_flop_formula(torch.ops.mkldnn._linear_pointwise)
+    def _flops(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
+        rows = 1
+        for d in x_shape[:-1]:
+            rows *= d
+        return 2 * rows * x_shape[-1] * w_shape[0]
+
+    _LINEAR_POINTWISE_COUNTED = True
+
+
 def counted_flops(fn: Callable[[], object]) -> float:
-    """Matmul FLOPs torch counts for one call of ``fn``."""
+    """Matmul FLOPs torch counts for one call of ``fn`` (oneDNN's fused Linear included)."""
+    _count_linear_pointwise()
     with FlopCounterMode(display=False) as fc:
         fn()
     return float(fc.get_total_flops())
