@@ -7,10 +7,11 @@ uses on CPUs) adds the bias and applies the ReLU while the GEMM's output tile is
 The backward is autograd's own for the two ops: the ReLU mask from the output, then the
 two products and the bias sum.
 
-Used on a CPU in float32 outside autocast with at least :data:`MIN_ROWS` rows, where the
-op exists (torch built with oneDNN; checked once against ``relu(F.linear)``); everywhere
-else ``relu(F.linear)``. Measured on the 2-core dev machine (2 threads, ``[71722, 128]``
-by ``[128, 128]``, medians of 9): 18.7 ms unfused, 11.8 ms fused.
+Used on a CPU in float32 outside autocast and ``torch.compile`` with at least
+:data:`MIN_ROWS` rows, where the op exists (torch built with oneDNN; checked once against
+``relu(F.linear)``); everywhere else ``relu(F.linear)``. Measured on the 2-core dev
+machine (2 threads, ``[71722, 128]`` by ``[128, 128]``, medians of 9): 18.7 ms unfused,
+11.8 ms fused.
 """
 
 from __future__ import annotations
@@ -71,9 +72,12 @@ class _Linear(torch.autograd.Function):
 
 
 def _usable(x: Tensor, weight: Tensor) -> bool:
+    # not under torch.compile: inductor fuses Linear + ReLU itself, and lowers this op only
+    # for frozen (constant) weights
     return (x.device.type == "cpu" and x.dim() == 2 and x.shape[0] >= MIN_ROWS
             and x.dtype == weight.dtype == torch.float32
-            and not torch.is_autocast_enabled("cpu") and fused_available())
+            and not torch.is_autocast_enabled("cpu") and not torch.compiler.is_compiling()
+            and fused_available())
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:

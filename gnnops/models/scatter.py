@@ -35,9 +35,10 @@ _VIA_FLOAT32 = (torch.bfloat16, torch.float16)
 
 
 def _csr_ok(t: Tensor) -> bool:
-    """``t`` can go through the CPU CSR product."""
+    """``t`` can go through the CPU CSR product (not under ``torch.compile``, which traces
+    the segmented sum / ``index_select`` instead)."""
     return (t.device.type == "cpu" and t.dtype in _CSR_DTYPES + _VIA_FLOAT32
-            and t.shape[0] > 0)
+            and t.shape[0] > 0 and not torch.compiler.is_compiling())
 
 
 def _csr_mm(csr_of: Callable[[torch.dtype], Tensor], dense: Tensor) -> Tensor:

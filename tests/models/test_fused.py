@@ -55,3 +55,16 @@ def test_where_the_op_is_missing_it_says_so(monkeypatch: pytest.MonkeyPatch) -> 
     assert FU.fused_available() is False
     out = FU.linear_relu(torch.randn(FU.MIN_ROWS, 4), torch.randn(8, 4), torch.randn(8))
     assert out.shape == (FU.MIN_ROWS, 8) and (out >= 0).all()
+
+
+def test_under_torch_compile_the_plain_ops_are_traced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inductor fuses Linear + ReLU itself and lowers oneDNN's op only for frozen weights
+    (compile_processor() failed with it); the CSR sums fall back to the segmented sum."""
+    import gnnops.models.scatter as SC
+
+    x = torch.randn(FU.MIN_ROWS, 4, requires_grad=True)
+    w, b = torch.randn(8, 4), torch.randn(8)
+    assert FU._usable(x, w) == FU.fused_available() and SC._csr_ok(x)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    assert not FU._usable(x, w) and not SC._csr_ok(x)
+    assert "_Linear" not in type(FU.linear_relu(x, w, b).grad_fn).__name__
