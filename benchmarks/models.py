@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 import time
@@ -116,7 +117,6 @@ def _count_linear_pointwise() -> None:
     """Teach FlopCounterMode oneDNN's fused Linear (``gnnops.models.fused``): 2 M K N."""
     global _LINEAR_POINTWISE_COUNTED
     from gnnops.models.fused import fused_available
-
     fused_available()  # its one-off check runs outside any counter
     if _LINEAR_POINTWISE_COUNTED or not hasattr(torch.ops.mkldnn, "_linear_pointwise"):
         return
@@ -124,10 +124,7 @@ def _count_linear_pointwise() -> None:
 
     @register_flop_formula(torch.ops.mkldnn._linear_pointwise)
     def _flops(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
-        rows = 1
-        for d in x_shape[:-1]:
-            rows *= d
-        return 2 * rows * x_shape[-1] * w_shape[0]
+        return 2 * math.prod(x_shape) * w_shape[0]
 
     _LINEAR_POINTWISE_COUNTED = True
 
