@@ -35,6 +35,15 @@ from gnnops.models.scatter import SortedEdges, gather, segment_sum
 __all__ = ["MeshGraphNet", "ProcessorBlock", "edge_inputs"]
 
 
+def _addmm_into(out: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """``out + a @ b`` [R, H], accumulated into ``out`` in place when the dtypes agree (an
+    out-of-place ``addmm`` first copies ``out``); ``torch.addmm`` otherwise (autocast casts
+    its operands, an in-place op would not)."""
+    if out.dtype == a.dtype == b.dtype:
+        return out.addmm_(a, b)
+    return torch.addmm(out, a, b)
+
+
 class ProcessorBlock(nn.Module):
     """One message-passing block with residuals on nodes and edges.
 
@@ -68,15 +77,17 @@ class ProcessorBlock(nn.Module):
             g = p_s.index_select(0, src).add_(p_d.index_select(0, dst))
         else:
             g = gather(p_s, edges, "src").add_(gather(p_d, edges, "dst"))
-        # W_e e added by the GEMM itself (beta = 1): one pass over [E, H] fewer
-        h = torch.addmm(g, e, w[:, :lat].t())
+        # W_e e added by the GEMM itself (beta = 1) into g, in place: no pass over [E, H] for
+        # the sum and no copy of g (out-of-place addmm copies it first; 2.75 -> 2.62 s per
+        # 15x128 train step on 12k nodes, interleaved medians); autograd keeps e and W only
+        h = _addmm_into(g, e, w[:, :lat].t())
         return self.edge_mlp.tail(torch.relu_(h), start=2)
 
     def node_update(self, x: Tensor, agg: Tensor) -> Tensor:
         """Node-MLP output ``MLP([x_i, agg_i])`` [N, L], first layer split (no concat)."""
         first: nn.Linear = self.node_mlp[0]  # type: ignore[assignment]
         lat = self.latent
-        h = torch.addmm(F.linear(x, first.weight[:, :lat], first.bias), agg,
+        h = _addmm_into(F.linear(x, first.weight[:, :lat], first.bias), agg,
                         first.weight[:, lat:].t())
         return self.node_mlp.tail(torch.relu_(h), start=2)
 
@@ -126,7 +137,7 @@ class ProcessorBlock(nn.Module):
             s_c, d_c, e_c = src[s:s + chunk], dst[s:s + chunk], e[s:s + chunk]
             lo, hi = int(d_c[0]), int(d_c[-1]) + 1
             g = p_s.index_select(0, s_c).add_(F.linear(x[lo:hi], w_d).index_select(0, d_c - lo))
-            m = self.edge_mlp.tail(torch.relu_(torch.addmm(g, e_c, w_e)), start=2)
+            m = self.edge_mlp.tail(torch.relu_(_addmm_into(g, e_c, w_e)), start=2)
             msg = m if coef is None else m * coef[s:s + chunk].unsqueeze(1)
             agg.index_add_(0, d_c, msg.to(agg.dtype))
             e_c.add_(m)

@@ -164,3 +164,22 @@ def test_train_step_through_the_csr_and_fused_kernels_equals_the_plain_ops(monke
     assert fast[0] == pytest.approx(plain[0], rel=1e-5)
     for a, b in zip(fast[1], plain[1], strict=True):
         assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_a_cpu_bf16_autocast_train_step_runs_and_stays_near_fp32() -> None:
+    """bf16 autocast on a CPU: the in-place first-layer GEMM meets fp32 edge latents (after
+    LayerNorm) and bf16 node products; it falls back to the autocast addmm."""
+    torch.manual_seed(0)
+    data = mesh_data(5)
+    model = build("meshgraphnet", in_channels=2, out_channels=1, edge_dim=3, latent=32,
+                  depth=2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(data)
+    out.float().square().mean().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+    with torch.no_grad():
+        ref = model(data)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            chunked = model(data)  # inference path under autocast
+    assert (out.float() - ref).abs().max() < 0.05 * ref.abs().max() + 1e-3
+    assert (chunked.float() - ref).abs().max() < 0.05 * ref.abs().max() + 1e-3
