@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, register_flop_formula
 
 
 def mgn_flops(n: int, e: int, f_in: int, f_e: int, out: int, lat: int, depth: int,
@@ -22,32 +22,25 @@ def mgn_flops(n: int, e: int, f_in: int, f_e: int, out: int, lat: int, depth: in
     return total + depth * (edge + mlp(n, 2 * lat, lat))
 
 
-_LINEAR_POINTWISE_COUNTED = False
-
-
-def _count_linear_pointwise() -> None:
-    """Teach FlopCounterMode oneDNN's fused Linear (``gnnops.models.fused``): 2 M K N."""
-    global _LINEAR_POINTWISE_COUNTED
-    from gnnops.models.fused import fused_available
-    fused_available()  # its one-off check runs outside any counter
-    if _LINEAR_POINTWISE_COUNTED or not hasattr(torch.ops.mkldnn, "_linear_pointwise"):
-        return
-    from torch.utils.flop_counter import register_flop_formula
-
+# FlopCounterMode has no formula for these two: 2 M K N each, registered once on import
+if hasattr(torch.ops.mkldnn, "_linear_pointwise"):  # oneDNN's fused Linear (+ ReLU)
     @register_flop_formula(torch.ops.mkldnn._linear_pointwise)
-    def _flops(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
+    def _linear_pointwise_flops(x_shape, w_shape, *args, out_shape=None,  # noqa: ANN001
+                                **kwargs) -> int:
         return 2 * math.prod(x_shape) * w_shape[0]
 
-    @register_flop_formula(torch.ops.aten.addmm_)  # MeshGraphNet's in-place first layer
-    def _flops_(s_shape, a_shape, b_shape, *args, out_shape=None, **kwargs) -> int:  # noqa: ANN001
-        return 2 * a_shape[0] * a_shape[1] * b_shape[1]
 
-    _LINEAR_POINTWISE_COUNTED = True
+@register_flop_formula(torch.ops.aten.addmm_)  # MeshGraphNet's in-place first layers
+def _addmm_inplace_flops(s_shape, a_shape, b_shape, *args, out_shape=None,  # noqa: ANN001
+                         **kwargs) -> int:
+    return 2 * a_shape[0] * a_shape[1] * b_shape[1]
 
 
 def counted_flops(fn: Callable[[], object]) -> float:
     """Matmul FLOPs torch counts for one call of ``fn`` (oneDNN's fused Linear included)."""
-    _count_linear_pointwise()
+    from gnnops.models.fused import fused_available
+
+    fused_available()  # its one-off check against the unfused ops runs outside the counter
     with FlopCounterMode(display=False) as fc:
         fn()
     return float(fc.get_total_flops())
