@@ -21,11 +21,10 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from gnnops.errors import ProblemError
 from gnnops.problems._fem import FemMesh, fem_mesh
-from gnnops.problems._linear import LinearSystem, as_array, check_field, to_torch_sparse
+from gnnops.problems._linear import LinearSystem, as_array, check_field, factorize, to_torch_sparse
 from gnnops.problems._stationary import batch_inputs, split_batch
 from gnnops.problems.base import InputSample, Problem, register
 from gnnops.problems.random_fields import evaluate_field, sample_field
@@ -126,7 +125,7 @@ class Heat(Problem):
         clean = self._inputs(fm, inputs)
         system, m = self._matrices(fm, clean, self.dt)
         a_ff, _ = system.reduced()
-        lu = spla.splu(a_ff.tocsc())
+        lu = factorize(a_ff)
         free = system.free
         mf = self.dt * (m @ clean["f"])
         u = clean["u0"].copy()

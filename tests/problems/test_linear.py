@@ -16,6 +16,7 @@ from gnnops.problems._linear import (
     blas_threads,
     check_field,
     direct_solve,
+    factorize,
     pcg,
     to_torch_sparse,
 )
@@ -46,6 +47,75 @@ def test_direct_and_amg_solve_reproduce_the_nodal_solution():
         assert system.residual(u) < 1e-10
     with pytest.raises(ProblemError, match="unknown solver method 'lu'"):
         direct_solve(system, method="lu")
+
+
+def _laplacian_2d(m: int) -> sp.csr_matrix:
+    """5-point Laplacian on an m x m grid (SPD), [m^2, m^2]."""
+    t = sp.diags([-np.ones(m - 1), 2 * np.ones(m), -np.ones(m - 1)], [-1, 0, 1])
+    return sp.csr_matrix(sp.kronsum(t, t))
+
+
+def test_factorize_orders_spd_matrices_symmetrically_and_solves_them_like_colamd():
+    a = _laplacian_2d(30)
+    rng = np.random.default_rng(0)
+    b = rng.standard_normal(a.shape[0])
+    lu = factorize(a)
+    assert lu.symmetric
+    x = lu.solve(b)
+    np.testing.assert_allclose(a @ x, b, atol=1e-10)
+    import scipy.sparse.linalg as spla
+    np.testing.assert_allclose(x, spla.splu(a.tocsc()).solve(b), rtol=1e-10, atol=1e-12)
+    # the symmetric (minimum degree) ordering fills less than SuperLU's default here
+    colamd = spla.splu(a.tocsc())
+    assert lu.lu.L.nnz + lu.lu.U.nnz < colamd.L.nnz + colamd.U.nnz
+
+
+def test_factorize_pivots_where_the_matrix_is_not_symmetric():
+    rng = np.random.default_rng(1)
+    a = _laplacian_2d(6)
+    b = rng.standard_normal(a.shape[0])
+    nonsym = a + sp.diags(np.ones(a.shape[0] - 1), 1)
+    lu = factorize(nonsym)
+    assert not lu.symmetric
+    np.testing.assert_allclose(nonsym @ lu.solve(b), b, atol=1e-10)
+    # symmetric, positive diagonal, indefinite: whichever factors are kept, they solve it
+    ind = sp.csr_matrix(np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 2.0], [0.0, 2.0, 1.0]]))
+    np.testing.assert_allclose(ind @ factorize(ind).solve(b[:3]), b[:3], atol=1e-12)
+
+
+class _WrongFactors:
+    """Factors that do not solve the system (a failed factorization without pivoting)."""
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        return 2.0 * b
+
+
+def _splu_symmetric_fails(how: str):
+    import scipy.sparse.linalg as spla
+
+    real = spla.splu
+
+    def splu(a, **kw):
+        if kw.get("options", {}).get("SymmetricMode"):
+            if how == "raise":
+                raise RuntimeError("Factor is exactly singular")
+            return _WrongFactors()
+        return real(a, **kw)
+    return splu
+
+
+@pytest.mark.parametrize("how", ["raise", "wrong"])
+def test_failed_symmetric_factors_fall_back_to_pivoting(monkeypatch, how):
+    import gnnops.problems._linear as lin
+
+    monkeypatch.setattr(lin.spla, "splu", _splu_symmetric_fails(how))
+    a = _laplacian_2d(8)
+    b = np.random.default_rng(2).standard_normal(a.shape[0])
+    lu = factorize(a)
+    assert not lu.symmetric
+    np.testing.assert_allclose(a @ lu.solve(b), b, atol=1e-10)
+    system = LinearSystem(a, b, np.zeros(a.shape[0], dtype=bool), np.zeros(a.shape[0]))
+    np.testing.assert_allclose(a @ direct_solve(system, method="direct"), b, atol=1e-10)
 
 
 def test_residual_is_linear_in_a_perturbation_and_sees_the_dirichlet_mismatch():
