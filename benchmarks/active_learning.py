@@ -92,7 +92,7 @@ def one(args: argparse.Namespace, seed: int, strategy: str, tmp: str) -> list[di
         "strategy": strategy, "initial": args.initial, "rounds": args.rounds,
         "per_round": args.per_round, "pool_size": args.pool, "test_size": args.test,
         "score": args.score, "max_share": args.max_share, "seed": seed,
-        "selection": args.selection, "floor": args.floor,
+        "selection": args.selection, "floor": args.floor, "warm_start": args.warm_start,
         "pool_weights": json.loads(args.pool_weights),
         "pool_options": json.loads(args.pool_options)})
     t0 = time.perf_counter()
@@ -162,6 +162,8 @@ def main() -> None:
                    help="JSON active.pool_options: the pool's problem options (the test set "
                         "keeps --problem-options), e.g. a mixture skewed to easy inputs")
     p.add_argument("--floor", type=float, default=1.0)
+    p.add_argument("--warm-start", action="store_true",
+                   help="each round (both strategies) starts from the previous round's weights")
     p.add_argument("--width", type=int, default=48)
     p.add_argument("--depth", type=int, default=6)
     p.add_argument("--model", default="meshgraphnet", choices=["gno", "meshgraphnet", "transolver"])
