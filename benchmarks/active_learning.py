@@ -142,7 +142,8 @@ def plot(curves: dict[tuple[int, str], list[dict]], seeds: list[int], path: Path
     plt.close(fig)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command line (module docstring)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=50)
@@ -173,7 +174,11 @@ def main() -> None:
                    help="JSON data.generate.problem_options of the pool and the test set, "
                         "e.g. '{\"a_pos\": {\"loguniform\": [4, 100]}}' (gnnops.data.ranges)")
     p.add_argument("--out", default="benchmarks/results")
-    args = p.parse_args()
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     import torch
 
     torch.set_num_threads(1)
