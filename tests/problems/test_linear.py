@@ -207,3 +207,27 @@ def test_blas_threads_restores_the_previous_count():
     assert [fn(2) for fn in setters] == [2] * len(setters)  # restored to 2 on exit
     for fn, old in zip(setters, before, strict=True):
         fn(old)
+
+
+def test_a_high_contrast_darcy_system_keeps_the_symmetric_factors():
+    """Contrast 1e6 across the thresholded field: the backward-error check keeps the
+    symmetric factors (no needless second factorization) and they agree with COLAMD's."""
+    import scipy.sparse.linalg as spla
+
+    from gnnops.meshing import make_geometry
+    from gnnops.problems import get
+    from gnnops.problems._fem import fem_mesh
+    from gnnops.problems._linear import _solves
+
+    darcy = get("darcy")
+    fm = fem_mesh(make_geometry("unit_square", 0.05))
+    sample = darcy.sample_inputs(np.random.default_rng(0), a_pos=1e6, a_neg=1.0)
+    system = darcy.system(fm, **darcy.evaluate_inputs(sample, fm))
+    a, b = system.reduced()
+    lu = factorize(a, check=False)
+    x = lu.solve(b)
+    assert lu.symmetric and _solves(a, lu, b, x)
+    np.testing.assert_allclose(x, spla.splu(a.tocsc()).solve(b), rtol=1e-8,
+                               atol=1e-12 * np.abs(x).max())
+    np.testing.assert_allclose(direct_solve(system, method="direct")[system.free], x,
+                               rtol=1e-12, atol=0)
