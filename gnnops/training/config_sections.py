@@ -169,9 +169,10 @@ class TrainConfig:
         threads: torch CPU threads (0 = torch's default; with ``processes`` > 1: the CPUs
             divided by ``processes``).
         reuse_memory: on glibc, serve large tensors from the heap and keep freed memory
-            for the next step instead of unmapping it (:mod:`gnnops._malloc`; process-wide;
-            1.6x faster steps on 10k-node meshes, where every step's fresh [E, 128]
-            tensors were page-faulted in again).
+            for the next step instead of unmapping it (:mod:`gnnops._malloc`; process-wide
+            while training; glibc's defaults back and the kept memory returned to the
+            system when training ends; 1.6x faster steps on 10k-node meshes, where every
+            step's fresh [E, 128] tensors were page-faulted in again).
         processes: CPU training processes ``python train.py`` starts itself (data-parallel
             ranks over gloo, the same global batch and gradient as one process; the
             dataset is generated first with as many workers). 1 = one process. Ignored

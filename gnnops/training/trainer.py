@@ -13,6 +13,7 @@ output (a ``nohup`` log too); a tqdm bar per epoch only when stderr is a termina
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import sys
@@ -26,7 +27,7 @@ import torch
 import yaml
 from torch_geometric.data import Data
 
-from gnnops._malloc import reuse_freed_memory
+from gnnops._malloc import freed_memory_reused
 from gnnops.errors import ConfigError
 from gnnops.surrogate.artifact import save_artifact
 from gnnops.surrogate.surrogate import Surrogate
@@ -134,9 +135,13 @@ def train(cfg: RunConfig, *, resume: bool = False, train_data: list[Data] | None
             is kept).
     """
     info = D.setup(cfg.train.device)
+    # train.reuse_memory: glibc keeps freed blocks while training, gives them back after
+    memory = freed_memory_reused() if cfg.train.reuse_memory else contextlib.nullcontext()
     try:
-        return _train(cfg, info, resume=resume, train_data=train_data, val_data=val_data,
-                      on_epoch_end=on_epoch_end, make_surrogate=make_surrogate)
+        with memory:
+            return _train(cfg, info, resume=resume, train_data=train_data,
+                          val_data=val_data, on_epoch_end=on_epoch_end,
+                          make_surrogate=make_surrogate)
     finally:
         D.teardown(info)
 
@@ -184,8 +189,6 @@ def _train(cfg: RunConfig, info: D.DistInfo, *, resume: bool, train_data: list[D
            make_surrogate: Callable | None = None) -> TrainResult:
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    if cfg.train.reuse_memory:
-        reuse_freed_memory()
     check_model_kwargs(cfg.model.name, cfg.model.kwargs)
     cfg_dict = config_to_dict(cfg)
     ckpt_path = cfg.run_dir / "checkpoints" / "last.pt"

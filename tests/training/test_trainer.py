@@ -182,10 +182,20 @@ def test_training_logs_through_logging_not_print(toy_model, tmp_path, caplog, ca
 @pytest.mark.parametrize("reuse", [True, False])
 def test_train_reuse_memory_sets_the_allocator_only_when_asked(toy_model, tmp_path, monkeypatch,
                                                                reuse) -> None:
+    import contextlib
+
     import gnnops.training.trainer as T
 
     calls = []
-    monkeypatch.setattr(T, "reuse_freed_memory", lambda: calls.append(1) or True)
+
+    @contextlib.contextmanager
+    def held():
+        calls.append("on")
+        yield True
+        calls.append("off")
+
+    monkeypatch.setattr(T, "freed_memory_reused", held)
     res = train(_cfg(tmp_path, "m", f"train.reuse_memory={str(reuse).lower()}",
                      "optim.epochs=1"), train_data=make_graphs(4, 0), val_data=make_graphs(2, 1))
-    assert res.metrics["epochs_run"] == 1 and len(calls) == int(reuse)
+    # held for the run and given back when train() returns
+    assert res.metrics["epochs_run"] == 1 and calls == (["on", "off"] if reuse else [])
