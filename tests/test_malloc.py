@@ -15,24 +15,28 @@ glibc = pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0
 # 32 MiB) alive at once, then freed; 5 steps to settle, then the median of the minor page
 # faults of 7 more steps (the heap may still grow once, in one step: 9216 faults, seen in
 # 3 of 8 runs when this took the mean), and the pages the step touches
-_SCRIPT = """
+_STEPS = """
 import resource, sys, torch
-from gnnops._malloc import reuse_freed_memory
-if sys.argv[1] == "tuned":
-    assert reuse_freed_memory() and reuse_freed_memory()
+import gnnops._malloc as M
 n = 9 * 2**20
 def step():
     a = torch.empty(n).fill_(1.0)
     b = torch.empty(n).fill_(2.0)
     return (a + b).sum()
-for _ in range(5):
-    step()
-per_step = []
-for _ in range(7):
-    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    step()
-    per_step.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
-print(sorted(per_step)[3], 3 * 4 * n // 4096)
+def faults():
+    for _ in range(5):
+        step()
+    per_step = []
+    for _ in range(7):
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        step()
+        per_step.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
+    return sorted(per_step)[3]
+"""
+_SCRIPT = _STEPS + """
+if sys.argv[1] == "tuned":
+    assert M.reuse_freed_memory() and M.reuse_freed_memory()
+print(faults(), 3 * 4 * n // 4096)
 """
 
 
@@ -53,24 +57,8 @@ def test_a_freed_large_tensor_is_reused_without_page_faults() -> None:
 
 
 # inside freed_memory_reused(): a step without faults and 256 MiB freed but kept (RSS);
-# after it: glibc's defaults again (every step faults in) and the kept memory returned
-_RESTORE = """
-import resource, sys, torch
-import gnnops._malloc as M
-n = 9 * 2**20
-def step():
-    a = torch.empty(n).fill_(1.0)
-    b = torch.empty(n).fill_(2.0)
-    return (a + b).sum()
-def faults():
-    for _ in range(5):
-        step()
-    per_step = []
-    for _ in range(7):
-        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        step()
-        per_step.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
-    return sorted(per_step)[3]
+# after it: glibc's defaults again (large blocks mmapped, faulted in) and the memory returned
+_RESTORE = _STEPS + """
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
 base = rss()
