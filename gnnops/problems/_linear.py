@@ -211,8 +211,9 @@ def factorize(a: sp.spmatrix, *, check: bool = True) -> Factors:
     minimum degree on ``A + A^T`` and factorized without pivoting (``SymmetricMode``:
     Cholesky's fill with LU's kernel); anything else, or a symmetric factorization that
     fails its check, by SuperLU's default (COLAMD, partial pivoting). Measured (1 thread,
-    Darcy P1, ``benchmarks/direct_ordering.py``): 3k nodes 8.9 -> 7.0 ms, 47k 399 -> 283 ms,
-    73k 772 -> 648 ms, the same solutions to round-off.
+    Darcy P1, ``benchmarks/direct_ordering.py``, medians of 5): 3k nodes 10.0 -> 8.2 ms,
+    47k 419 -> 315 ms, 73k 814 -> 559 ms, 186k 3.18 -> 2.31 s, the same solutions to
+    round-off.
 
     Args:
         a: ``[n, n]`` sparse matrix.
@@ -242,8 +243,9 @@ def _solves(a: sp.spmatrix, lu: Factors, b: np.ndarray, x: np.ndarray | None = N
 
 
 def direct_solve(system: LinearSystem, *, method: str = "auto", dim: int = 2) -> np.ndarray:
-    """Solve the system: ``"direct"`` (SuperLU), ``"amg"`` (pyamg + CG to 1e-12) or
-    ``"auto"`` (direct up to ``DIRECT_MAX_DOFS[dim]`` free dofs)."""
+    """Solve the system: ``"direct"`` (SuperLU through :func:`factorize`; symmetric factors
+    whose solve fails the backward-error check are replaced by pivoted ones), ``"amg"``
+    (pyamg + CG to 1e-12) or ``"auto"`` (direct up to ``DIRECT_MAX_DOFS[dim]`` free dofs)."""
     a_ff, rhs = system.reduced()
     if method == "auto":
         method = "direct" if a_ff.shape[0] <= DIRECT_MAX_DOFS.get(dim, 60_000) else "amg"
