@@ -229,7 +229,12 @@ def factorize(a: sp.spmatrix, *, check: bool = True) -> Factors:
             lu = None
         if lu is not None and (not check or _solves(a, lu, a @ np.ones(a.shape[0]))):
             return lu
-    return Factors(spla.splu(a), False)
+    return _pivoted(a)
+
+
+def _pivoted(a: sp.spmatrix) -> Factors:
+    """SuperLU's default factors (COLAMD ordering, partial pivoting)."""
+    return Factors(spla.splu(sp.csc_matrix(a)), False)
 
 
 def _solves(a: sp.spmatrix, lu: Factors, b: np.ndarray, x: np.ndarray | None = None) -> bool:
@@ -255,7 +260,7 @@ def direct_solve(system: LinearSystem, *, method: str = "auto", dim: int = 2) ->
             lu = factorize(a_ff, check=False)
             x = lu.solve(rhs)
             if lu.symmetric and not _solves(a_ff, lu, rhs, x):
-                x = spla.splu(a_ff.tocsc()).solve(rhs)  # not SPD after all: pivot
+                x = _pivoted(a_ff).solve(rhs)  # not SPD after all: pivot
     elif method == "amg":
         x, _ = pcg(a_ff, rhs, tol=1e-12, preconditioner="amg")
     else:
