@@ -30,7 +30,7 @@ from torch_geometric.data import Data
 
 from gnnops.models.base import GraphModel, check_positive, device_chunk, map_rows
 from gnnops.models.mlp import MLP, edge_geometry, scatter_sum
-from gnnops.models.scatter import SortedEdges, gather, segment_sum
+from gnnops.models.scatter import SortedEdges, gather, range_sum, segment_sum
 
 __all__ = ["MeshGraphNet", "ProcessorBlock", "edge_inputs"]
 
@@ -139,7 +139,7 @@ class ProcessorBlock(nn.Module):
             g = p_s.index_select(0, s_c).add_(F.linear(x[lo:hi], w_d).index_select(0, d_c - lo))
             m = self.edge_mlp.tail(torch.relu_(_addmm_into(g, e_c, w_e)), start=2)
             msg = m if coef is None else m * coef[s:s + chunk].unsqueeze(1)
-            agg.index_add_(0, d_c, msg.to(agg.dtype))
+            agg[lo:hi] += range_sum(msg.to(agg.dtype), d_c, lo, hi)
             e_c.add_(m)
         del p_s
         for s in range(0, x.shape[0], chunk):

@@ -27,7 +27,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-__all__ = ["SortedEdges", "sort_edges", "segment_sum", "gather"]
+__all__ = ["SortedEdges", "sort_edges", "segment_sum", "range_sum", "gather"]
 
 # dtypes of torch's CPU sparse (CSR) x dense product; bf16 / fp16 go through it in float32
 _CSR_DTYPES = (torch.float32, torch.float64)
@@ -165,6 +165,21 @@ def segment_sum(src: Tensor, edges: SortedEdges) -> Tensor:
     if _csr_ok(src):
         return _CsrSum.apply(src, edges)
     return _SegmentSum.apply(src, edges.dst, edges.lengths)
+
+
+def range_sum(rows: Tensor, targets: Tensor, lo: int, hi: int) -> Tensor:
+    """Sum ``rows`` [C, F] into ``hi - lo`` target rows [hi - lo, F] (no autograd).
+
+    ``targets`` [C] are sorted, in ``[lo, hi)``: a chunk of target-sorted edges. A CSR
+    product on a CPU (as :func:`segment_sum`), ``index_add_`` otherwise; empty targets get
+    zeros.
+    """
+    n = hi - lo
+    if not (_csr_ok(rows) and rows.dim() == 2):
+        return rows.new_zeros((n,) + tuple(rows.shape[1:])).index_add_(0, targets - lo, rows)
+    rowptr = _rowptr(torch.bincount(targets - lo, minlength=n))
+    cols = torch.arange(rows.shape[0], device=rows.device)
+    return _csr_mm(lambda dtype: _ones_csr(rowptr, cols, rows.shape[0], dtype), rows)
 
 
 def gather(x: Tensor, edges: SortedEdges, end: str) -> Tensor:

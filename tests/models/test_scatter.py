@@ -2,7 +2,7 @@
 
 import torch
 
-from gnnops.models.scatter import SortedEdges, segment_sum
+from gnnops.models.scatter import SortedEdges, range_sum, segment_sum
 
 
 def test_segment_sum_matches_hand_sums_and_gradient() -> None:
@@ -29,6 +29,24 @@ def test_already_sorted_edges_are_not_permuted_and_bf16_works() -> None:
     out = segment_sum(vals, edges)
     assert out.dtype == torch.bfloat16
     assert out.float().tolist() == [[2.0, 4.0], [4.0, 5.0], [0.0, 0.0], [6.0, 7.0]]
+
+
+def test_range_sum_sums_a_chunk_into_its_target_range() -> None:
+    # a chunk of target-sorted edges into nodes 3..7 (4 and 6 receive nothing)
+    targets = torch.tensor([3, 3, 5, 5, 5, 7])
+    rows = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0], [9.0, 10.0],
+                         [11.0, 12.0]])
+    want = [[4.0, 6.0], [0.0, 0.0], [21.0, 24.0], [0.0, 0.0], [11.0, 12.0]]
+    assert range_sum(rows, targets, 3, 8).tolist() == want  # CSR product (CPU float32)
+    assert range_sum(rows.double(), targets, 3, 8).tolist() == want
+    assert range_sum(rows.long(), targets, 3, 8).tolist() == want  # index_add_ path
+    # a range longer than the last target: trailing zero rows
+    assert range_sum(rows, targets, 3, 10).tolist() == want + [[0.0, 0.0]] * 2
+    g = torch.Generator().manual_seed(1)
+    t = torch.sort(torch.randint(20, 60, (3000,), generator=g)).values
+    r = torch.randn(3000, 16, generator=g)
+    ref = torch.zeros(45, 16).index_add_(0, t - 20, r)
+    assert torch.allclose(range_sum(r, t, 20, 65), ref, atol=1e-5)
 
 
 def _random_edges(n: int = 300, e: int = 2000, n_src: int | None = None, seed: int = 0):
