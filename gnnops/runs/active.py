@@ -55,7 +55,7 @@ from gnnops.runs.active_select import (
 __all__ = ["ActiveConfig", "Candidate", "Oracle", "ActiveResult", "draw_candidates",
            "weighted_cycle",
            "select_top", "select_proportional", "select_random", "score_candidates",
-           "test_error", "run_active"]
+           "test_error", "test_errors", "run_active"]
 
 log = logging.getLogger(__name__)
 
@@ -179,8 +179,9 @@ def score_candidates(predictor: Any, oracle: Oracle, cands: list[Candidate],
     return out
 
 
-def test_error(predictor: Any, oracle: Oracle, tests: list[Candidate]) -> float:
-    """Mean lumped-mass relative L2 error ``||pred - u||_M / ||u||_M`` over solved ``tests``."""
+def test_errors(predictor: Any, oracle: Oracle, tests: list[Candidate]) -> np.ndarray:
+    """[len(tests)] lumped-mass relative L2 errors ``||pred - u||_M / ||u||_M`` of the
+    predictions of the solved ``tests``."""
     from gnnops.evaluation.metrics import relative_l2
     from gnnops.problems.estimators import lumped_mass
 
@@ -192,7 +193,12 @@ def test_error(predictor: Any, oracle: Oracle, tests: list[Candidate]) -> float:
         t = np.hstack([np.asarray(cand.targets[k]).reshape(n, -1) for k in predictor.targets])
         m = lumped_mass(oracle.mesh(cand.geometry)[1])
         errs.append(relative_l2(p, t, m))
-    return float(np.mean(errs))
+    return np.asarray(errs, dtype=float)
+
+
+def test_error(predictor: Any, oracle: Oracle, tests: list[Candidate]) -> float:
+    """Mean of :func:`test_errors`."""
+    return float(np.mean(test_errors(predictor, oracle, tests)))
 
 
 @dataclass
