@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -177,21 +178,31 @@ class ReferenceMGN(torch.nn.Module):
         return _mlp(m.decoder, x)
 
 
-def run_interleaved(fns: dict[str, Callable[[], object]], reps: int) -> dict[str, float]:
-    """Best time per case; one warm-up each, then the cases interleaved rep by rep so that
+def run_interleaved(fns: dict[str, Callable[[], object]], reps: int) -> dict[str, list[float]]:
+    """Wall times per case: one warm-up each, then the cases interleaved rep by rep so that
     load drift on a shared machine hits all alike."""
-    best = {k: float("inf") for k in fns}
+    times: dict[str, list[float]] = {k: [] for k in fns}
     for fn in fns.values():
         fn()
     for _ in range(reps):
         for k, fn in fns.items():
-            best[k] = min(best[k], best_time(fn, 1, warmup=0))
-    return best
+            times[k].append(best_time(fn, 1, warmup=0))
+    return times
 
 
-def row(label: str, t: float, flops: float, peak: float) -> str:
+def medians(times: dict[str, list[float]]) -> dict[str, float]:
+    """Median per case of :func:`run_interleaved`'s times."""
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def row(label: str, times: list[float], flops: float, peak: float) -> str:
+    """One table row: median time (min - max), GFLOP, GFLOP/s and % of ``peak`` at the
+    median."""
+    t = statistics.median(times)
     rate = flops / t / 1e9
-    return (f"{label:38s} {t:8.3f} {flops / 1e9:8.1f} {rate:8.1f} {100 * rate / peak:6.1f}%")
+    spread = f"{min(times):.3f}-{max(times):.3f}"
+    return (f"{label:38s} {t:8.3f} {spread:>13s} {flops / 1e9:8.1f} {rate:8.1f} "
+            f"{100 * rate / peak:6.1f}%")
 
 
 def parse_args() -> argparse.Namespace:
@@ -253,10 +264,9 @@ def mgn_cases(data: Data, kw: dict, compile_: bool
     return fns, diffs, compile_s, split
 
 
-def other_models(data: Data, reps: int, peak32: float,
-                 peak16: float) -> tuple[list[str], dict[str, float]]:
-    """Table rows of the GNO and multiscale models (fp32 / bf16, infer / train) and their
-    one-off ``prepare`` times."""
+def other_models(data: Data, reps: int) -> tuple[list[tuple], dict[str, float]]:
+    """``(label, times, flops, bf16)`` of the GNO, multiscale and Transolver models (fp32 /
+    bf16, infer / train) and their one-off ``prepare`` times."""
     others = {
         "GNO w32 T4 r0.05 k16 lowrank": ("gno", dict(
             width=32, depth=4, radius=0.05, train_neighbors=16, kernel="lowrank",
@@ -276,12 +286,10 @@ def other_models(data: Data, reps: int, peak32: float,
         ofns = {f"{b} {k}": f(model, prepared, bf16=b == "bf16")
                 for b in ("fp32", "bf16") for k, f in (("infer", infer_fn),
                                                         ("train", train_step_fn))}
-        ob = run_interleaved(ofns, reps)
-        for k, t in ob.items():
+        for k, t in run_interleaved(ofns, reps).items():
             prec, kind = k.split()
-            other_rows.append(row(f"{label} {kind} {prec}", t,
-                                  flo * (3 if kind == "train" else 1),
-                                  peak16 if prec == "bf16" else peak32))
+            other_rows.append((f"{label} {kind} {prec}", t,
+                               flo * (3 if kind == "train" else 1), prec == "bf16"))
     return other_rows, prep_times
 
 
@@ -293,7 +301,8 @@ def main() -> None:
     data = square_mesh(args.side or (40 if args.quick else 110))
     n, e = data.num_nodes, data.edge_index.shape[1]
     print(f"mesh: {n} nodes, {e} directed edges; torch {torch.__version__}, "
-          f"{args.threads} threads, best of {args.reps} (interleaved) after 1 warm-up, "
+          f"{args.threads} threads, median of {args.reps} interleaved rounds after 1 "
+          f"warm-up, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, allocator: "
           f"{'freed memory reused' if reuse else 'system default'}")
     peak32 = matmul_peak(torch.float32)
@@ -303,32 +312,39 @@ def main() -> None:
     lat, depth = 128, 15
     kw = dict(in_channels=2, out_channels=1, edge_dim=3, pos_dim=2, latent=lat, depth=depth)
     fns, diffs, compile_s, split = mgn_cases(data, kw, args.compile)
-    best = run_interleaved(fns, args.reps)
+    times = run_interleaved(fns, args.reps)
+    best = medians(times)
     fl = {s: mgn_flops(n, e, 2, 3, 1, lat, depth, s) for s in (True, False)}
     fc = {"plain": counted_flops(fns["plain infer"]),
           "split": counted_flops(fns["split csr infer"])}
 
+    # training throughput per core: 1 and 2 threads (library default, fp32)
+    thr = {}
+    for nt in (1, 2):
+        torch.set_num_threads(nt)
+        step = train_step_fn(split, data)
+        step()  # warm-up at this thread count
+        thr[nt] = statistics.median(best_time(step, 1, warmup=0)
+                                    for _ in range(max(1, args.reps - 1)))
+    torch.set_num_threads(args.threads)
+    others, prep_times = ([], {}) if args.skip_others else other_models(data, args.reps)
+
+    peak32_end = matmul_peak(torch.float32)
+    print(f"fp32 matmul peak re-measured at the end: {peak32_end:.0f} GFLOP/s; % of the "
+          f"fp32 peak below: of the higher of the two")
+    peak32 = max(peak32, peak32_end)  # the stricter reference on a machine that drifts
     rows = []
     for key in [k for k in fns if k.endswith(" infer")]:
         case = key[:-6]
         is_plain = case == "plain"
         peak = peak16 if "bf16" in case else peak32
         for kind, mult in (("infer", 1), ("train", 3)):
-            rows.append(row(f"MGN {depth}x{lat} {case} {kind}", best[f"{case} {kind}"],
+            rows.append(row(f"MGN {depth}x{lat} {case} {kind}", times[f"{case} {kind}"],
                             mult * fl[not is_plain], peak))
-
-    # training throughput per core: 1 and 2 threads (library default, fp32)
-    thr = {}
-    for nt in (1, 2):
-        torch.set_num_threads(nt)
-        thr[nt] = best_time(train_step_fn(split, data), max(1, args.reps - 1))
-    torch.set_num_threads(args.threads)
-
-    other_rows, prep_times = ([], {}) if args.skip_others else other_models(
-        data, args.reps, peak32, peak16)
-    peak32_end = matmul_peak(torch.float32)
-    print(f"fp32 matmul peak re-measured at the end: {peak32_end:.0f} GFLOP/s")
-    print(f"\n{'case':38s} {'time s':>8s} {'GFLOP':>8s} {'GFLOP/s':>8s} {'% peak':>7s}")
+    other_rows = [row(label, t, flo, peak16 if bf16 else peak32)
+                  for label, t, flo, bf16 in others]
+    print(f"\n{'case':38s} {'median s':>8s} {'min-max':>13s} {'GFLOP':>8s} {'GFLOP/s':>8s} "
+          f"{'% peak':>7s}")
     print("\n".join(rows + other_rows))
     print_summary(fns, best, fc, fl, diffs, compile_s, thr, n, prep_times)
 
