@@ -39,13 +39,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
 import numpy as np
+from _machine import machine
 
 GEOMETRIES = ["unit_square", "l_shape", "plate_with_hole", "disk_with_holes-1",
               "random_polygon-1", "random_polygon-2"]
@@ -198,8 +198,8 @@ def main() -> None:
                         for r in rows[1:]), flush=True)
     lines = table(curves, args.seeds)
     last = lines[-1].split("|")[-2].strip()
-    head = [f"# active learning benchmark, {date.today()}, {platform.machine()} "
-            f"{platform.processor() or ''}, 1 thread, {time.perf_counter() - t0:.0f} s wall",
+    head = [f"# active learning benchmark, {date.today()}, {machine()}, 1 thread, "
+            f"{time.perf_counter() - t0:.0f} s wall",
             f"# {vars(args)}", f"# geometries {GEOMETRIES}, held-out test geometry {HELD_OUT}"]
     text = "\n".join(head + lines + [f"final ratio estimate / random (mean test error at "
                                      f"the same solver calls): {last}"])

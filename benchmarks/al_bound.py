@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import machine  # noqa: E402
 from active_learning import run_config  # noqa: E402
 
 EVEN_POOL = '{"a_pos": {"loguniform": [4, 100]}, "tau": {"uniform": [2, 5]}}'
@@ -130,8 +130,8 @@ def main() -> None:
                                                for r in runs[seed]), flush=True)
     lines = bound_table(runs)
     stem = args.name or "al_bound_seeds" + "".join(map(str, args.seeds))
-    head = [f"# allocation bound, {date.today()}, {platform.machine()} "
-            f"{platform.processor()}, 1 thread, {time.perf_counter() - t0:.0f} s wall",
+    head = [f"# allocation bound, {date.today()}, {machine()}, 1 thread, "
+            f"{time.perf_counter() - t0:.0f} s wall",
             f"# {json.dumps({k: v for k, v in vars(args).items() if k != 'out'})}"]
     text = "\n".join(head + lines) + "\n"
     print(text)

@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import platform
-import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import machine  # noqa: E402
 
 PUBLISHED = [  # method, relative L2 at s = 85, 141, 211, 421 (trained and tested at s)
     ("GNO (Li et al.)", [0.0346, 0.0332, 0.0342, 0.0369]),
@@ -40,19 +42,6 @@ PUBLISHED = [  # method, relative L2 at s = 85, 141, 211, 421 (trained and teste
     ("FNO (Li et al.)", [0.0108, 0.0109, 0.0109, 0.0098]),
 ]
 PUBLISHED_PROTOCOL = {"n_train": 1000, "n_test": 100, "epochs": 200}
-
-
-def machine() -> str:
-    """CPU model (lscpu) and usable cores, or the platform string."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        model = next((ln.split(":", 1)[1].strip() for ln in out.splitlines()
-                      if ln.startswith("Model name")), platform.processor())
-    except OSError:
-        model = platform.processor() or platform.machine()
-    import os
-
-    return f"{model}, {len(os.sched_getaffinity(0))} cores"
 
 
 def build_config(args: argparse.Namespace) -> Any:

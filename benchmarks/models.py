@@ -21,7 +21,8 @@ by target and a segmented sum), ``+ bf16`` (autocast) and, with ``--compile``, `
 (``MeshGraphNet.compile_processor``). Then training throughput at 1 and 2 threads, and the
 GNO and the multiscale model (fp32 and bf16) on the same mesh.
 
-Usage: ``python benchmarks/models.py [--quick] [--threads 2] [--reps 2] [--compile]``.
+Usage: ``python benchmarks/models.py [--quick] [--threads 2] [--reps 5] [--compile]`` (medians of
+``--reps`` interleaved rounds with their min - max).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _machine import machine
 from bench_flops import counted_flops, mgn_flops
 from torch_geometric.data import Data
 
@@ -218,7 +220,7 @@ def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="~1.6k-node mesh instead of ~12k")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--compile", action="store_true", help="also time compile_processor()")
     ap.add_argument("--skip-others", action="store_true", help="MeshGraphNet only")
     ap.add_argument("--side", type=int, default=0, help="mesh side (smoke tests)")
@@ -300,7 +302,7 @@ def main() -> None:
     reuse = args.malloc == "reuse" and reuse_freed_memory()
     data = square_mesh(args.side or (40 if args.quick else 110))
     n, e = data.num_nodes, data.edge_index.shape[1]
-    print(f"mesh: {n} nodes, {e} directed edges; torch {torch.__version__}, "
+    print(f"{machine()}; mesh: {n} nodes, {e} directed edges; torch {torch.__version__}, "
           f"{args.threads} threads, median of {args.reps} interleaved rounds after 1 "
           f"warm-up, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, allocator: "

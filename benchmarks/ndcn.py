@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -35,11 +34,14 @@ import networkx as nx
 import numpy as np
 import torch
 
-from gnnops.graphs import from_networkx
-from gnnops.graphs.families import make_graph
-from gnnops.models.ndcn import NDCN
-from gnnops.problems import get as get_problem
-from gnnops.problems.network_diffusion import ndcn_initial_state
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import cpu_model  # noqa: E402
+
+from gnnops.graphs import from_networkx  # noqa: E402
+from gnnops.graphs.families import make_graph  # noqa: E402
+from gnnops.models.ndcn import NDCN  # noqa: E402
+from gnnops.problems import get as get_problem  # noqa: E402
+from gnnops.problems.network_diffusion import ndcn_initial_state  # noqa: E402
 
 DYNAMICS = {"heat": "network_diffusion", "mutualistic": "mutualistic",
             "gene": "gene_regulatory"}
@@ -61,18 +63,6 @@ class Cell:
     nfe: float
     seconds: float
     iters: int
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (else ``platform.processor()``)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def layout_order(g: nx.Graph, layout: str, seed: int) -> np.ndarray:

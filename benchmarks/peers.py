@@ -45,6 +45,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _machine import machine  # noqa: E402
 from models import infer_fn, matmul_peak, mgn_flops, square_mesh, train_step_fn  # noqa: E402
 
 from gnnops._malloc import reuse_freed_memory  # noqa: E402
@@ -180,8 +181,8 @@ def main() -> None:
     data = square_mesh(args.side).to(dev)
     n, e = data.num_nodes, data.edge_index.shape[1]
     lat, depth = args.latent, args.depth
-    print(f"{datetime.date.today()} {platform.node()} {platform.processor() or platform.machine()}"
-          f", {os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f}; torch {torch.__version__}, "
+    print(f"{datetime.date.today()} {platform.node()} {machine()}"
+          f", load {os.getloadavg()[0]:.1f}; torch {torch.__version__}, "
           f"{args.threads} threads; mesh {n} nodes, {e} directed edges; {depth} x {lat}; "
           f"allocator: {'freed memory reused' if reuse else 'system default'}")
     if dev.startswith("cuda"):

@@ -25,6 +25,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import machine  # noqa: E402
 from models import square_mesh, train_step_fn  # noqa: E402
 
 GEMMS = ("mm", "addmm", "addmm_", "_sparse_addmm", "bmm", "_linear_pointwise", "linear")
@@ -85,6 +86,7 @@ def main() -> None:
         per_op[name] += secs
     total = sum(per_op.values())
     gemm = sum(v for k, v in per_op.items() if k in GEMMS)
+    print(f"{machine()}; torch {torch.__version__}")
     print(f"{data.num_nodes} nodes, {data.edge_index.shape[1]} edges, "
           f"{'bf16 autocast' if args.bf16 else 'fp32'}, {args.threads} threads; step "
           f"{sorted(plain)[1]:.3f} s (median of 3), {timed:.3f} s under the op timer, "
