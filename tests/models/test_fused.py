@@ -68,3 +68,41 @@ def test_under_torch_compile_the_plain_ops_are_traced(monkeypatch: pytest.Monkey
     monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
     assert not FU._usable(x, w) and not SC._csr_ok(x)
     assert "_Linear" not in type(FU.linear_relu(x, w, b).grad_fn).__name__
+
+
+@needs_fused
+@pytest.mark.parametrize("onednn", [True, False])
+def test_addmm_into_accumulates_in_place_with_autograds_gradients(
+        onednn: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(FU, "ONEDNN_INPUT_GRAD", onednn)
+    g = torch.Generator().manual_seed(2)
+    w = torch.randn(16, 40, generator=g, requires_grad=True)  # b = a slice of it, transposed
+    a = torch.randn(FU.MIN_ROWS + 5, 24, generator=g, requires_grad=True)
+    base = torch.randn(FU.MIN_ROWS + 5, 16, generator=g, requires_grad=True)
+    wr, ar, baser = (t.detach().clone().requires_grad_(True) for t in (w, a, base))
+    out0 = base * 2.0  # a non-leaf, as the gathered first-layer products are
+    out = FU.addmm_into(out0, a, w[:, :24].t())
+    assert out.data_ptr() == out0.data_ptr()  # in place
+    assert ("_AddmmInto" in type(out.grad_fn).__name__) == onednn
+    ref = torch.addmm(baser * 2.0, ar, wr[:, :24].t())
+    assert torch.allclose(out, ref, atol=1e-5, rtol=1e-5)
+    up = torch.randn(out.shape, generator=g)
+    (out * up).sum().backward()
+    (ref * up).sum().backward()
+    for t, r in ((w, wr), (a, ar), (base, baser)):
+        assert torch.allclose(t.grad, r.grad, atol=1e-4, rtol=1e-5)
+    assert (w.grad[:, 24:] == 0).all()
+
+
+def test_addmm_into_without_autograd_or_with_mixed_dtypes_uses_torchs_ops() -> None:
+    out = torch.zeros(FU.MIN_ROWS, 3)
+    with torch.no_grad():
+        res = FU.addmm_into(out, torch.ones(FU.MIN_ROWS, 2), torch.ones(2, 3))
+    assert res.data_ptr() == out.data_ptr() and (out == 2).all()
+    # under autocast a bf16 accumulator and fp32 operands: torch.addmm, cast by autocast
+    a = torch.ones(FU.MIN_ROWS, 2, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = FU.addmm_into(torch.zeros(FU.MIN_ROWS, 3, dtype=torch.bfloat16), a,
+                              torch.ones(2, 3))
+    assert mixed.dtype == torch.bfloat16 and (mixed == 2).all()
+    assert "_AddmmInto" not in type(mixed.grad_fn).__name__
