@@ -46,6 +46,15 @@ def test_small_inputs_autocast_and_other_dtypes_take_the_plain_ops() -> None:
         assert FU.linear_relu(torch.randn(FU.MIN_ROWS, 4), w, b).dtype == torch.bfloat16
 
 
+def test_a_strided_weight_takes_the_plain_op() -> None:
+    w = torch.randn(16, 48)[:, 8:32]  # a column slice: oneDNN's slow path, not used
+    x = torch.randn(FU.MIN_ROWS, 24, requires_grad=True)
+    out = FU.linear_relu(x, w, None)
+    assert "_Linear" not in type(out.grad_fn).__name__
+    assert torch.allclose(out, torch.relu(F.linear(x, w)))
+    assert not FU._usable(x, w) and FU._usable(x, w.contiguous()) == FU.fused_available()
+
+
 def test_where_the_op_is_missing_it_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     def missing(*args: object) -> None:
         raise RuntimeError("no such op")
