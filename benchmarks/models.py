@@ -315,7 +315,7 @@ def main() -> None:
     kw = dict(in_channels=2, out_channels=1, edge_dim=3, pos_dim=2, latent=lat, depth=depth)
     fns, diffs, compile_s, split = mgn_cases(data, kw, args.compile)
     times = run_interleaved(fns, args.reps)
-    best = medians(times)
+    med = medians(times)
     fl = {s: mgn_flops(n, e, 2, 3, 1, lat, depth, s) for s in (True, False)}
     fc = {"plain": counted_flops(fns["plain infer"]),
           "split": counted_flops(fns["split csr infer"])}
@@ -348,10 +348,10 @@ def main() -> None:
     print(f"\n{'case':38s} {'median s':>8s} {'min-max':>13s} {'GFLOP':>8s} {'GFLOP/s':>8s} "
           f"{'% peak':>7s}")
     print("\n".join(rows + other_rows))
-    print_summary(fns, best, fc, fl, diffs, compile_s, thr, n, prep_times)
+    print_summary(fns, med, fc, fl, diffs, compile_s, thr, n, prep_times)
 
 
-def print_summary(fns: dict, best: dict[str, float], fc: dict[str, float],
+def print_summary(fns: dict, med: dict[str, float], fc: dict[str, float],
                   fl: dict[bool, float], diffs: dict[str, float], compile_s: float | None,
                   thr: dict[int, float], n: int, prep_times: dict[str, float]) -> None:
     """The notes under the table: FLOP check, accuracy, speed-ups, throughput, prepare."""
@@ -361,9 +361,9 @@ def print_summary(fns: dict, best: dict[str, float], fc: dict[str, float],
           f"{fc['split'] / 1e9:.1f} GFLOP (analytic {fl[False] / 1e9:.1f}, {fl[True] / 1e9:.1f})")
     print("max |output - plain|: " + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
     for kind in ("train", "infer"):
-        base = best[f"plain {kind}"]
+        base = med[f"plain {kind}"]
         print(f"{kind} speed-up vs plain: " + ", ".join(
-            f"{k[:-6]} {base / best[k[:-6] + ' ' + kind]:.2f}x"
+            f"{k[:-6]} {base / med[k[:-6] + ' ' + kind]:.2f}x"
             for k in fns if k.endswith(" infer") and not k.startswith("plain")))
     if compile_s is not None:
         print(f"compile_processor(): first train step + inference took {compile_s:.1f} s")
