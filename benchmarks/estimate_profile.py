@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import time
 
@@ -26,7 +27,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=37)
     args = ap.parse_args()
     from gnnops.meshing import make_geometry
-    from gnnops.problems import get
+    from gnnops.problems import _native, get
     from gnnops.problems._fem import fem_mesh
 
     darcy = get("darcy")
@@ -43,18 +44,35 @@ def main() -> None:
         fm._store.pop("systems:darcy", None)
         darcy.solve(fm, method="direct", **inps[k])
 
+    def python_path(k: int) -> None:  # the same estimate without the compiled kernel
+        os.environ["GNNOPS_NATIVE"] = "0"
+        try:
+            estimate(k)
+        finally:
+            os.environ["GNNOPS_NATIVE"] = native_env
+
+    native_env = os.environ.get("GNNOPS_NATIVE", "1")
+    native = _native.library() is not None
     for k in range(3):  # warm: the mesh's prolongators and Galerkin maps
         estimate(k)
-    te, td = [], []
+        python_path(k)
+    te, td, tp = [], [], []
+    runs = [(estimate, te), (direct, td)] + ([(python_path, tp)] if native else [])
     for k in range(3, args.repeats + 3):
-        for fn, out in ((estimate, te), (direct, td)):
+        for fn, out in runs:
             t = time.perf_counter()
             fn(k)
             out.append(time.perf_counter() - t)
-    print(f"{fm.n_nodes} nodes, {args.repeats} interleaved repeats: estimate "
-          f"{1e3 * np.median(te):.2f} ms [{1e3 * min(te):.2f} - {1e3 * max(te):.2f}], direct "
-          f"solve {1e3 * np.median(td):.2f} ms [{1e3 * min(td):.2f} - {1e3 * max(td):.2f}], "
-          f"ratio {np.median(te) / np.median(td):.3f}")
+
+    def ms(t: list[float]) -> str:
+        return f"{1e3 * np.median(t):.2f} ms [{1e3 * min(t):.2f} - {1e3 * max(t):.2f}]"
+
+    kind = "compiled kernel" if native else f"Python path ({_native.build_error() or 'off'})"
+    print(f"{fm.n_nodes} nodes, {args.repeats} interleaved repeats: estimate ({kind}) {ms(te)}, "
+          f"direct solve {ms(td)}, ratio {np.median(te) / np.median(td):.3f}")
+    if native:
+        print(f"  the Python path in the same rounds: {ms(tp)}, ratio "
+              f"{np.median(tp) / np.median(td):.3f}")
     prof = cProfile.Profile()
     prof.enable()
     for k in range(3, args.repeats + 3):

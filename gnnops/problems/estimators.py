@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from gnnops.problems import _native
 from gnnops.problems._estimator_ops import (
     GalerkinMap,
     _digest,
@@ -274,6 +275,49 @@ def _vcycle(fm: FemMesh, system: LinearSystem, unit: sp.csr_matrix | None,
     return hit
 
 
+def _native_plan(fm: FemMesh, system: LinearSystem,
+                 unit: sp.csr_matrix | None) -> _native.NativePlan | None:
+    """The compiled kernel's plan for this mesh and Dirichlet set (cached), or ``None``:
+    no compiler (or ``GNNOPS_NATIVE=0``), a vector or non-CSR system, or the first
+    coefficient seen on this mesh (whose scipy products are cheaper than building the
+    Galerkin maps, see :func:`_galerkin_maps`)."""
+    if system.components != 1 or not (sp.issparse(system.A) and system.A.format == "csr"):
+        return None
+    digest = _digest(system.fixed)
+    if fm._store.get(f"galerkin:{digest}") is None or _native.library() is None:
+        return None
+    plan = fm._store.get(f"native:{digest}")
+    if plan is not None:
+        return plan if plan.matches(system.A) else None
+    a_ff = _free_matrix(fm, system)
+    prolongators = _prolongators(fm, system, system.A if unit is None else unit)
+    maps = _galerkin_maps(fm, system, a_ff, prolongators)
+    index = fm._store.get(f"free-index:{system.A.shape[0]}:{digest}")
+    if (maps is None or index is None or not maps or not maps[0].matches(a_ff)
+            or maps[-1].m > _native.MAX_COARSE):
+        return None
+    indptr, indices, take, out_indptr, out_indices = index
+    plan = _native.NativePlan((out_indptr, out_indices), take, system.free,
+                              [sp.csr_matrix(p) for p in prolongators],
+                              [sp.csr_matrix(p.T) for p in prolongators], maps,
+                              (indptr, indices))
+    fm._store[f"native:{digest}"] = plan
+    return plan if plan.matches(system.A) else None
+
+
+def _native_cg(fm: FemMesh, system: LinearSystem, u: np.ndarray, w: np.ndarray,
+               unit: sp.csr_matrix | None, *, cycles: int, min_cycles: int,
+               rtol: float | None, smoother: str) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """AMG-CG on the residual equation of ``u`` by the compiled kernel (``e: [n]``, info as
+    :func:`amg_cg`), or ``None`` where it does not apply (:func:`_native_plan`)."""
+    plan = _native_plan(fm, system, unit) if smoother in SMOOTHERS else None
+    if plan is None:
+        return None
+    return plan.algebraic_error(_native.library(), system.A, system.b, system.g, u, w,
+                                cycles=cycles, min_cycles=min_cycles, rtol=rtol,
+                                symmetric=smoother == "symmetric")
+
+
 def algebraic_error(fm: FemMesh, system: LinearSystem, u: np.ndarray, *,
                     unit: sp.csr_matrix | None = None, rtol: float = RTOL,
                     max_cycles: int = 30, smoother: str = "single"
@@ -281,9 +325,13 @@ def algebraic_error(fm: FemMesh, system: LinearSystem, u: np.ndarray, *,
     """``e ~ u_h - u`` (``[n]`` dofs): AMG-CG on ``A_ff e = b_f - A_f: u``, ``g - u`` on
     Dirichlet dofs (``smoother``: see :data:`SMOOTHERS`); info as :func:`amg_cg`."""
     free = system.free
+    w = np.repeat(lumped_mass(fm), system.components)[free]
+    out = _native_cg(fm, system, u, w, unit, cycles=max_cycles, min_cycles=2, rtol=rtol,
+                     smoother=smoother)
+    if out is not None:
+        return out
     e = np.where(system.fixed, system.g - u, 0.0)
     r = (system.b - system.A @ (u + e))[free]
-    w = np.repeat(lumped_mass(fm), system.components)[free]
     ml = _vcycle(fm, system, unit, smoother)
     x, info = amg_cg(_free_matrix(fm, system), r, ml, cycles=max_cycles, rtol=rtol, weights=w,
                      min_cycles=2)
@@ -360,8 +408,16 @@ def correct(fm: FemMesh, system: LinearSystem, u: np.ndarray, cycles: int, *,
     """``u`` improved by ``cycles`` AMG-CG iterations (one V-cycle each) on this mesh's own
     system; Dirichlet dofs are set to their data. Info as :func:`amg_cg` plus ``seconds``."""
     t0 = time.perf_counter()
+    u = np.asarray(u, dtype=np.float64)
+    # CG from x0 on A x = b and from 0 on A e = b - A x0 take the same steps
+    native = _native_cg(fm, system, u, lumped_mass(fm)[system.free], unit, cycles=cycles,
+                        min_cycles=1, rtol=None, smoother="symmetric")
+    if native is not None:
+        e, info = native
+        info["seconds"] = time.perf_counter() - t0
+        return np.where(system.fixed, system.g, u + e), info
     free = system.free
-    out = np.where(system.fixed, system.g, np.asarray(u, dtype=np.float64))
+    out = np.where(system.fixed, system.g, u)
     rhs = (system.b - system.A @ np.where(system.fixed, system.g, 0.0))[free]
     ml = _vcycle(fm, system, unit, "symmetric")
     x, info = amg_cg(_free_matrix(fm, system), rhs, ml, x0=out[free], cycles=cycles)

@@ -1,0 +1,180 @@
+"""Optional compiled kernel of the error estimate's algebraic part (``_native_estimate.c``).
+
+On a mesh of a few thousand nodes the Python path of :func:`estimators.algebraic_error`
+(the free-dof gather, the Galerkin products through the cached maps, the residual and
+AMG-CG with the lean V-cycle) spends most of its time in per-call overhead around short
+scipy / pyamg kernels. The C file does the same arithmetic in one call. It is compiled on
+first use with the system's C compiler (``$CC``, else ``cc``) into the user cache
+(``$GNNOPS_CACHE`` or ``~/.cache/gnnops``), keyed by the source's hash; without a compiler,
+when the build fails, or with ``GNNOPS_NATIVE=0``, :func:`library` returns ``None`` and the
+Python path runs. Both give the same estimate to round-off (tests/problems/test_native.py).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["library", "enabled", "build_error", "NativePlan", "MAX_COARSE"]
+
+_SOURCE = Path(__file__).with_name("_native_estimate.c")
+_LOCK = threading.Lock()
+_STATE: dict[str, Any] = {}
+# coarsest level solved dense in C (pyamg stops at <= 10 dofs unless it runs out of levels)
+MAX_COARSE = 400
+
+
+def enabled() -> bool:
+    """Whether the compiled path may be used (``GNNOPS_NATIVE`` unset or not ``0``)."""
+    return os.environ.get("GNNOPS_NATIVE", "1").strip().lower() not in ("0", "false", "no")
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("GNNOPS_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "gnnops")
+    return Path(root) / "native"
+
+
+def _build() -> ctypes.CDLL | None:
+    src = _SOURCE.read_bytes()
+    cc = os.environ.get("CC", "cc")
+    flags = ["-O3", "-fPIC", "-shared", "-ffp-contract=off", "-std=c99"]
+    tag = hashlib.blake2b(src + repr((cc, flags)).encode(), digest_size=8).hexdigest()
+    target = _cache_dir() / f"estimate-{tag}.so"
+    if not target.exists():
+        if shutil.which(cc.split()[0]) is None:
+            return None
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            out = Path(tmp) / target.name
+            proc = subprocess.run([*cc.split(), *flags, str(_SOURCE), "-o", str(out), "-lm"],
+                                  capture_output=True, text=True, timeout=120)
+            if proc.returncode != 0 or not out.exists():
+                _STATE["error"] = proc.stderr.strip()[-2000:]
+                return None
+            os.replace(out, target)  # atomic: a concurrent build writes the same bytes
+    lib = ctypes.CDLL(str(target))
+    fn = lib.gn_algebraic_error
+    fn.restype = ctypes.c_int
+    p, i64, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
+    fn.argtypes = [p, p, p, i64, p, p, p, p, p, p, p, i64, p, p, p, i64, i64, f64,
+                   ctypes.c_int, p, p, p]
+    return lib
+
+
+def library() -> ctypes.CDLL | None:
+    """The compiled kernel, built on first call; ``None`` when disabled or unavailable
+    (the reason of a failed build in ``build_error()``)."""
+    if not enabled():
+        return None
+    with _LOCK:
+        if "lib" not in _STATE:
+            try:
+                _STATE["lib"] = _build()
+            except (OSError, subprocess.SubprocessError) as exc:
+                _STATE["error"] = str(exc)
+                _STATE["lib"] = None
+        return _STATE["lib"]
+
+
+def build_error() -> str | None:
+    """The compiler's message when the last build failed, else ``None``."""
+    return _STATE.get("error")
+
+
+def _ptr(a: np.ndarray) -> int:
+    return a.ctypes.data
+
+
+class NativePlan:
+    """The static arrays of one mesh's hierarchy, flattened for :func:`gn_algebraic_error`.
+
+    Args:
+        free_pattern: ``(indptr, indices)`` of the free-dof matrix ``A_ff`` (level 0).
+        take: ``[nnz_ff]`` positions of ``A_ff``'s data in the assembled matrix's data.
+        free: ``[n]`` bool, the free dofs.
+        prolongators, restrictions: CSR ``P_l`` and ``R_l = P_l^T`` per transfer.
+        maps: the :class:`~gnnops.problems._estimator_ops.GalerkinMap` per transfer.
+        a_pattern: ``(indptr, indices)`` of the assembled matrix the plan expects.
+    """
+
+    def __init__(self, free_pattern: tuple[np.ndarray, np.ndarray], take: np.ndarray,
+                 free: np.ndarray, prolongators: list[sp.csr_matrix],
+                 restrictions: list[sp.csr_matrix], maps: list[Any],
+                 a_pattern: tuple[np.ndarray, np.ndarray]) -> None:
+        ints: list[np.ndarray] = []
+        floats: list[np.ndarray] = []
+        sizes = [0, 0]
+
+        def put_i(arr: np.ndarray) -> int:
+            off = sizes[0]
+            ints.append(np.asarray(arr, dtype=np.int32))
+            sizes[0] += len(arr)
+            return off
+
+        def put_f(arr: np.ndarray) -> int:
+            off = sizes[1]
+            floats.append(np.asarray(arr, dtype=np.float64))
+            sizes[1] += len(arr)
+            return off
+
+        patterns = [free_pattern] + [(m.c_indptr, m.c_indices) for m in maps]
+        tab: list[int] = [len(patterns)]
+        for indptr, indices in patterns:
+            tab += [len(indptr) - 1, put_i(indptr), put_i(indices)]
+        for p, r, m in zip(prolongators, restrictions, maps, strict=True):
+            for mat, with_data in ((p, True), (r, True), (m.t1, True), (m.t2, True)):
+                mat = sp.csr_matrix(mat)
+                tab += [mat.shape[0], put_i(mat.indptr), put_i(mat.indices),
+                        put_f(mat.data) if with_data else -1]
+        if sizes[0] >= 2**31:
+            raise OverflowError("hierarchy too large for 32-bit indices")
+        self.tab = np.asarray(tab, dtype=np.int64)
+        self.iall = np.concatenate(ints) if ints else np.zeros(1, np.int32)
+        self.xall = np.concatenate(floats) if floats else np.zeros(1)
+        self.free_idx = np.flatnonzero(free).astype(np.int64)
+        self.fixed = (~free).astype(np.uint8)
+        self.take = np.ascontiguousarray(take, dtype=np.int64)
+        self.a_indptr = np.ascontiguousarray(a_pattern[0], dtype=np.int32)
+        self.a_indices = np.ascontiguousarray(a_pattern[1], dtype=np.int32)
+        self.n = len(free)
+        self._static = (_ptr(self.tab), _ptr(self.iall), _ptr(self.xall))
+
+    def matches(self, a: sp.csr_matrix) -> bool:
+        """Whether the assembled matrix ``a`` has the pattern this plan was built for."""
+        return (a.shape[0] == self.n and len(a.indices) == len(self.a_indices)
+                and np.array_equal(a.indptr, self.a_indptr)
+                and np.array_equal(a.indices, self.a_indices))
+
+    def algebraic_error(self, lib: ctypes.CDLL, a: sp.csr_matrix, b: np.ndarray,
+                        g: np.ndarray, u: np.ndarray, w: np.ndarray, *, cycles: int,
+                        min_cycles: int, rtol: float | None, symmetric: bool
+                        ) -> tuple[np.ndarray, dict[str, Any]] | None:
+        """``e: [n]`` and info as :func:`estimators.algebraic_error`, or ``None`` when the
+        coarsest level is not positive definite (the caller takes the Python path)."""
+        data = np.ascontiguousarray(a.data, dtype=np.float64)
+        b, g, u, w = (np.ascontiguousarray(x, dtype=np.float64) for x in (b, g, u, w))
+        e = np.empty(self.n)
+        res = np.empty(cycles + 1)
+        info = np.zeros(2, dtype=np.int64)
+        status = lib.gn_algebraic_error(
+            *self._static, self.n, _ptr(self.a_indptr), _ptr(self.a_indices), _ptr(data),
+            _ptr(b), _ptr(g), _ptr(self.fixed), _ptr(u), len(self.free_idx),
+            _ptr(self.free_idx), _ptr(self.take), _ptr(w), cycles, min_cycles,
+            -1.0 if rtol is None else float(rtol), int(symmetric), _ptr(e), _ptr(res),
+            _ptr(info))
+        if status != 0:
+            return None
+        k = int(info[0])
+        return e, {"cycles": k, "converged": bool(info[1]), "residuals": res[:k + 1].tolist()}
+

@@ -1,0 +1,284 @@
+/* The algebraic part of the error estimate in one call: gnnops/problems/_native.py.
+ *
+ * The same arithmetic as the Python path (estimators.algebraic_error with the lean
+ * V-cycle of _vcycle.py): the free-dof gather of the assembled matrix, the Galerkin
+ * products P^T A P through the per-mesh maps (data_{l+1} = T2 (T1 data_l)), the residual
+ * of the candidate, and conjugate gradients preconditioned by one smoothed-aggregation
+ * V-cycle per iteration (pyamg's Gauss-Seidel sweep, the coarsest level by a dense
+ * Cholesky factor). It exists because on small meshes (a few thousand nodes) the Python
+ * path spends more time in per-call overhead than in these kernels.
+ *
+ * Built on first use by _native.py with the system's C compiler (-O2 -ffp-contract=off);
+ * without a compiler the Python path runs, with the same result to round-off.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int32_t ix_t;
+
+typedef struct {
+    int64_t rows;
+    const ix_t *ip, *ix;
+    const double *x; /* NULL for a pattern whose data is computed per call */
+} csr_t;
+
+static csr_t table_csr(const int64_t *t, const ix_t *iall, const double *xall) {
+    csr_t m;
+    m.rows = t[0];
+    m.ip = iall + t[1];
+    m.ix = iall + t[2];
+    m.x = t[3] < 0 ? NULL : xall + t[3];
+    return m;
+}
+
+/* sum_j m_ij x_j with two partial sums (half the dependent-add chain of one: a Gauss-Seidel
+ * sweep is bound by that chain, each row waiting for its neighbours' new values) */
+static inline double row_dot(const csr_t *m, const double *a, const double *x, int64_t i) {
+    double s0 = 0.0, s1 = 0.0;
+    ix_t jj = m->ip[i], end = m->ip[i + 1];
+    for (; jj + 1 < end; jj += 2) {
+        s0 += a[jj] * x[m->ix[jj]];
+        s1 += a[jj + 1] * x[m->ix[jj + 1]];
+    }
+    if (jj < end) s0 += a[jj] * x[m->ix[jj]];
+    return s0 + s1;
+}
+
+/* y = M x (M's pattern with data a) */
+static void spmv(const csr_t *m, const double *a, const double *x, double *y) {
+    for (int64_t i = 0; i < m->rows; i++) {
+        y[i] = row_dot(m, a, x, i);
+    }
+}
+
+/* pyamg.amg_core.gauss_seidel over rows start, start+step, ... (stop excluded), with the
+ * inverse diagonal dinv (0 where the diagonal is 0: the row is left alone, as in pyamg):
+ * x_i += (b_i - (A x)_i) / a_ii, equal to pyamg's (b_i - sum_{j != i} a_ij x_j) / a_ii up to
+ * round-off, without a division and a branch per entry */
+static void gauss_seidel(const csr_t *m, const double *a, const double *dinv, double *x,
+                         const double *b, int64_t start, int64_t stop, int64_t step) {
+    for (int64_t i = start; i != stop; i += step) {
+        x[i] += (b[i] - row_dot(m, a, x, i)) * dinv[i];
+    }
+}
+
+static double dot(int64_t n, const double *a, const double *b) {
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+typedef struct {
+    int64_t levels;       /* L: L - 1 transfers, the last level dense */
+    csr_t *a;             /* [L] level patterns */
+    double **data;        /* [L] level data */
+    double **dinv;        /* [L] inverse diagonals (0 for a zero diagonal) */
+    csr_t *p, *r;         /* [L - 1] prolongators, restrictions */
+    double **xb, **bb, **tb; /* [L] per-level work: iterate, right side, temp */
+    double *chol;         /* [nc, nc] lower Cholesky factor of the coarsest level */
+    int64_t nc;
+    int symmetric;
+} hier_t;
+
+static void coarse_solve(const hier_t *h, const double *b, double *x) {
+    int64_t n = h->nc;
+    const double *c = h->chol;
+    for (int64_t i = 0; i < n; i++) {
+        double s = b[i];
+        for (int64_t k = 0; k < i; k++) s -= c[i * n + k] * x[k];
+        x[i] = s / c[i * n + i];
+    }
+    for (int64_t i = n - 1; i >= 0; i--) {
+        double s = x[i];
+        for (int64_t k = i + 1; k < n; k++) s -= c[k * n + i] * x[k];
+        x[i] = s / c[i * n + i];
+    }
+}
+
+static void sweeps(const hier_t *h, int64_t l, double *x, const double *b, int first) {
+    const csr_t *m = &h->a[l];
+    int64_t n = m->rows;
+    if (h->symmetric) {
+        gauss_seidel(m, h->data[l], h->dinv[l], x, b, 0, n, 1);
+        gauss_seidel(m, h->data[l], h->dinv[l], x, b, n - 1, -1, -1);
+    } else if (first) {
+        gauss_seidel(m, h->data[l], h->dinv[l], x, b, 0, n, 1);
+    } else {
+        gauss_seidel(m, h->data[l], h->dinv[l], x, b, n - 1, -1, -1);
+    }
+}
+
+/* x = V-cycle(b) from a zero guess on level l */
+static void vcycle(const hier_t *h, int64_t l, const double *b, double *x) {
+    if (l == h->levels - 1) {
+        coarse_solve(h, b, x);
+        return;
+    }
+    const csr_t *m = &h->a[l];
+    int64_t n = m->rows, nn = h->a[l + 1].rows;
+    double *t = h->tb[l], *bc = h->bb[l + 1], *xc = h->xb[l + 1];
+    memset(x, 0, (size_t)n * sizeof(double));
+    sweeps(h, l, x, b, 1);
+    spmv(m, h->data[l], x, t);
+    for (int64_t i = 0; i < n; i++) t[i] = b[i] - t[i];
+    spmv(&h->r[l], h->r[l].x, t, bc);
+    vcycle(h, l + 1, bc, xc);
+    spmv(&h->p[l], h->p[l].x, xc, t);
+    for (int64_t i = 0; i < n; i++) x[i] += t[i];
+    (void)nn;
+    sweeps(h, l, x, b, 0);
+}
+
+/* Returns 0, or -1 (coarsest level not SPD: the caller takes the Python path), -2 (memory).
+ *
+ * tab (int64): [0] L; then per level l < L: rows, ip_off, ix_off (its pattern; level 0 is
+ * the free-dof pattern); then per transfer l < L - 1, four matrices of four entries each
+ * (rows, ip_off, ix_off, x_off): P_l, R_l, T1_l, T2_l. Offsets index iall / xall.
+ * Full system: n rows of A (ip, ix, ax), b, g, fixed (uint8), candidate u; free [nf] and
+ * take [nnz_0] (level-0 data = ax[take]). w [nf] the CG weights.
+ * Out: e [n] (g - u on fixed dofs, the CG solution on free ones), res [cycles + 1],
+ * info [2] = (iterations run, converged). */
+int gn_algebraic_error(const int64_t *tab, const ix_t *iall, const double *xall,
+                       int64_t n, const ix_t *a_ip, const ix_t *a_ix, const double *ax,
+                       const double *bvec, const double *g, const uint8_t *fixed,
+                       const double *u, int64_t nf, const int64_t *free_idx,
+                       const int64_t *take, const double *w, int64_t cycles,
+                       int64_t min_cycles, double rtol, int symmetric, double *e,
+                       double *res, int64_t *info) {
+    int64_t L = tab[0];
+    hier_t h;
+    memset(&h, 0, sizeof h);
+    h.levels = L;
+    h.symmetric = symmetric;
+    int status = -2;
+    h.a = calloc((size_t)L, sizeof(csr_t));
+    h.data = calloc((size_t)L, sizeof(double *));
+    h.dinv = calloc((size_t)L, sizeof(double *));
+    h.p = calloc((size_t)L, sizeof(csr_t));
+    h.r = calloc((size_t)L, sizeof(csr_t));
+    h.xb = calloc((size_t)L, sizeof(double *));
+    h.bb = calloc((size_t)L, sizeof(double *));
+    h.tb = calloc((size_t)L, sizeof(double *));
+    double *v = NULL, *rr = NULL, *z = NULL, *pp = NULL, *ap = NULL, *x = NULL, *t1 = NULL;
+    if (!h.a || !h.data || !h.dinv || !h.p || !h.r || !h.xb || !h.bb || !h.tb) goto done;
+    const int64_t *lt = tab + 1, *tt = tab + 1 + 3 * L;
+    int64_t maxnnz = 0;
+    for (int64_t l = 0; l < L; l++) {
+        int64_t t[4] = {lt[3 * l], lt[3 * l + 1], lt[3 * l + 2], -1};
+        h.a[l] = table_csr(t, iall, xall);
+        int64_t rows = h.a[l].rows, nnz = h.a[l].ip[rows];
+        h.data[l] = malloc((size_t)(nnz > 0 ? nnz : 1) * sizeof(double));
+        h.xb[l] = malloc((size_t)(rows > 0 ? rows : 1) * sizeof(double));
+        h.bb[l] = malloc((size_t)(rows > 0 ? rows : 1) * sizeof(double));
+        h.tb[l] = malloc((size_t)(rows > 0 ? rows : 1) * sizeof(double));
+        h.dinv[l] = calloc((size_t)(rows > 0 ? rows : 1), sizeof(double));
+        if (!h.data[l] || !h.dinv[l] || !h.xb[l] || !h.bb[l] || !h.tb[l]) goto done;
+    }
+    for (int64_t l = 0; l + 1 < L; l++) {
+        h.p[l] = table_csr(tt + 16 * l, iall, xall);
+        h.r[l] = table_csr(tt + 16 * l + 4, iall, xall);
+        csr_t t1m = table_csr(tt + 16 * l + 8, iall, xall);
+        if (t1m.rows > maxnnz) maxnnz = t1m.rows;
+    }
+    t1 = malloc((size_t)(maxnnz > 0 ? maxnnz : 1) * sizeof(double));
+    if (!t1) goto done;
+    /* level 0: the free-dof gather; coarser: the Galerkin products */
+    for (int64_t k = 0; k < h.a[0].ip[h.a[0].rows]; k++) h.data[0][k] = ax[take[k]];
+    for (int64_t l = 0; l + 1 < L; l++) {
+        csr_t m1 = table_csr(tt + 16 * l + 8, iall, xall);
+        csr_t m2 = table_csr(tt + 16 * l + 12, iall, xall);
+        spmv(&m1, m1.x, h.data[l], t1);
+        spmv(&m2, m2.x, t1, h.data[l + 1]);
+    }
+    for (int64_t l = 0; l + 1 < L; l++) {
+        const csr_t *m = &h.a[l];
+        for (int64_t i = 0; i < m->rows; i++)
+            for (ix_t jj = m->ip[i]; jj < m->ip[i + 1]; jj++)
+                if (m->ix[jj] == i && h.data[l][jj] != 0.0) h.dinv[l][i] = 1.0 / h.data[l][jj];
+    }
+    /* the coarsest level, dense, by its Cholesky factor */
+    const csr_t *c = &h.a[L - 1];
+    h.nc = c->rows;
+    h.chol = calloc((size_t)(h.nc * h.nc > 0 ? h.nc * h.nc : 1), sizeof(double));
+    if (!h.chol) goto done;
+    for (int64_t i = 0; i < h.nc; i++)
+        for (ix_t jj = c->ip[i]; jj < c->ip[i + 1]; jj++)
+            h.chol[i * h.nc + c->ix[jj]] += h.data[L - 1][jj];
+    for (int64_t j = 0; j < h.nc; j++) {
+        double d = h.chol[j * h.nc + j];
+        for (int64_t k = 0; k < j; k++) d -= h.chol[j * h.nc + k] * h.chol[j * h.nc + k];
+        if (!(d > 0.0)) { status = -1; goto done; }
+        d = sqrt(d);
+        h.chol[j * h.nc + j] = d;
+        for (int64_t i = j + 1; i < h.nc; i++) {
+            double s = h.chol[i * h.nc + j];
+            for (int64_t k = 0; k < j; k++) s -= h.chol[i * h.nc + k] * h.chol[j * h.nc + k];
+            h.chol[i * h.nc + j] = s / d;
+        }
+    }
+    /* residual on the free dofs of v = g on fixed dofs, u elsewhere */
+    v = malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
+    rr = malloc((size_t)(nf > 0 ? nf : 1) * sizeof(double));
+    z = malloc((size_t)(nf > 0 ? nf : 1) * sizeof(double));
+    pp = malloc((size_t)(nf > 0 ? nf : 1) * sizeof(double));
+    ap = malloc((size_t)(nf > 0 ? nf : 1) * sizeof(double));
+    x = calloc((size_t)(nf > 0 ? nf : 1), sizeof(double));
+    if (!v || !rr || !z || !pp || !ap || !x) goto done;
+    for (int64_t i = 0; i < n; i++) {
+        v[i] = fixed[i] ? g[i] : u[i];
+        e[i] = fixed[i] ? g[i] - u[i] : 0.0;
+    }
+    for (int64_t k = 0; k < nf; k++) {
+        int64_t i = free_idx[k];
+        double s = 0.0;
+        for (ix_t jj = a_ip[i]; jj < a_ip[i + 1]; jj++) s += ax[jj] * v[a_ix[jj]];
+        rr[k] = bvec[i] - s;
+    }
+    /* CG with one V-cycle per iteration (_vcycle.amg_cg from x0 = 0) */
+    int64_t it = 0, converged = 0;
+    double rz = 0.0, wdx = 0.0;
+    res[0] = sqrt(dot(nf, rr, rr));
+    while (it < cycles && res[it] > 0.0) {
+        vcycle(&h, 0, rr, z);
+        double rz_new = dot(nf, rr, z);
+        if (it == 0) memcpy(pp, z, (size_t)nf * sizeof(double));
+        else {
+            double beta = rz_new / rz;
+            for (int64_t i = 0; i < nf; i++) pp[i] = z[i] + beta * pp[i];
+        }
+        rz = rz_new;
+        spmv(&h.a[0], h.data[0], pp, ap);
+        double alpha = rz / dot(nf, pp, ap), wst = 0.0;
+        wdx = 0.0;
+        for (int64_t i = 0; i < nf; i++) {
+            double step = alpha * pp[i];
+            x[i] += step;
+            rr[i] -= alpha * ap[i];
+            wst += w[i] * step * step;
+            wdx += w[i] * x[i] * x[i];
+        }
+        it++;
+        res[it] = sqrt(dot(nf, rr, rr));
+        if (rtol >= 0.0 && it >= min_cycles && sqrt(wst) <= rtol * sqrt(wdx)) {
+            converged = 1;
+            break;
+        }
+    }
+    for (int64_t k = 0; k < nf; k++) e[free_idx[k]] = x[k];
+    info[0] = it;
+    info[1] = converged || res[it] == 0.0;
+    status = 0;
+done:
+    for (int64_t l = 0; l < L && h.data; l++) {
+        free(h.data[l]);
+        if (h.dinv) free(h.dinv[l]);
+        if (h.xb) free(h.xb[l]);
+        if (h.bb) free(h.bb[l]);
+        if (h.tb) free(h.tb[l]);
+    }
+    free(h.a); free(h.data); free(h.dinv); free(h.p); free(h.r); free(h.xb); free(h.bb); free(h.tb);
+    free(h.chol); free(v); free(rr); free(z); free(pp); free(ap); free(x); free(t1);
+    return status;
+}
