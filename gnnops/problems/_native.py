@@ -32,6 +32,7 @@ _LOCK = threading.Lock()
 _STATE: dict[str, Any] = {}
 # coarsest level solved dense in C (pyamg stops at <= 10 dofs unless it runs out of levels)
 MAX_COARSE = 400
+MAX_LEVELS = 32  # the C file's MAX_LEVELS
 
 
 def enabled() -> bool:
@@ -68,7 +69,10 @@ def _build() -> ctypes.CDLL | None:
     fn.restype = ctypes.c_int
     p, i64, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
     fn.argtypes = [p, p, p, i64, p, p, p, p, p, p, p, i64, p, p, p, i64, i64, f64,
-                   ctypes.c_int, p, p, p]
+                   ctypes.c_int, p, p, p, p]
+    size = lib.gn_workspace_size
+    size.restype = i64
+    size.argtypes = [p, p, p, i64]
     return lib
 
 
@@ -137,8 +141,8 @@ class NativePlan:
                 mat = sp.csr_matrix(mat)
                 tab += [mat.shape[0], put_i(mat.indptr), put_i(mat.indices),
                         put_f(mat.data) if with_data else -1]
-        if sizes[0] >= 2**31:
-            raise OverflowError("hierarchy too large for 32-bit indices")
+        if sizes[0] >= 2**31 or len(patterns) > MAX_LEVELS:
+            raise OverflowError("hierarchy too large for the compiled kernel")
         self.tab = np.asarray(tab, dtype=np.int64)
         self.iall = np.concatenate(ints) if ints else np.zeros(1, np.int32)
         self.xall = np.concatenate(floats) if floats else np.zeros(1)
@@ -149,6 +153,8 @@ class NativePlan:
         self.a_indices = np.ascontiguousarray(a_pattern[1], dtype=np.int32)
         self.n = len(free)
         self._static = (_ptr(self.tab), _ptr(self.iall), _ptr(self.xall))
+        self._work: np.ndarray | None = None
+        self._lock = threading.Lock()  # one workspace: one call at a time (ctypes drops the GIL)
 
     def matches(self, a: sp.csr_matrix) -> bool:
         """Whether the assembled matrix ``a`` has the pattern this plan was built for."""
@@ -161,18 +167,22 @@ class NativePlan:
                         min_cycles: int, rtol: float | None, symmetric: bool
                         ) -> tuple[np.ndarray, dict[str, Any]] | None:
         """``e: [n]`` and info as :func:`estimators.algebraic_error`, or ``None`` when the
-        coarsest level is not positive definite (the caller takes the Python path)."""
+        coarsest level is not positive definite (the caller takes the Python path).
+        The workspace is allocated on the first call and kept (one call at a time)."""
         data = np.ascontiguousarray(a.data, dtype=np.float64)
         b, g, u, w = (np.ascontiguousarray(x, dtype=np.float64) for x in (b, g, u, w))
         e = np.empty(self.n)
         res = np.empty(cycles + 1)
         info = np.zeros(2, dtype=np.int64)
-        status = lib.gn_algebraic_error(
-            *self._static, self.n, _ptr(self.a_indptr), _ptr(self.a_indices), _ptr(data),
-            _ptr(b), _ptr(g), _ptr(self.fixed), _ptr(u), len(self.free_idx),
-            _ptr(self.free_idx), _ptr(self.take), _ptr(w), cycles, min_cycles,
-            -1.0 if rtol is None else float(rtol), int(symmetric), _ptr(e), _ptr(res),
-            _ptr(info))
+        with self._lock:
+            if self._work is None:
+                self._work = np.empty(lib.gn_workspace_size(*self._static, self.n))
+            status = lib.gn_algebraic_error(
+                *self._static, self.n, _ptr(self.a_indptr), _ptr(self.a_indices), _ptr(data),
+                _ptr(b), _ptr(g), _ptr(self.fixed), _ptr(u), len(self.free_idx),
+                _ptr(self.free_idx), _ptr(self.take), _ptr(w), cycles, min_cycles,
+                -1.0 if rtol is None else float(rtol), int(symmetric), _ptr(self._work),
+                _ptr(e), _ptr(res), _ptr(info))
         if status != 0:
             return None
         k = int(info[0])

@@ -13,7 +13,6 @@
  */
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 typedef int32_t ix_t;
@@ -70,14 +69,16 @@ static double dot(int64_t n, const double *a, const double *b) {
     return s;
 }
 
+#define MAX_LEVELS 32
+
 typedef struct {
-    int64_t levels;       /* L: L - 1 transfers, the last level dense */
-    csr_t *a;             /* [L] level patterns */
-    double **data;        /* [L] level data */
-    double **dinv;        /* [L] inverse diagonals (0 for a zero diagonal) */
-    csr_t *p, *r;         /* [L - 1] prolongators, restrictions */
-    double **xb, **bb, **tb; /* [L] per-level work: iterate, right side, temp */
-    double *chol;         /* [nc, nc] lower Cholesky factor of the coarsest level */
+    int64_t levels;                      /* L: L - 1 transfers, the last level dense */
+    csr_t a[MAX_LEVELS];                 /* level patterns */
+    double *data[MAX_LEVELS];            /* level data */
+    double *dinv[MAX_LEVELS];            /* inverse diagonals (0 for a zero diagonal) */
+    csr_t p[MAX_LEVELS], r[MAX_LEVELS];  /* prolongators, restrictions */
+    double *xb[MAX_LEVELS], *bb[MAX_LEVELS], *tb[MAX_LEVELS]; /* iterate, right side, temp */
+    double *chol;                        /* [nc, nc] lower Cholesky factor of the coarsest */
     int64_t nc;
     int symmetric;
 } hier_t;
@@ -117,7 +118,7 @@ static void vcycle(const hier_t *h, int64_t l, const double *b, double *x) {
         return;
     }
     const csr_t *m = &h->a[l];
-    int64_t n = m->rows, nn = h->a[l + 1].rows;
+    int64_t n = m->rows;
     double *t = h->tb[l], *bc = h->bb[l + 1], *xc = h->xb[l + 1];
     memset(x, 0, (size_t)n * sizeof(double));
     sweeps(h, l, x, b, 1);
@@ -127,89 +128,108 @@ static void vcycle(const hier_t *h, int64_t l, const double *b, double *x) {
     vcycle(h, l + 1, bc, xc);
     spmv(&h->p[l], h->p[l].x, xc, t);
     for (int64_t i = 0; i < n; i++) x[i] += t[i];
-    (void)nn;
     sweeps(h, l, x, b, 0);
 }
 
-/* Returns 0, or -1 (coarsest level not SPD: the caller takes the Python path), -2 (memory).
- *
- * tab (int64): [0] L; then per level l < L: rows, ip_off, ix_off (its pattern; level 0 is
- * the free-dof pattern); then per transfer l < L - 1, four matrices of four entries each
- * (rows, ip_off, ix_off, x_off): P_l, R_l, T1_l, T2_l. Offsets index iall / xall.
+/* The layout of tab (int64): [0] L (<= MAX_LEVELS); then per level l < L: rows, ip_off,
+ * ix_off (its pattern; level 0 is the free-dof pattern); then per transfer l < L - 1, four
+ * matrices of four entries each (rows, ip_off, ix_off, x_off): P_l, R_l, T1_l, T2_l.
+ * Offsets index iall / xall. */
+static void layout(const int64_t *tab, const ix_t *iall, const double *xall, hier_t *h,
+                   csr_t *t1, csr_t *t2) {
+    int64_t L = tab[0];
+    const int64_t *lt = tab + 1, *tt = tab + 1 + 3 * L;
+    h->levels = L;
+    for (int64_t l = 0; l < L; l++) {
+        int64_t t[4] = {lt[3 * l], lt[3 * l + 1], lt[3 * l + 2], -1};
+        h->a[l] = table_csr(t, iall, xall);
+    }
+    for (int64_t l = 0; l + 1 < L; l++) {
+        h->p[l] = table_csr(tt + 16 * l, iall, xall);
+        h->r[l] = table_csr(tt + 16 * l + 4, iall, xall);
+        t1[l] = table_csr(tt + 16 * l + 8, iall, xall);
+        t2[l] = table_csr(tt + 16 * l + 12, iall, xall);
+    }
+}
+
+/* Doubles of workspace gn_algebraic_error needs for this tab and n rows of the full system
+ * (allocated once per mesh by the caller: a malloc per call costs page faults after a
+ * large solve trimmed the heap). */
+int64_t gn_workspace_size(const int64_t *tab, const ix_t *iall, const double *xall,
+                          int64_t n) {
+    hier_t h;
+    csr_t t1[MAX_LEVELS], t2[MAX_LEVELS];
+    layout(tab, iall, xall, &h, t1, t2);
+    int64_t total = n, maxt = 0;
+    for (int64_t l = 0; l < h.levels; l++)
+        total += h.a[l].ip[h.a[l].rows] + 4 * h.a[l].rows;
+    for (int64_t l = 0; l + 1 < h.levels; l++)
+        if (t1[l].rows > maxt) maxt = t1[l].rows;
+    int64_t nc = h.a[h.levels - 1].rows, nf = h.a[0].rows;
+    return total + maxt + nc * nc + 5 * nf + 1;
+}
+
+/* Returns 0, or -1 (the coarsest level not SPD: the caller takes the Python path).
  * Full system: n rows of A (ip, ix, ax), b, g, fixed (uint8), candidate u; free [nf] and
- * take [nnz_0] (level-0 data = ax[take]). w [nf] the CG weights.
- * Out: e [n] (g - u on fixed dofs, the CG solution on free ones), res [cycles + 1],
- * info [2] = (iterations run, converged). */
+ * take [nnz_0] (level-0 data = ax[take]); w [nf] the CG weights; work: the doubles of
+ * gn_workspace_size. Out: e [n] (g - u on fixed dofs, the CG solution on free ones),
+ * res [cycles + 1], info [2] = (iterations run, converged). */
 int gn_algebraic_error(const int64_t *tab, const ix_t *iall, const double *xall,
                        int64_t n, const ix_t *a_ip, const ix_t *a_ix, const double *ax,
                        const double *bvec, const double *g, const uint8_t *fixed,
                        const double *u, int64_t nf, const int64_t *free_idx,
                        const int64_t *take, const double *w, int64_t cycles,
-                       int64_t min_cycles, double rtol, int symmetric, double *e,
-                       double *res, int64_t *info) {
-    int64_t L = tab[0];
+                       int64_t min_cycles, double rtol, int symmetric, double *work,
+                       double *e, double *res, int64_t *info) {
     hier_t h;
-    memset(&h, 0, sizeof h);
-    h.levels = L;
+    csr_t t1m[MAX_LEVELS], t2m[MAX_LEVELS];
+    layout(tab, iall, xall, &h, t1m, t2m);
     h.symmetric = symmetric;
-    int status = -2;
-    h.a = calloc((size_t)L, sizeof(csr_t));
-    h.data = calloc((size_t)L, sizeof(double *));
-    h.dinv = calloc((size_t)L, sizeof(double *));
-    h.p = calloc((size_t)L, sizeof(csr_t));
-    h.r = calloc((size_t)L, sizeof(csr_t));
-    h.xb = calloc((size_t)L, sizeof(double *));
-    h.bb = calloc((size_t)L, sizeof(double *));
-    h.tb = calloc((size_t)L, sizeof(double *));
-    double *v = NULL, *rr = NULL, *z = NULL, *pp = NULL, *ap = NULL, *x = NULL, *t1 = NULL;
-    if (!h.a || !h.data || !h.dinv || !h.p || !h.r || !h.xb || !h.bb || !h.tb) goto done;
-    const int64_t *lt = tab + 1, *tt = tab + 1 + 3 * L;
-    int64_t maxnnz = 0;
+    int64_t L = h.levels, maxt = 0;
+    double *cur = work;
     for (int64_t l = 0; l < L; l++) {
-        int64_t t[4] = {lt[3 * l], lt[3 * l + 1], lt[3 * l + 2], -1};
-        h.a[l] = table_csr(t, iall, xall);
-        int64_t rows = h.a[l].rows, nnz = h.a[l].ip[rows];
-        h.data[l] = malloc((size_t)(nnz > 0 ? nnz : 1) * sizeof(double));
-        h.xb[l] = malloc((size_t)(rows > 0 ? rows : 1) * sizeof(double));
-        h.bb[l] = malloc((size_t)(rows > 0 ? rows : 1) * sizeof(double));
-        h.tb[l] = malloc((size_t)(rows > 0 ? rows : 1) * sizeof(double));
-        h.dinv[l] = calloc((size_t)(rows > 0 ? rows : 1), sizeof(double));
-        if (!h.data[l] || !h.dinv[l] || !h.xb[l] || !h.bb[l] || !h.tb[l]) goto done;
+        int64_t rows = h.a[l].rows;
+        h.data[l] = cur; cur += h.a[l].ip[rows];
+        h.dinv[l] = cur; cur += rows;
+        h.xb[l] = cur; cur += rows;
+        h.bb[l] = cur; cur += rows;
+        h.tb[l] = cur; cur += rows;
     }
-    for (int64_t l = 0; l + 1 < L; l++) {
-        h.p[l] = table_csr(tt + 16 * l, iall, xall);
-        h.r[l] = table_csr(tt + 16 * l + 4, iall, xall);
-        csr_t t1m = table_csr(tt + 16 * l + 8, iall, xall);
-        if (t1m.rows > maxnnz) maxnnz = t1m.rows;
-    }
-    t1 = malloc((size_t)(maxnnz > 0 ? maxnnz : 1) * sizeof(double));
-    if (!t1) goto done;
+    for (int64_t l = 0; l + 1 < L; l++)
+        if (t1m[l].rows > maxt) maxt = t1m[l].rows;
+    double *t1 = cur; cur += maxt;
+    h.nc = h.a[L - 1].rows;
+    h.chol = cur; cur += h.nc * h.nc;
+    double *v = cur; cur += n;
+    double *rr = cur; cur += nf;
+    double *z = cur; cur += nf;
+    double *pp = cur; cur += nf;
+    double *ap = cur; cur += nf;
+    double *x = cur; cur += nf;
     /* level 0: the free-dof gather; coarser: the Galerkin products */
     for (int64_t k = 0; k < h.a[0].ip[h.a[0].rows]; k++) h.data[0][k] = ax[take[k]];
     for (int64_t l = 0; l + 1 < L; l++) {
-        csr_t m1 = table_csr(tt + 16 * l + 8, iall, xall);
-        csr_t m2 = table_csr(tt + 16 * l + 12, iall, xall);
-        spmv(&m1, m1.x, h.data[l], t1);
-        spmv(&m2, m2.x, t1, h.data[l + 1]);
+        spmv(&t1m[l], t1m[l].x, h.data[l], t1);
+        spmv(&t2m[l], t2m[l].x, t1, h.data[l + 1]);
     }
     for (int64_t l = 0; l + 1 < L; l++) {
         const csr_t *m = &h.a[l];
-        for (int64_t i = 0; i < m->rows; i++)
+        for (int64_t i = 0; i < m->rows; i++) {
+            h.dinv[l][i] = 0.0;
             for (ix_t jj = m->ip[i]; jj < m->ip[i + 1]; jj++)
                 if (m->ix[jj] == i && h.data[l][jj] != 0.0) h.dinv[l][i] = 1.0 / h.data[l][jj];
+        }
     }
     /* the coarsest level, dense, by its Cholesky factor */
     const csr_t *c = &h.a[L - 1];
-    h.nc = c->rows;
-    h.chol = calloc((size_t)(h.nc * h.nc > 0 ? h.nc * h.nc : 1), sizeof(double));
-    if (!h.chol) goto done;
+    memset(h.chol, 0, (size_t)(h.nc * h.nc) * sizeof(double));
     for (int64_t i = 0; i < h.nc; i++)
         for (ix_t jj = c->ip[i]; jj < c->ip[i + 1]; jj++)
             h.chol[i * h.nc + c->ix[jj]] += h.data[L - 1][jj];
     for (int64_t j = 0; j < h.nc; j++) {
         double d = h.chol[j * h.nc + j];
         for (int64_t k = 0; k < j; k++) d -= h.chol[j * h.nc + k] * h.chol[j * h.nc + k];
-        if (!(d > 0.0)) { status = -1; goto done; }
+        if (!(d > 0.0)) return -1;
         d = sqrt(d);
         h.chol[j * h.nc + j] = d;
         for (int64_t i = j + 1; i < h.nc; i++) {
@@ -219,13 +239,6 @@ int gn_algebraic_error(const int64_t *tab, const ix_t *iall, const double *xall,
         }
     }
     /* residual on the free dofs of v = g on fixed dofs, u elsewhere */
-    v = malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
-    rr = malloc((size_t)(nf > 0 ? nf : 1) * sizeof(double));
-    z = malloc((size_t)(nf > 0 ? nf : 1) * sizeof(double));
-    pp = malloc((size_t)(nf > 0 ? nf : 1) * sizeof(double));
-    ap = malloc((size_t)(nf > 0 ? nf : 1) * sizeof(double));
-    x = calloc((size_t)(nf > 0 ? nf : 1), sizeof(double));
-    if (!v || !rr || !z || !pp || !ap || !x) goto done;
     for (int64_t i = 0; i < n; i++) {
         v[i] = fixed[i] ? g[i] : u[i];
         e[i] = fixed[i] ? g[i] - u[i] : 0.0;
@@ -235,10 +248,11 @@ int gn_algebraic_error(const int64_t *tab, const ix_t *iall, const double *xall,
         double s = 0.0;
         for (ix_t jj = a_ip[i]; jj < a_ip[i + 1]; jj++) s += ax[jj] * v[a_ix[jj]];
         rr[k] = bvec[i] - s;
+        x[k] = 0.0;
     }
     /* CG with one V-cycle per iteration (_vcycle.amg_cg from x0 = 0) */
     int64_t it = 0, converged = 0;
-    double rz = 0.0, wdx = 0.0;
+    double rz = 0.0;
     res[0] = sqrt(dot(nf, rr, rr));
     while (it < cycles && res[it] > 0.0) {
         vcycle(&h, 0, rr, z);
@@ -250,8 +264,7 @@ int gn_algebraic_error(const int64_t *tab, const ix_t *iall, const double *xall,
         }
         rz = rz_new;
         spmv(&h.a[0], h.data[0], pp, ap);
-        double alpha = rz / dot(nf, pp, ap), wst = 0.0;
-        wdx = 0.0;
+        double alpha = rz / dot(nf, pp, ap), wst = 0.0, wdx = 0.0;
         for (int64_t i = 0; i < nf; i++) {
             double step = alpha * pp[i];
             x[i] += step;
@@ -269,16 +282,5 @@ int gn_algebraic_error(const int64_t *tab, const ix_t *iall, const double *xall,
     for (int64_t k = 0; k < nf; k++) e[free_idx[k]] = x[k];
     info[0] = it;
     info[1] = converged || res[it] == 0.0;
-    status = 0;
-done:
-    for (int64_t l = 0; l < L && h.data; l++) {
-        free(h.data[l]);
-        if (h.dinv) free(h.dinv[l]);
-        if (h.xb) free(h.xb[l]);
-        if (h.bb) free(h.bb[l]);
-        if (h.tb) free(h.tb[l]);
-    }
-    free(h.a); free(h.data); free(h.dinv); free(h.p); free(h.r); free(h.xb); free(h.bb); free(h.tb);
-    free(h.chol); free(v); free(rr); free(z); free(pp); free(ap); free(x); free(t1);
-    return status;
+    return 0;
 }
