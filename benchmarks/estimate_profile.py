@@ -2,10 +2,12 @@
 
 Interleaves ``--repeats`` warm estimates (a mesh seen before, a new coefficient each time:
 assembly, Galerkin products through the cached maps, AMG-CG, flux recovery) with direct
-solves of the same inputs, prints the medians and their ratio, then profiles the same
-estimates (cProfile) and prints the calls and seconds per estimate spent in the compiled
-kernels (scipy's sparse mat-vec, pyamg's Gauss-Seidel) and in the flux recovery: the floor
-below which Python-level tuning cannot bring the estimate.
+solves of the same inputs and, where the compiled kernel of the algebraic part
+(``gnnops.problems._native``) is built, with the same estimates through the Python path
+(``GNNOPS_NATIVE=0``); prints the medians and the ratios to the direct solve, then profiles
+the estimates (cProfile) and prints the calls and seconds per estimate spent in the
+compiled kernels (ours, scipy's sparse mat-vec, pyamg's Gauss-Seidel) and in the flux
+recovery: the floor below which Python-level tuning cannot bring the estimate.
 
     OMP_NUM_THREADS=1 python benchmarks/estimate_profile.py [--h 0.02] [--repeats 37]
 """
@@ -81,12 +83,16 @@ def main() -> None:
     stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
     n = args.repeats
     total = 0.0
-    for label, key in (("sparse mat-vec (csr_matvec)", "csr_matvec"),
-                       ("Gauss-Seidel sweeps (pyamg)", "gauss_seidel"),
-                       ("flux recovery (simplex_recovery, cumulative)", "simplex_recovery")):
-        kernel = "recovery" not in label  # a compiled builtin: file "~", own time
-        rows = [(v[1], v[2] if kernel else v[3]) for (f, _line, name), v in stats.items()
-                if (kernel and f == "~" and key in name) or (not kernel and name == key)]
+    # (label, function name, file suffix or "~" for a compiled builtin (own time), else
+    # the Python function's cumulative time)
+    for label, key, where in (
+            ("compiled kernel (NativePlan.algebraic_error)", "algebraic_error", "_native.py"),
+            ("sparse mat-vec (scipy csr_matvec)", "csr_matvec", "~"),
+            ("Gauss-Seidel sweeps (pyamg)", "gauss_seidel", "~"),
+            ("flux recovery (simplex_recovery, cumulative)", "simplex_recovery", ".py")):
+        rows = [(v[1], v[2] if where == "~" else v[3]) for (f, _line, name), v in stats.items()
+                if (where == "~" and f == "~" and key in name)
+                or (where != "~" and name == key and f.endswith(where))]
         calls, secs = sum(r[0] for r in rows), sum(r[1] for r in rows)
         total += secs
         print(f"  {label:46s} {calls / n:6.1f} calls, {1e3 * secs / n:.2f} ms per estimate")
