@@ -19,6 +19,7 @@ import cProfile
 import os
 import pstats
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -75,13 +76,18 @@ def main() -> None:
     if native:
         print(f"  the Python path in the same rounds: {ms(tp)}, ratio "
               f"{np.median(tp) / np.median(td):.3f}")
+    _profile(estimate, args.repeats, float(np.median(td)))
+
+
+def _profile(estimate: Callable[[int], None], repeats: int, direct_s: float) -> None:
+    """Print the calls and seconds per estimate in the compiled kernels and the recovery."""
     prof = cProfile.Profile()
     prof.enable()
-    for k in range(3, args.repeats + 3):
+    for k in range(3, repeats + 3):
         estimate(k)
     prof.disable()
     stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
-    n = args.repeats
+    n = repeats
     total = 0.0
     # (label, function name, file suffix or "~" for a compiled builtin (own time), else
     # the Python function's cumulative time)
@@ -97,7 +103,7 @@ def main() -> None:
         total += secs
         print(f"  {label:46s} {calls / n:6.1f} calls, {1e3 * secs / n:.2f} ms per estimate")
     print(f"  these alone: {1e3 * total / n:.2f} ms per estimate; a tenth of the direct solve: "
-          f"{1e2 * np.median(td):.2f} ms")
+          f"{1e2 * direct_s:.2f} ms")
 
 
 if __name__ == "__main__":

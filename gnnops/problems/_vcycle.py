@@ -32,7 +32,7 @@ class VCycle:
 
     Args:
         levels: ``(A_l, P_l, R_l)`` per level, CSR, the last ``(A_coarse, None, None)``
-            (:func:`gnnops.problems.estimators._galerkin_levels`).
+            (:func:`gnnops.problems._amg_levels.galerkin_levels`).
         smoother: ``"symmetric"`` (a forward and a backward Gauss-Seidel sweep before and
             after the coarse correction) or ``"single"`` (forward before, backward after).
     """

@@ -16,6 +16,7 @@ from gnnops import meshing
 from gnnops.errors import ProblemError
 from gnnops.problems import estimators as est
 from gnnops.problems import get
+from gnnops.problems._estimator_ops import _digest
 from gnnops.problems._fem import fem_mesh
 from gnnops.problems._linear import LinearSystem, direct_solve
 from gnnops.problems.elasticity import Elasticity
@@ -239,7 +240,7 @@ def test_galerkin_map_gives_scipys_products_from_the_second_coefficient_on():
     unit = darcy._unit_matrix(fm)
     draws = [get("darcy").sample_inputs(np.random.default_rng(20 + k)).at(fm) for k in range(3)]
     solvers = [est.amg_solver(fm, darcy.system(fm, **inp), unit) for inp in draws]
-    maps = fm._store[f"galerkin:{est._digest(darcy.system(fm, **draws[0]).fixed)}"]
+    maps = fm._store[f"galerkin:{_digest(darcy.system(fm, **draws[0]).fixed)}"]
     assert len(maps) == len(solvers[0].levels) - 1 and all(isinstance(g, GalerkinMap)
                                                            for g in maps)
     for ml in solvers:  # first: scipy's products; second and third: the cached maps

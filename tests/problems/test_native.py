@@ -9,6 +9,8 @@ import pytest
 from gnnops import meshing
 from gnnops.problems import _native, get
 from gnnops.problems import estimators as est
+from gnnops.problems._amg_levels import native_plan
+from gnnops.problems._estimator_ops import _digest
 from gnnops.problems._fem import fem_mesh
 
 needs_compiler = pytest.mark.skipif(_native.library() is None,
@@ -32,7 +34,7 @@ def _warm_case(mesh, seed: int):
 
 
 def _plan(fm, system):
-    return fm._store.get(f"native:{est._digest(system.fixed)}")
+    return fm._store.get(f"native:{_digest(system.fixed)}")
 
 
 @needs_compiler
@@ -130,4 +132,4 @@ def test_vector_problems_take_the_python_path():
     fm = fem_mesh(meshing.unit_square(0.1))
     inputs = {"E": np.full(fm.n_nodes, 2.0)}
     system = prob.system(fm, **inputs)
-    assert est._native_plan(fm, system, None) is None
+    assert native_plan(fm, system, None) is None

@@ -8,6 +8,7 @@ import pytest
 from gnnops import meshing
 from gnnops.problems import estimators as est
 from gnnops.problems import get
+from gnnops.problems._amg_levels import vcycle
 from gnnops.problems._fem import fem_mesh
 from gnnops.problems._vcycle import VCycle
 
@@ -24,14 +25,14 @@ def test_equals_pyamgs_vcycle_on_the_same_levels(smoother):
     darcy, fm, _, system = _darcy_system(0.04, seed=3)
     unit = darcy._unit_matrix(fm)
     ml = est.amg_solver(fm, system, unit, smoother=smoother)
-    lean = est._vcycle(fm, system, unit, smoother)
+    lean = vcycle(fm, system, unit, smoother)
     assert isinstance(lean, VCycle) and len(lean.levels) == len(ml.levels) - 1 >= 2
     m = ml.aspreconditioner(cycle="V")
     rng = np.random.default_rng(0)
     for r in rng.standard_normal((3, ml.levels[0].A.shape[0])):
         ref = m @ r
         assert np.abs(lean @ r - ref).max() <= 1e-12 * np.abs(ref).max()
-    assert est._vcycle(fm, system, unit, smoother) is lean  # cached on the system
+    assert vcycle(fm, system, unit, smoother) is lean  # cached on the system
     with pytest.raises(ValueError, match="V-cycles only"):
         lean.aspreconditioner(cycle="W")
 
@@ -62,5 +63,5 @@ def test_vector_problems_keep_pyamgs_block_smoother():
     prob = get("elasticity")
     fm = fem_mesh(meshing.unit_square(0.1))
     system = prob.system(fm, E=np.full(fm.n_nodes, 2.0))
-    ml = est._vcycle(fm, system, None, "single")
+    ml = vcycle(fm, system, None, "single")
     assert not isinstance(ml, VCycle) and hasattr(ml, "levels")
