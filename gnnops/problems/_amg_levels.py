@@ -74,6 +74,12 @@ def _prolongators(fm: FemMesh, system: LinearSystem, unit: sp.csr_matrix) -> lis
     return fm.cached(f"amg:{system.components}:{_digest(system.fixed)}", build)
 
 
+def _restrictions(fm: FemMesh, system: LinearSystem, prolongators: list[Any]) -> list[Any]:
+    """``R_l = P_l^T`` (CSR for scalar systems), cached with the prolongators."""
+    return fm.cached(f"amg-r:{system.components}:{_digest(system.fixed)}", lambda: [
+        p.T.tocsr() if p.T.format == "csc" else p.T for p in prolongators])
+
+
 # V-cycle smoothers: "symmetric" = a forward and a backward Gauss-Seidel sweep before and
 # after the coarse correction (correct()); "single" = one forward sweep before, one backward
 # after: still a symmetric preconditioner, half the smoothing work (the error estimate)
@@ -90,8 +96,7 @@ def galerkin_levels(fm: FemMesh, system: LinearSystem,
     a = _blocked(free_matrix(fm, system), system.free, system.components)
     levels = []
     prolongators = _prolongators(fm, system, system.A if unit is None else unit)
-    restrictions = fm.cached(f"amg-r:{system.components}:{_digest(system.fixed)}", lambda: [
-        p.T.tocsr() if p.T.format == "csc" else p.T for p in prolongators])
+    restrictions = _restrictions(fm, system, prolongators)
     maps = _galerkin_maps(fm, system, a, prolongators)
     for k, (p, r) in enumerate(zip(prolongators, restrictions, strict=True)):
         levels.append((a, p, r))
@@ -203,8 +208,7 @@ def native_plan(fm: FemMesh, system: LinearSystem,
         return None
     indptr, indices, take, out_indptr, out_indices = index
     plan = _native.NativePlan((out_indptr, out_indices), take, system.free,
-                              [sp.csr_matrix(p) for p in prolongators],
-                              [sp.csr_matrix(p.T) for p in prolongators], maps,
+                              prolongators, _restrictions(fm, system, prolongators), maps,
                               (indptr, indices))
     fm._store[f"native:{digest}"] = plan
     return plan if plan.matches(system.A) else None

@@ -68,11 +68,11 @@ def _build() -> ctypes.CDLL | None:
     fn = lib.gn_algebraic_error
     fn.restype = ctypes.c_int
     p, i64, f64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double
-    fn.argtypes = [p, p, p, i64, p, p, p, p, p, p, p, i64, p, p, p, i64, i64, f64,
+    fn.argtypes = [p, i64, p, p, p, p, p, p, p, i64, p, p, p, i64, i64, f64,
                    ctypes.c_int, p, p, p, p]
     size = lib.gn_workspace_size
     size.restype = i64
-    size.argtypes = [p, p, p, i64]
+    size.argtypes = [p, i64]
     return lib
 
 
@@ -101,7 +101,8 @@ def _ptr(a: np.ndarray) -> int:
 
 
 class NativePlan:
-    """The static arrays of one mesh's hierarchy, flattened for :func:`gn_algebraic_error`.
+    """The static arrays of one mesh's hierarchy for ``gn_algebraic_error``: a table of their
+    addresses (the arrays themselves are shared with the Python path's caches, not copied).
 
     Args:
         free_pattern: ``(indptr, indices)`` of the free-dof matrix ``A_ff`` (level 0).
@@ -116,43 +117,34 @@ class NativePlan:
                  free: np.ndarray, prolongators: list[sp.csr_matrix],
                  restrictions: list[sp.csr_matrix], maps: list[Any],
                  a_pattern: tuple[np.ndarray, np.ndarray]) -> None:
-        ints: list[np.ndarray] = []
-        floats: list[np.ndarray] = []
-        sizes = [0, 0]
+        self._keep: list[np.ndarray] = []  # the arrays whose addresses are in the table
 
-        def put_i(arr: np.ndarray) -> int:
-            off = sizes[0]
-            ints.append(np.asarray(arr, dtype=np.int32))
-            sizes[0] += len(arr)
-            return off
-
-        def put_f(arr: np.ndarray) -> int:
-            off = sizes[1]
-            floats.append(np.asarray(arr, dtype=np.float64))
-            sizes[1] += len(arr)
-            return off
+        def addr(arr: np.ndarray, dtype: type) -> int:
+            arr = np.ascontiguousarray(arr, dtype=dtype)  # a copy only if not already so
+            self._keep.append(arr)
+            return _ptr(arr)
 
         patterns = [free_pattern] + [(m.c_indptr, m.c_indices) for m in maps]
         tab: list[int] = [len(patterns)]
         for indptr, indices in patterns:
-            tab += [len(indptr) - 1, put_i(indptr), put_i(indices)]
+            tab += [len(indptr) - 1, addr(indptr, np.int32), addr(indices, np.int32)]
         for p, r, m in zip(prolongators, restrictions, maps, strict=True):
-            for mat, with_data in ((p, True), (r, True), (m.t1, True), (m.t2, True)):
+            for mat in (p, r, m.t1, m.t2):
                 mat = sp.csr_matrix(mat)
-                tab += [mat.shape[0], put_i(mat.indptr), put_i(mat.indices),
-                        put_f(mat.data) if with_data else -1]
-        if sizes[0] >= 2**31 or len(patterns) > MAX_LEVELS:
-            raise OverflowError("hierarchy too large for the compiled kernel")
+                if mat.nnz >= 2**31:
+                    raise OverflowError("hierarchy too large for 32-bit indices")
+                tab += [mat.shape[0], addr(mat.indptr, np.int32),
+                        addr(mat.indices, np.int32), addr(mat.data, np.float64)]
+        if len(patterns) > MAX_LEVELS:
+            raise OverflowError(f"more than {MAX_LEVELS} levels")
         self.tab = np.asarray(tab, dtype=np.int64)
-        self.iall = np.concatenate(ints) if ints else np.zeros(1, np.int32)
-        self.xall = np.concatenate(floats) if floats else np.zeros(1)
         self.free_idx = np.flatnonzero(free).astype(np.int64)
         self.fixed = (~free).astype(np.uint8)
         self.take = np.ascontiguousarray(take, dtype=np.int64)
         self.a_indptr = np.ascontiguousarray(a_pattern[0], dtype=np.int32)
         self.a_indices = np.ascontiguousarray(a_pattern[1], dtype=np.int32)
         self.n = len(free)
-        self._static = (_ptr(self.tab), _ptr(self.iall), _ptr(self.xall))
+        self._static = (_ptr(self.tab),)
         self._work: np.ndarray | None = None
         self._lock = threading.Lock()  # one workspace: one call at a time (ctypes drops the GIL)
 

@@ -23,12 +23,13 @@ typedef struct {
     const double *x; /* NULL for a pattern whose data is computed per call */
 } csr_t;
 
-static csr_t table_csr(const int64_t *t, const ix_t *iall, const double *xall) {
+/* t: rows and the addresses of indptr, indices and data (0: none) */
+static csr_t table_csr(const int64_t *t) {
     csr_t m;
     m.rows = t[0];
-    m.ip = iall + t[1];
-    m.ix = iall + t[2];
-    m.x = t[3] < 0 ? NULL : xall + t[3];
+    m.ip = (const ix_t *)(intptr_t)t[1];
+    m.ix = (const ix_t *)(intptr_t)t[2];
+    m.x = t[3] == 0 ? NULL : (const double *)(intptr_t)t[3];
     return m;
 }
 
@@ -132,34 +133,34 @@ static void vcycle(const hier_t *h, int64_t l, const double *b, double *x) {
 }
 
 /* The layout of tab (int64): [0] L (<= MAX_LEVELS); then per level l < L: rows, ip_off,
- * ix_off (its pattern; level 0 is the free-dof pattern); then per transfer l < L - 1, four
- * matrices of four entries each (rows, ip_off, ix_off, x_off): P_l, R_l, T1_l, T2_l.
- * Offsets index iall / xall. */
-static void layout(const int64_t *tab, const ix_t *iall, const double *xall, hier_t *h,
+ * ix (its pattern; level 0 is the free-dof pattern); then per transfer l < L - 1, four
+ * matrices of four entries each (rows, ip, ix, x): P_l, R_l, T1_l, T2_l.
+ * The ip / ix / x entries are the addresses of the caller's arrays (int32 indices, float64
+ * data), which it keeps alive. */
+static void layout(const int64_t *tab, hier_t *h,
                    csr_t *t1, csr_t *t2) {
     int64_t L = tab[0];
     const int64_t *lt = tab + 1, *tt = tab + 1 + 3 * L;
     h->levels = L;
     for (int64_t l = 0; l < L; l++) {
-        int64_t t[4] = {lt[3 * l], lt[3 * l + 1], lt[3 * l + 2], -1};
-        h->a[l] = table_csr(t, iall, xall);
+        int64_t t[4] = {lt[3 * l], lt[3 * l + 1], lt[3 * l + 2], 0};
+        h->a[l] = table_csr(t);
     }
     for (int64_t l = 0; l + 1 < L; l++) {
-        h->p[l] = table_csr(tt + 16 * l, iall, xall);
-        h->r[l] = table_csr(tt + 16 * l + 4, iall, xall);
-        t1[l] = table_csr(tt + 16 * l + 8, iall, xall);
-        t2[l] = table_csr(tt + 16 * l + 12, iall, xall);
+        h->p[l] = table_csr(tt + 16 * l);
+        h->r[l] = table_csr(tt + 16 * l + 4);
+        t1[l] = table_csr(tt + 16 * l + 8);
+        t2[l] = table_csr(tt + 16 * l + 12);
     }
 }
 
 /* Doubles of workspace gn_algebraic_error needs for this tab and n rows of the full system
  * (allocated once per mesh by the caller: a malloc per call costs page faults after a
  * large solve trimmed the heap). */
-int64_t gn_workspace_size(const int64_t *tab, const ix_t *iall, const double *xall,
-                          int64_t n) {
+int64_t gn_workspace_size(const int64_t *tab, int64_t n) {
     hier_t h;
     csr_t t1[MAX_LEVELS], t2[MAX_LEVELS];
-    layout(tab, iall, xall, &h, t1, t2);
+    layout(tab, &h, t1, t2);
     int64_t total = n, maxt = 0;
     for (int64_t l = 0; l < h.levels; l++)
         total += h.a[l].ip[h.a[l].rows] + 4 * h.a[l].rows;
@@ -174,8 +175,7 @@ int64_t gn_workspace_size(const int64_t *tab, const ix_t *iall, const double *xa
  * take [nnz_0] (level-0 data = ax[take]); w [nf] the CG weights; work: the doubles of
  * gn_workspace_size. Out: e [n] (g - u on fixed dofs, the CG solution on free ones),
  * res [cycles + 1], info [2] = (iterations run, converged). */
-int gn_algebraic_error(const int64_t *tab, const ix_t *iall, const double *xall,
-                       int64_t n, const ix_t *a_ip, const ix_t *a_ix, const double *ax,
+int gn_algebraic_error(const int64_t *tab, int64_t n, const ix_t *a_ip, const ix_t *a_ix, const double *ax,
                        const double *bvec, const double *g, const uint8_t *fixed,
                        const double *u, int64_t nf, const int64_t *free_idx,
                        const int64_t *take, const double *w, int64_t cycles,
@@ -183,7 +183,7 @@ int gn_algebraic_error(const int64_t *tab, const ix_t *iall, const double *xall,
                        double *e, double *res, int64_t *info) {
     hier_t h;
     csr_t t1m[MAX_LEVELS], t2m[MAX_LEVELS];
-    layout(tab, iall, xall, &h, t1m, t2m);
+    layout(tab, &h, t1m, t2m);
     h.symmetric = symmetric;
     int64_t L = h.levels, maxt = 0;
     double *cur = work;
