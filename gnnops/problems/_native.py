@@ -163,6 +163,10 @@ class NativePlan:
         The workspace is allocated on the first call and kept (one call at a time)."""
         data = np.ascontiguousarray(a.data, dtype=np.float64)
         b, g, u, w = (np.ascontiguousarray(x, dtype=np.float64) for x in (b, g, u, w))
+        sizes = (len(data), len(b), len(g), len(u), len(w), cycles)
+        if sizes[:5] != (len(self.a_indices), self.n, self.n, self.n, len(self.free_idx)) \
+                or cycles < 0:  # the C code trusts these lengths
+            raise ValueError(f"arrays of lengths {sizes} do not fit this plan")
         e = np.empty(self.n)
         res = np.empty(cycles + 1)
         info = np.zeros(2, dtype=np.int64)

@@ -145,3 +145,14 @@ def test_plan_shares_the_hierarchys_arrays():
     maps = fm._store[f"galerkin:{_digest(fm.boundary)}"]
     for arr in (maps[0].t1.data, maps[0].t1.indices, maps[0].t2.data, maps[-1].c_indices):
         assert any(np.shares_memory(arr, kept) for kept in plan._keep)
+
+
+@needs_compiler
+def test_plan_refuses_arrays_of_other_lengths():
+    darcy, fm, inputs, uh, _ = _warm_case(meshing.unit_square(0.05), seed=61)
+    system = darcy.system(fm, **inputs)
+    plan = _plan(fm, system)
+    w = est.lumped_mass(fm)[system.free]
+    with pytest.raises(ValueError, match="do not fit this plan"):
+        plan.algebraic_error(_native.library(), system.A, system.b, system.g, uh[:-1], w,
+                             cycles=2, min_cycles=1, rtol=None, symmetric=True)
