@@ -218,7 +218,7 @@ def native_cg(fm: FemMesh, system: LinearSystem, u: np.ndarray, w: np.ndarray,
                unit: sp.csr_matrix | None, *, cycles: int, min_cycles: int,
                rtol: float | None, smoother: str) -> tuple[np.ndarray, dict[str, Any]] | None:
     """AMG-CG on the residual equation of ``u`` by the compiled kernel (``e: [n]``, info as
-    :func:`amg_cg`), or ``None`` where it does not apply (:func:`_native_plan`)."""
+    :func:`amg_cg`), or ``None`` where it does not apply (:func:`native_plan`)."""
     plan = native_plan(fm, system, unit) if smoother in SMOOTHERS else None
     if plan is None:
         return None

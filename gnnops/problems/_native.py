@@ -54,6 +54,7 @@ def _build() -> ctypes.CDLL | None:
     target = _cache_dir() / f"estimate-{tag}.so"
     if not target.exists():
         if shutil.which(cc.split()[0]) is None:
+            _STATE["error"] = f"no C compiler {cc.split()[0]!r} on PATH (set CC)"
             return None
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:

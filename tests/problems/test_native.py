@@ -112,6 +112,7 @@ def test_failed_build_is_reported_and_not_fatal(monkeypatch, tmp_path):
     monkeypatch.setenv("CC", "gnnops-no-such-compiler")
     monkeypatch.setattr(_native, "_STATE", {})
     assert _native.library() is None
+    assert "no C compiler 'gnnops-no-such-compiler'" in _native.build_error()
 
 
 @needs_compiler
