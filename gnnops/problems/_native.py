@@ -46,6 +46,21 @@ def _cache_dir() -> Path:
     return Path(root) / "native"
 
 
+def _unsafe(target: Path) -> str | None:
+    """Why the built library must not be loaded (someone else could have written it), or
+    ``None``: on POSIX the file and its folder must belong to this user and be writable by
+    no one else."""
+    if not hasattr(os, "getuid"):
+        return None
+    for path in (target, target.parent):
+        st = path.stat()
+        if st.st_uid != os.getuid() or st.st_mode & 0o022:
+            return (f"not loading {target}: {path} is owned by uid {st.st_uid} with mode "
+                    f"{st.st_mode & 0o777:o}; expected uid {os.getuid()} and no group / other "
+                    "write permission (set GNNOPS_CACHE to a private folder)")
+    return None
+
+
 def _build() -> ctypes.CDLL | None:
     src = _SOURCE.read_bytes()
     cc = os.environ.get("CC", "cc")
@@ -65,6 +80,10 @@ def _build() -> ctypes.CDLL | None:
                 _STATE["error"] = proc.stderr.strip()[-2000:]
                 return None
             os.replace(out, target)  # atomic: a concurrent build writes the same bytes
+    unsafe = _unsafe(target)
+    if unsafe:
+        _STATE["error"] = unsafe
+        return None
     lib = ctypes.CDLL(str(target))
     fn = lib.gn_algebraic_error
     fn.restype = ctypes.c_int

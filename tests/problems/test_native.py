@@ -157,3 +157,15 @@ def test_plan_refuses_arrays_of_other_lengths():
     with pytest.raises(ValueError, match="do not fit this plan"):
         plan.algebraic_error(_native.library(), system.A, system.b, system.g, uh[:-1], w,
                              cycles=2, min_cycles=1, rtol=None, symmetric=True)
+
+
+@needs_compiler
+def test_library_in_a_writable_by_others_folder_is_not_loaded(monkeypatch, tmp_path):
+    monkeypatch.setattr(_native, "_STATE", {})
+    monkeypatch.setenv("GNNOPS_CACHE", str(tmp_path))
+    assert _native.library() is not None
+    folder = tmp_path / "native"
+    folder.chmod(0o777)  # e.g. a shared scratch folder: another user could plant a library
+    monkeypatch.setattr(_native, "_STATE", {})
+    assert _native.library() is None
+    assert "no group / other write permission" in _native.build_error()
