@@ -68,6 +68,7 @@ class _Linear(torch.autograd.Function):
         y = _fused(x, weight, bias, act)
         ctx.save_for_backward(x, weight, y if act == "relu" else None)
         ctx.has_bias = bias is not None
+        ctx.onednn_gx = ONEDNN_INPUT_GRAD  # the switch as at forward time, like addmm_into
         return y
 
     @staticmethod
@@ -78,7 +79,7 @@ class _Linear(torch.autograd.Function):
         gx = None
         if ctx.needs_input_grad[0]:  # gh W as oneDNN's Linear of gh with the weight W^T
             gx = (_fused(gh, weight.t().contiguous(), None, "none")
-                  if ONEDNN_INPUT_GRAD and gh.is_contiguous() else gh @ weight)
+                  if ctx.onednn_gx and gh.is_contiguous() else gh @ weight)
         gw = gh.t() @ x if ctx.needs_input_grad[1] else None
         gb = gh.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
         return gx, gw, gb, None
