@@ -6,9 +6,9 @@
  * of the candidate, and conjugate gradients preconditioned by one smoothed-aggregation
  * V-cycle per iteration (pyamg's Gauss-Seidel sweep, the coarsest level by a dense
  * Cholesky factor). It exists because on small meshes (a few thousand nodes) the Python
- * path spends more time in per-call overhead than in these kernels.
+ * path spends most of its time in per-call overhead around these kernels.
  *
- * Built on first use by _native.py with the system's C compiler (-O2 -ffp-contract=off);
+ * Built on first use by _native.py with the system's C compiler (-O3 -ffp-contract=off);
  * without a compiler the Python path runs, with the same result to round-off.
  */
 #include <math.h>
