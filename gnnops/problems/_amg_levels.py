@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gnnops.problems import _native
-from gnnops.problems._estimator_ops import GalerkinMap, _digest, free_submatrix
+from gnnops.problems._estimator_ops import GalerkinMap, _digest, free_index, free_submatrix
 from gnnops.problems._fem import FemMesh
 from gnnops.problems._linear import LinearSystem
 from gnnops.problems._vcycle import VCycle
@@ -202,16 +202,14 @@ def native_plan(fm: FemMesh, system: LinearSystem,
     a_ff = free_matrix(fm, system)
     prolongators = _prolongators(fm, system, system.A if unit is None else unit)
     maps = _galerkin_maps(fm, system, a_ff, prolongators)
-    index = fm._store.get(f"free-index:{system.A.shape[0]}:{digest}")
-    if (maps is None or index is None or not maps or not maps[0].matches(a_ff)
-            or maps[-1].m > _native.MAX_COARSE):
+    if not maps or not maps[0].matches(a_ff) or maps[-1].m > _native.MAX_COARSE:
         return None
-    indptr, indices, take, out_indptr, out_indices = index
-    plan = _native.NativePlan((out_indptr, out_indices), take, system.free,
-                              prolongators, _restrictions(fm, system, prolongators), maps,
-                              (indptr, indices))
+    take, indptr, indices = free_index(fm, system.A, system.fixed)
+    plan = _native.NativePlan((indptr, indices), take, system.free, prolongators,
+                              _restrictions(fm, system, prolongators), maps,
+                              (system.A.indptr, system.A.indices))
     fm._store[f"native:{digest}"] = plan
-    return plan if plan.matches(system.A) else None
+    return plan
 
 
 def native_cg(fm: FemMesh, system: LinearSystem, u: np.ndarray, w: np.ndarray,

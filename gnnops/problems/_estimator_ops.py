@@ -3,7 +3,8 @@
 Everything here is geometry (and Dirichlet set) only, built once per :class:`FemMesh` and
 cached on it, so a new prediction or coefficient on a known mesh costs sparse mat-vecs:
 
-- :func:`free_submatrix`: ``A_ff`` (free rows and columns) of a system's matrix as one
+- :func:`free_submatrix` (through :func:`free_index`): ``A_ff`` (free rows and columns) of a
+  system's matrix as one
   gather of its data (the sparsity pattern of an assembled operator does not depend on
   the coefficient), instead of slicing rows then columns;
 - :func:`simplex_recovery`: the Zienkiewicz-Zhu flux recovery of P1 simplices with three
@@ -22,30 +23,35 @@ import scipy.sparse as sp
 
 from gnnops.problems._fem import FemMesh
 
-__all__ = ["free_submatrix", "simplex_operators", "simplex_recovery", "cells_to_nodes",
-           "GalerkinMap"]
+__all__ = ["same_pattern", "free_index", "free_submatrix", "simplex_operators",
+           "simplex_recovery", "cells_to_nodes", "GalerkinMap"]
 
 
 def _digest(mask: np.ndarray) -> str:
     return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=8).hexdigest()
 
 
-def free_submatrix(fm: FemMesh, a: sp.csr_matrix, fixed: np.ndarray) -> sp.csr_matrix:
-    """``a[free][:, free]`` as CSR, ``free = ~fixed``.
+def same_pattern(a: sp.csr_matrix, indptr: np.ndarray, indices: np.ndarray) -> bool:
+    """Whether the CSR matrix ``a`` has the sparsity pattern ``(indptr, indices)`` (identity
+    of the index arrays, else equality)."""
+    if a.indices is indices and a.indptr is indptr:
+        return True
+    return (len(a.indices) == len(indices) and np.array_equal(a.indptr, indptr)
+            and np.array_equal(a.indices, indices))
 
-    The positions of the kept entries are cached per mesh, Dirichlet set and sparsity
-    pattern; a matrix with the cached pattern (every coefficient of one assembled
-    operator) costs one gather of its data. Another pattern is sliced and cached anew.
+
+def free_index(fm: FemMesh, a: sp.csr_matrix, fixed: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(take, indptr, indices)``: ``a[free][:, free]`` (``free = ~fixed``) is the CSR matrix
+    with data ``a.data[take]`` and pattern ``(indptr, indices)`` (sorted).
+
+    Cached per mesh, Dirichlet set and sparsity pattern (the pattern of an assembled
+    operator does not depend on the coefficient); another pattern is sliced and cached anew.
     """
-    a = sp.csr_matrix(a)
     key = f"free-index:{a.shape[0]}:{_digest(fixed)}"
     hit = fm._store.get(key)
-    if hit is not None:
-        indptr, indices, take, out_indptr, out_indices = hit
-        if (len(a.indices) == len(indices) and np.array_equal(a.indptr, indptr)
-                and np.array_equal(a.indices, indices)):
-            shape = (len(out_indptr) - 1,) * 2
-            return sp.csr_matrix((a.data[take], out_indices, out_indptr), shape=shape)
+    if hit is not None and same_pattern(a, hit[0], hit[1]):
+        return hit[2:]
     free = ~fixed
     probe = sp.csr_matrix((np.arange(1, a.nnz + 1, dtype=np.float64), a.indices, a.indptr),
                           shape=a.shape)
@@ -53,7 +59,16 @@ def free_submatrix(fm: FemMesh, a: sp.csr_matrix, fixed: np.ndarray) -> sp.csr_m
     sub.sort_indices()
     take = sub.data.astype(np.int64) - 1
     fm._store[key] = (a.indptr.copy(), a.indices.copy(), take, sub.indptr, sub.indices)
-    return sp.csr_matrix((a.data[take], sub.indices, sub.indptr), shape=sub.shape)
+    return take, sub.indptr, sub.indices
+
+
+def free_submatrix(fm: FemMesh, a: sp.csr_matrix, fixed: np.ndarray) -> sp.csr_matrix:
+    """``a[free][:, free]`` as CSR, ``free = ~fixed``: one gather of ``a``'s data through
+    :func:`free_index` (instead of slicing rows then columns)."""
+    a = sp.csr_matrix(a)
+    take, indptr, indices = free_index(fm, a, fixed)
+    n = len(indptr) - 1
+    return sp.csr_matrix((a.data[take], indices, indptr), shape=(n, n))
 
 
 def simplex_operators(fm: FemMesh) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
@@ -179,11 +194,8 @@ class GalerkinMap:
         return uniq, t
 
     def matches(self, a: sp.csr_matrix) -> bool:
-        """Whether ``a`` has this map's pattern (identity of the index arrays, else equality)."""
-        if a.indices is self.indices and a.indptr is self.indptr:
-            return True
-        return (len(a.indices) == len(self.indices) and np.array_equal(a.indptr, self.indptr)
-                and np.array_equal(a.indices, self.indices))
+        """Whether ``a`` has this map's pattern (:func:`same_pattern`)."""
+        return same_pattern(a, self.indptr, self.indices)
 
     def __call__(self, a: sp.csr_matrix) -> sp.csr_matrix:
         """``[m, m]`` CSR ``P^T A P`` (``a`` must :meth:`match`)."""

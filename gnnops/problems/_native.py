@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from gnnops.problems._estimator_ops import same_pattern
+
 __all__ = ["library", "enabled", "build_error", "NativePlan", "MAX_COARSE"]
 
 _SOURCE = Path(__file__).with_name("_native_estimate.c")
@@ -170,9 +172,7 @@ class NativePlan:
 
     def matches(self, a: sp.csr_matrix) -> bool:
         """Whether the assembled matrix ``a`` has the pattern this plan was built for."""
-        return (a.shape[0] == self.n and len(a.indices) == len(self.a_indices)
-                and np.array_equal(a.indptr, self.a_indptr)
-                and np.array_equal(a.indices, self.a_indices))
+        return same_pattern(a, self.a_indptr, self.a_indices)
 
     def algebraic_error(self, lib: ctypes.CDLL, a: sp.csr_matrix, b: np.ndarray,
                         g: np.ndarray, u: np.ndarray, w: np.ndarray, *, cycles: int,
